@@ -1,0 +1,219 @@
+import CDNNL
+import Foundation
+
+/// Raised when oneDNN refuses a primitive: names the operation and oneDNN's status.
+public struct DNNLError: Error, CustomStringConvertible {
+    public let operation: String
+    public let status: String
+    public var description: String { "oneDNN: \(operation) failed with \(status)" }
+}
+
+@inline(__always)
+func dnnlCheck(_ status: dnnl_status_t, _ operation: @autoclosure () -> String) {
+    if status != dnnl_success {
+        let name = String(cString: dnnl_status2str(status))
+        fatalError(DNNLError(operation: operation(), status: name).description)
+    }
+}
+
+/// The process-wide oneDNN engine and stream. oneDNN is driven from one thread at a time: the
+/// engine runs ops in order, and oneDNN's own OpenMP pool supplies the parallelism inside each op.
+final class DNNLContext: @unchecked Sendable {
+    static let shared = DNNLContext()
+
+    let engine: dnnl_engine_t
+    let stream: dnnl_stream_t
+    /// One scratchpad shared by every primitive (ops run one at a time), grown on demand.
+    private var scratchpad: Storage?
+
+    private init() {
+        var e: dnnl_engine_t?
+        dnnlCheck(dnnl_engine_create(&e, dnnl_cpu, 0), "engine create")
+        engine = e!
+        var s: dnnl_stream_t?
+        dnnlCheck(dnnl_stream_create(&s, engine, dnnl_stream_default_flags.rawValue), "stream create")
+        stream = s!
+    }
+
+    func scratchpad(bytes: Int) -> UnsafeMutableRawPointer {
+        let floats = (bytes + 3) / 4
+        if scratchpad == nil || scratchpad!.count < floats {
+            scratchpad = nil
+            scratchpad = Storage(count: floats)
+        }
+        return UnsafeMutableRawPointer(scratchpad!.pointer)
+    }
+}
+
+/// A memory descriptor built from logical dims (N, C, H, W order, as oneDNN wants) and a format tag.
+func memoryDesc(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+    var md = dnnl_memory_desc_t()
+    let d = dims.map { Int64($0) }
+    dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, dnnl_f32, tag), "memory desc \(dims)")
+    return md
+}
+
+/// Activations use NHWC; a tensor of shape [N, H, W, C] is described to oneDNN as dims (N, C, H, W).
+func activationDesc(_ shape: [Int]) -> dnnl_memory_desc_t {
+    precondition(shape.count == 4, "expected an NHWC tensor, got shape \(shape)")
+    return memoryDesc([shape[0], shape[3], shape[1], shape[2]], dnnl_nhwc)
+}
+
+func anyDesc(_ dims: [Int]) -> dnnl_memory_desc_t { memoryDesc(dims, dnnl_format_tag_any) }
+
+func descSize(_ md: dnnl_memory_desc_t) -> Int {
+    var m = md
+    return Int(dnnl_memory_desc_get_size(&m))
+}
+
+func descEqual(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
+    var x = a, y = b
+    return dnnl_memory_desc_equal(&x, &y) != 0
+}
+
+/// The bytes of a memory descriptor, usable as a dictionary key for cached reorders.
+func descKey(_ md: dnnl_memory_desc_t) -> Data {
+    var m = md
+    return withUnsafeBytes(of: &m) { Data($0) }
+}
+
+/// A created primitive with its descriptor. Built once per shape and reused: see `PrimitiveCache`.
+final class Primitive: @unchecked Sendable {
+    let pd: dnnl_primitive_desc_t
+    let primitive: dnnl_primitive_t
+    let name: String
+
+    /// Creates the primitive descriptor from an op descriptor. Scratchpad memory is user-managed so
+    /// all primitives share one buffer.
+    init(_ name: String, opDesc: UnsafeRawPointer, postOps: dnnl_post_ops_t? = nil, hint: Primitive? = nil) {
+        self.name = name
+        var attr: dnnl_primitive_attr_t?
+        dnnlCheck(dnnl_primitive_attr_create(&attr), "attr create")
+        defer { dnnl_primitive_attr_destroy(attr) }
+        dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode")
+        if let postOps { dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, postOps), "post-ops") }
+        var p: dnnl_primitive_desc_t?
+        dnnlCheck(dnnl_primitive_desc_create(&p, opDesc, attr, DNNLContext.shared.engine, hint?.pd), "\(name) descriptor")
+        pd = p!
+        var prim: dnnl_primitive_t?
+        dnnlCheck(dnnl_primitive_create(&prim, pd), "\(name) primitive")
+        primitive = prim!
+    }
+
+    /// Wraps an already created primitive descriptor (reorders come this way).
+    init(_ name: String, pd: dnnl_primitive_desc_t) {
+        self.name = name
+        self.pd = pd
+        var prim: dnnl_primitive_t?
+        dnnlCheck(dnnl_primitive_create(&prim, pd), "\(name) primitive")
+        primitive = prim!
+    }
+
+    deinit {
+        dnnl_primitive_destroy(primitive)
+        dnnl_primitive_desc_destroy(pd)
+    }
+
+    /// The implementation oneDNN chose, e.g. `brgconv:avx512_core` or `ref:any` (a bug on hot paths).
+    var implementation: String {
+        var s: UnsafePointer<CChar>?
+        dnnlCheck(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s), "impl query")
+        return s.map { String(cString: $0) } ?? "?"
+    }
+
+    func desc(_ what: dnnl_query_t, _ index: Int32 = 0) -> dnnl_memory_desc_t {
+        guard let md = dnnl_primitive_desc_query_md(pd, what, index) else { return dnnl_memory_desc_t() }
+        return md.pointee
+    }
+
+    /// Runs the primitive on the given buffers, each described by the md it was created with.
+    func execute(_ args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]) {
+        let ctx = DNNLContext.shared
+        var all = args
+        let scratchMD = desc(dnnl_query_scratchpad_md)
+        let scratchBytes = descSize(scratchMD)
+        if scratchBytes > 0 {
+            all.append((DNNL_ARG_SCRATCHPAD, scratchMD, ctx.scratchpad(bytes: scratchBytes)))
+        }
+        var execArgs: [dnnl_exec_arg_t] = []
+        execArgs.reserveCapacity(all.count)
+        for (arg, md, ptr) in all {
+            var m = md
+            var mem: dnnl_memory_t?
+            dnnlCheck(dnnl_memory_create(&mem, &m, ctx.engine, ptr), "\(name) memory")
+            execArgs.append(dnnl_exec_arg_t(arg: arg, memory: mem))
+        }
+        defer { for a in execArgs { dnnl_memory_destroy(a.memory) } }
+        dnnlCheck(dnnl_primitive_execute(primitive, ctx.stream, Int32(execArgs.count), execArgs), "\(name) execute")
+        dnnlCheck(dnnl_stream_wait(ctx.stream), "\(name) wait")
+    }
+}
+
+/// Primitives keyed by everything that shapes them; oneDNN's descriptor creation costs far more
+/// than an execution on small tensors, so each shape is set up once.
+final class PrimitiveCache: @unchecked Sendable {
+    static let shared = PrimitiveCache()
+    private var entries: [String: Primitive] = [:]
+    private let lock = NSLock()
+
+    func get(_ key: String, make: () -> Primitive) -> Primitive {
+        lock.lock(); defer { lock.unlock() }
+        if let p = entries[key] { return p }
+        let p = make()
+        entries[key] = p
+        return p
+    }
+
+    /// Every cached primitive's name and implementation, for the "no ref: kernels" check and `--detail`.
+    var implementations: [(key: String, implementation: String)] {
+        lock.lock(); defer { lock.unlock() }
+        return entries.map { ($0.key, $0.value.implementation) }.sorted { $0.key < $1.key }
+    }
+
+    func removeAll() {
+        lock.lock(); entries.removeAll(); lock.unlock()
+    }
+}
+
+/// Reorders between two layouts of the same logical tensor (plain OIHW weights to oneDNN's blocked
+/// choice and back). Only weights are reordered; activations stay NHWC end to end.
+func reorder(from src: dnnl_memory_desc_t, _ srcPtr: UnsafeMutableRawPointer,
+             to dst: dnnl_memory_desc_t, _ dstPtr: UnsafeMutableRawPointer) {
+    let key = "reorder|" + descKey(src).base64EncodedString() + "|" + descKey(dst).base64EncodedString()
+    let prim = PrimitiveCache.shared.get(key) {
+        var pd: dnnl_primitive_desc_t?
+        var s = src, d = dst
+        let e = DNNLContext.shared.engine
+        var attr: dnnl_primitive_attr_t?
+        dnnlCheck(dnnl_primitive_attr_create(&attr), "attr create")
+        defer { dnnl_primitive_attr_destroy(attr) }
+        dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode")
+        dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &s, e, &d, e, attr), "reorder descriptor")
+        return Primitive("reorder", pd: pd!)
+    }
+    prim.execute([(DNNL_ARG_FROM, src, srcPtr), (DNNL_ARG_TO, dst, dstPtr)])
+}
+
+/// oneDNN's version and the number of OpenMP threads it runs on.
+public enum OneDNN {
+    public static var version: String {
+        let v = dnnl_version()!.pointee
+        return "\(v.major).\(v.minor).\(v.patch)"
+    }
+
+    /// Sets oneDNN's OpenMP thread count (what `OMP_NUM_THREADS` would set).
+    public static func setThreads(_ n: Int) {
+        guard let f = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_set_num_threads") else { return }
+        unsafeBitCast(f, to: (@convention(c) (Int32) -> Void).self)(Int32(n))
+    }
+
+    /// Looked up at run time: libgomp comes in with libdnnl, and has no -dev link name of its own.
+    public static var threads: Int {
+        _ = DNNLContext.shared
+        guard let f = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_get_max_threads") else { return 1 }
+        return Int(unsafeBitCast(f, to: (@convention(c) () -> Int32).self)())
+    }
+
+    /// Every primitive created so far with the implementation oneDNN picked for it.
+    public static var implementations: [(key: String, implementation: String)] { PrimitiveCache.shared.implementations }
+}

@@ -1,0 +1,94 @@
+import CDNNL
+
+/// Batch normalization on oneDNN over NHWC activations, optionally fused with the ReLU that
+/// follows it in every ResNet unit (one memory pass instead of two; backward uses a bit mask).
+extension CPUBackend {
+    private func flags(scale: Bool, relu: Bool, globalStats: Bool = false) -> UInt32 {
+        var f = dnnl_use_shift.rawValue
+        if scale { f |= dnnl_use_scale.rawValue }
+        if relu { f |= dnnl_fuse_norm_relu.rawValue }
+        if globalStats { f |= dnnl_use_global_stats.rawValue }
+        return f
+    }
+
+    private func forwardPrimitive(_ shape: [Int], epsilon: Float, flags f: UInt32, prop: dnnl_prop_kind_t) -> Primitive {
+        let md = activationDesc(shape)
+        return cache.get("bn.fwd|\(shape)|\(epsilon)|\(f)|\(prop.rawValue)") {
+            makePrimitive("batch norm", { d in
+                var m = md
+                return dnnl_batch_normalization_forward_desc_init(&d, prop, &m, epsilon, f)
+            }, empty: dnnl_batch_normalization_desc_t())
+        }
+    }
+
+    private func channelDesc(_ c: Int) -> dnnl_memory_desc_t { memoryDesc([c], dnnl_x) }
+
+    public func batchNormTraining(_ x: Tensor, scale: Tensor?, shift: Tensor, epsilon: Float, relu: Bool)
+        -> (y: Tensor, mean: Tensor, variance: Tensor, workspace: Storage?) {
+        let c = x.shape[3]
+        precondition(shift.count == c && (scale?.count ?? c) == c, "batch norm parameters do not match \(c) channels")
+        let prim = forwardPrimitive(x.shape, epsilon: epsilon, flags: flags(scale: scale != nil, relu: relu), prop: dnnl_forward_training)
+        let md = activationDesc(x.shape), cmd = channelDesc(c)
+        let y = Tensor(empty: x.shape), mean = Tensor(empty: [c]), variance = Tensor(empty: [c])
+        var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+            (DNNL_ARG_SRC, md, raw(x)), (DNNL_ARG_DST, md, raw(y)), (DNNL_ARG_MEAN, cmd, raw(mean)),
+            (DNNL_ARG_VARIANCE, cmd, raw(variance)), (DNNL_ARG_SHIFT, cmd, raw(shift)),
+        ]
+        if let scale { args.append((DNNL_ARG_SCALE, cmd, raw(scale))) }
+        var workspace: Storage?
+        if relu {
+            let wmd = prim.desc(dnnl_query_workspace_md)
+            let ws = Storage(count: (descSize(wmd) + 3) / 4)
+            args.append((DNNL_ARG_WORKSPACE, wmd, raw(ws)))
+            workspace = ws
+        }
+        prim.execute(args)
+        return (y, mean, variance, workspace)
+    }
+
+    public func batchNormInference(_ x: Tensor, scale: Tensor?, shift: Tensor, mean: Tensor, variance: Tensor,
+                                   epsilon: Float, relu: Bool) -> Tensor {
+        let c = x.shape[3]
+        let prim = forwardPrimitive(x.shape, epsilon: epsilon, flags: flags(scale: scale != nil, relu: relu, globalStats: true),
+                                    prop: dnnl_forward_inference)
+        let md = activationDesc(x.shape), cmd = channelDesc(c)
+        let y = Tensor(empty: x.shape)
+        var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+            (DNNL_ARG_SRC, md, raw(x)), (DNNL_ARG_DST, md, raw(y)), (DNNL_ARG_MEAN, cmd, raw(mean)),
+            (DNNL_ARG_VARIANCE, cmd, raw(variance)), (DNNL_ARG_SHIFT, cmd, raw(shift)),
+        ]
+        if let scale { args.append((DNNL_ARG_SCALE, cmd, raw(scale))) }
+        prim.execute(args)
+        return y
+    }
+
+    public func batchNormBackward(_ dy: Tensor, input x: Tensor, scale: Tensor?, mean: Tensor, variance: Tensor,
+                                  epsilon: Float, relu: Bool, workspace: Storage?, globalStatistics: Bool) -> (dx: Tensor, dscale: Tensor?, dshift: Tensor) {
+        let c = x.shape[3]
+        let f = flags(scale: scale != nil, relu: relu, globalStats: globalStatistics)
+        let hint = forwardPrimitive(x.shape, epsilon: epsilon, flags: f, prop: dnnl_forward_training)
+        let md = activationDesc(x.shape), cmd = channelDesc(c)
+        let prim = cache.get("bn.bwd|\(x.shape)|\(epsilon)|\(f)") {
+            makePrimitive("batch norm backward", { d in
+                var m = md, dm = md
+                return dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &dm, &m, epsilon, f)
+            }, empty: dnnl_batch_normalization_desc_t(), hint: hint)
+        }
+        let dx = Tensor(empty: x.shape), dshift = Tensor(empty: [c])
+        let dscale = scale == nil ? nil : Tensor(empty: [c])
+        var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+            (DNNL_ARG_SRC, md, raw(x)), (DNNL_ARG_DIFF_DST, md, raw(dy)), (DNNL_ARG_MEAN, cmd, raw(mean)),
+            (DNNL_ARG_VARIANCE, cmd, raw(variance)), (DNNL_ARG_DIFF_SRC, md, raw(dx)), (DNNL_ARG_DIFF_SHIFT, cmd, raw(dshift)),
+        ]
+        if let scale, let dscale {
+            args.append((DNNL_ARG_SCALE, cmd, raw(scale)))
+            args.append((DNNL_ARG_DIFF_SCALE, cmd, raw(dscale)))
+        }
+        if relu {
+            guard let workspace else { preconditionFailure("fused batch norm + ReLU backward needs its forward workspace") }
+            args.append((DNNL_ARG_WORKSPACE, prim.desc(dnnl_query_workspace_md), raw(workspace)))
+        }
+        prim.execute(args)
+        return (dx, dscale, dshift)
+    }
+}

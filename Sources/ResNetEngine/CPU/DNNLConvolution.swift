@@ -1,0 +1,130 @@
+import CDNNL
+
+/// Convolutions on oneDNN: activations NHWC on both sides, weights in whatever blocked format the
+/// kernel prefers (`any`), reordered from torchvision's OIHW on the way in and back on the way out.
+extension CPUBackend {
+    private func convDescs(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry)
+        -> (src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, dst: dnnl_memory_desc_t, dstShape: [Int]) {
+        precondition(xShape.count == 4 && wShape.count == 4, "convolution wants NHWC input and OIHW weights, got \(xShape) and \(wShape)")
+        precondition(xShape[3] == wShape[1], "convolution input has \(xShape[3]) channels, weights expect \(wShape[1])")
+        precondition(wShape[2] == g.kh && wShape[3] == g.kw, "weights \(wShape) do not match kernel \(g.kh)x\(g.kw)")
+        let dstShape = [xShape[0], g.outputH, g.outputW, wShape[0]]
+        return (activationDesc(xShape), anyDesc(wShape), activationDesc(dstShape), dstShape)
+    }
+
+    private func initConv(_ d: inout dnnl_convolution_desc_t, prop: dnnl_prop_kind_t, src: dnnl_memory_desc_t,
+                          weights: dnnl_memory_desc_t, bias: dnnl_memory_desc_t?, dst: dnnl_memory_desc_t,
+                          _ g: WindowGeometry) -> dnnl_status_t {
+        var s = src, w = weights, o = dst
+        let padR = g.dnnlPadRight
+        let strides = dims((g.strideH, g.strideW)), dil = dims((g.dilationH - 1, g.dilationW - 1))
+        let padL = dims((g.padTop, g.padLeft)), pr = dims(padR)
+        if var b = bias {
+            return dnnl_dilated_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &s, &w, &b, &o, strides, dil, padL, pr)
+        }
+        return dnnl_dilated_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &s, &w, nil, &o, strides, dil, padL, pr)
+    }
+
+    /// The forward-training primitive without post-ops: the hint oneDNN needs for the backward ones.
+    private func forwardHint(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, bias: Bool) -> Primitive {
+        let (src, w, dst, _) = convDescs(xShape, wShape, g)
+        let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([wShape[0]], dnnl_x) : nil
+        return cache.get("conv.fwd.hint|\(xShape)|\(wShape)|\(g)|\(bias)") {
+            makePrimitive("convolution", { self.initConv(&$0, prop: dnnl_forward_training, src: src, weights: w, bias: biasMD, dst: dst, g) },
+                          empty: dnnl_convolution_desc_t())
+        }
+    }
+
+    func convolutionPrimitive(xShape: [Int], wShape: [Int], geometry g: WindowGeometry, bias: Bool,
+                              residual: Bool, relu: Bool, training: Bool) -> Primitive {
+        let (src, w, dst, _) = convDescs(xShape, wShape, g)
+        let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([wShape[0]], dnnl_x) : nil
+        let key = "conv.fwd|\(xShape)|\(wShape)|\(g)|b\(bias)|r\(residual)|relu\(relu)|t\(training)"
+        return cache.get(key) {
+            var po: dnnl_post_ops_t?
+            dnnlCheck(dnnl_post_ops_create(&po), "post-ops create")
+            defer { dnnl_post_ops_destroy(po) }
+            if residual {
+                var r = dst
+                dnnlCheck(dnnl_post_ops_append_binary(po, dnnl_binary_add, &r), "residual post-op")
+            }
+            if relu { dnnlCheck(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_relu, 0, 0), "relu post-op") }
+            let prop = training ? dnnl_forward_training : dnnl_forward_inference
+            return makePrimitive("convolution", { self.initConv(&$0, prop: prop, src: src, weights: w, bias: biasMD, dst: dst, g) },
+                                 empty: dnnl_convolution_desc_t(), postOps: po)
+        }
+    }
+
+    public func convolution(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: WindowGeometry,
+                            residual: Tensor?, relu: Bool, training: Bool) -> Tensor {
+        let (src, _, dst, dstShape) = convDescs(x.shape, weight.shape, g)
+        if let residual { precondition(residual.shape == dstShape, "residual \(residual.shape) does not match convolution output \(dstShape)") }
+        let prim = convolutionPrimitive(xShape: x.shape, wShape: weight.shape, geometry: g, bias: bias != nil,
+                                        residual: residual != nil, relu: relu, training: training)
+        let wanted = prim.desc(dnnl_query_weights_md)
+        let (wPtr, keep) = blockedWeights(weight, plain: memoryDesc(weight.shape, dnnl_oihw), wanted: wanted)
+        let y = Tensor(empty: dstShape)
+        var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+            (DNNL_ARG_SRC, src, raw(x)), (DNNL_ARG_WEIGHTS, wanted, wPtr), (DNNL_ARG_DST, dst, raw(y)),
+        ]
+        if let bias { args.append((DNNL_ARG_BIAS, memoryDesc([bias.count], dnnl_x), raw(bias))) }
+        if let residual { args.append((DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE | DNNL_ARG_SRC_1, dst, raw(residual))) }
+        prim.execute(args)
+        withExtendedLifetime(keep) {}
+        return y
+    }
+
+    public func convolutionBackwardData(_ dy: Tensor, weight: Tensor, geometry g: WindowGeometry, inputShape: [Int]) -> Tensor {
+        let (src, w, dst, dstShape) = convDescs(inputShape, weight.shape, g)
+        precondition(dy.shape == dstShape, "convolution gradient \(dy.shape), expected \(dstShape)")
+        let hint = forwardHint(inputShape, weight.shape, g, bias: false)
+        let prim = cache.get("conv.bwd_data|\(inputShape)|\(weight.shape)|\(g)") {
+            makePrimitive("convolution backward data", { d in
+                var s = src, ww = w, o = dst
+                return dnnl_dilated_convolution_backward_data_desc_init(
+                    &d, dnnl_convolution_direct, &s, &ww, &o, dims((g.strideH, g.strideW)),
+                    dims((g.dilationH - 1, g.dilationW - 1)), dims((g.padTop, g.padLeft)), dims(g.dnnlPadRight))
+            }, empty: dnnl_convolution_desc_t(), hint: hint)
+        }
+        let wanted = prim.desc(dnnl_query_weights_md)
+        let (wPtr, keep) = blockedWeights(weight, plain: memoryDesc(weight.shape, dnnl_oihw), wanted: wanted)
+        let dx = Tensor(empty: inputShape)
+        prim.execute([(DNNL_ARG_DIFF_DST, dst, raw(dy)), (DNNL_ARG_WEIGHTS, wanted, wPtr), (DNNL_ARG_DIFF_SRC, src, raw(dx))])
+        withExtendedLifetime(keep) {}
+        return dx
+    }
+
+    public func convolutionBackwardWeights(_ dy: Tensor, input x: Tensor, geometry g: WindowGeometry,
+                                           weightShape: [Int], withBias: Bool) -> (weight: Tensor, bias: Tensor?) {
+        let (src, w, dst, dstShape) = convDescs(x.shape, weightShape, g)
+        precondition(dy.shape == dstShape, "convolution gradient \(dy.shape), expected \(dstShape)")
+        let biasMD = memoryDesc([weightShape[0]], dnnl_x)
+        let hint = forwardHint(x.shape, weightShape, g, bias: withBias)
+        let prim = cache.get("conv.bwd_weights|\(x.shape)|\(weightShape)|\(g)|\(withBias)") {
+            makePrimitive("convolution backward weights", { d in
+                var s = src, ww = w, o = dst, b = biasMD
+                let strides = dims((g.strideH, g.strideW)), dil = dims((g.dilationH - 1, g.dilationW - 1))
+                let padL = dims((g.padTop, g.padLeft)), padR = dims(g.dnnlPadRight)
+                if withBias {
+                    return dnnl_dilated_convolution_backward_weights_desc_init(
+                        &d, dnnl_convolution_direct, &s, &ww, &b, &o, strides, dil, padL, padR)
+                }
+                return dnnl_dilated_convolution_backward_weights_desc_init(
+                    &d, dnnl_convolution_direct, &s, &ww, nil, &o, strides, dil, padL, padR)
+            }, empty: dnnl_convolution_desc_t(), hint: hint)
+        }
+        let wanted = prim.desc(dnnl_query_diff_weights_md)
+        let plain = memoryDesc(weightShape, dnnl_oihw)
+        let dw = Tensor(empty: weightShape)
+        let blocked = descEqual(plain, wanted) ? nil : Storage(count: (descSize(wanted) + 3) / 4)
+        let db = withBias ? Tensor(empty: [weightShape[0]]) : nil
+        var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+            (DNNL_ARG_SRC, src, raw(x)), (DNNL_ARG_DIFF_DST, dst, raw(dy)),
+            (DNNL_ARG_DIFF_WEIGHTS, wanted, blocked.map(raw) ?? raw(dw)),
+        ]
+        if let db { args.append((DNNL_ARG_DIFF_BIAS, biasMD, raw(db))) }
+        prim.execute(args)
+        if let blocked { reorder(from: wanted, raw(blocked), to: plain, raw(dw)) }
+        return (dw, db)
+    }
+}

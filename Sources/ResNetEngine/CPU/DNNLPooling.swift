@@ -1,0 +1,69 @@
+import CDNNL
+
+/// Max and average pooling on oneDNN over NHWC activations (max keeps a workspace for backward).
+extension CPUBackend {
+    private func alg(_ kind: PoolKind) -> dnnl_alg_kind_t {
+        switch kind {
+        case .max: return dnnl_pooling_max
+        case .averageIncludePadding: return dnnl_pooling_avg_include_padding
+        case .averageExcludePadding: return dnnl_pooling_avg_exclude_padding
+        }
+    }
+
+    private func poolForward(_ shape: [Int], _ kind: PoolKind, _ g: WindowGeometry, training: Bool) -> (Primitive, [Int]) {
+        let outShape = [shape[0], g.outputH, g.outputW, shape[3]]
+        let src = activationDesc(shape), dst = activationDesc(outShape)
+        let prop = training ? dnnl_forward_training : dnnl_forward_inference
+        let prim = cache.get("pool.fwd|\(shape)|\(kind)|\(g)|\(training)") {
+            makePrimitive("pooling", { d in
+                var s = src, o = dst
+                return dnnl_pooling_v2_forward_desc_init(&d, prop, self.alg(kind), &s, &o, dims((g.strideH, g.strideW)),
+                                                         dims((g.kh, g.kw)), dims((g.dilationH - 1, g.dilationW - 1)),
+                                                         dims((g.padTop, g.padLeft)), dims(g.dnnlPadRight))
+            }, empty: dnnl_pooling_v2_desc_t())
+        }
+        return (prim, outShape)
+    }
+
+    public func pool(_ x: Tensor, kind: PoolKind, geometry g: WindowGeometry, training: Bool) -> (y: Tensor, workspace: Storage?) {
+        precondition(x.rank == 4 && x.shape[1] == g.inputH && x.shape[2] == g.inputW, "pooling input \(x.shape) does not match \(g)")
+        let (prim, outShape) = poolForward(x.shape, kind, g, training: training)
+        let y = Tensor(empty: outShape)
+        var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+            (DNNL_ARG_SRC, activationDesc(x.shape), raw(x)), (DNNL_ARG_DST, activationDesc(outShape), raw(y)),
+        ]
+        var workspace: Storage?
+        let wmd = prim.desc(dnnl_query_workspace_md)
+        if training && kind == .max && descSize(wmd) > 0 {
+            let ws = Storage(count: (descSize(wmd) + 3) / 4)
+            args.append((DNNL_ARG_WORKSPACE, wmd, raw(ws)))
+            workspace = ws
+        }
+        prim.execute(args)
+        return (y, workspace)
+    }
+
+    public func poolBackward(_ dy: Tensor, kind: PoolKind, geometry g: WindowGeometry, inputShape: [Int], workspace: Storage?) -> Tensor {
+        let (hint, outShape) = poolForward(inputShape, kind, g, training: true)
+        precondition(dy.shape == outShape, "pooling gradient \(dy.shape), expected \(outShape)")
+        let src = activationDesc(inputShape), dst = activationDesc(outShape)
+        let prim = cache.get("pool.bwd|\(inputShape)|\(kind)|\(g)") {
+            makePrimitive("pooling backward", { d in
+                var s = src, o = dst
+                return dnnl_pooling_v2_backward_desc_init(&d, self.alg(kind), &s, &o, dims((g.strideH, g.strideW)),
+                                                          dims((g.kh, g.kw)), dims((g.dilationH - 1, g.dilationW - 1)),
+                                                          dims((g.padTop, g.padLeft)), dims(g.dnnlPadRight))
+            }, empty: dnnl_pooling_v2_desc_t(), hint: hint)
+        }
+        let dx = Tensor(empty: inputShape)
+        var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
+            (DNNL_ARG_DIFF_DST, dst, raw(dy)), (DNNL_ARG_DIFF_SRC, src, raw(dx)),
+        ]
+        if kind == .max {
+            guard let workspace else { preconditionFailure("max pooling backward needs the forward workspace (run forward in training mode)") }
+            args.append((DNNL_ARG_WORKSPACE, prim.desc(dnnl_query_workspace_md), raw(workspace)))
+        }
+        prim.execute(args)
+        return dx
+    }
+}

@@ -1,0 +1,53 @@
+/// The running statistics a batch-norm layer keeps for inference, updated in place in training.
+public struct BatchNormStatistics {
+    public let mean: Tensor
+    public let variance: Tensor
+    public init(mean: Tensor, variance: Tensor) { self.mean = mean; self.variance = variance }
+}
+
+/// Batch normalization over the channels of an NHWC tensor, with the ReLU after it fused when asked.
+///
+/// In training, batch statistics normalize and the running ones move by `momentum` (PyTorch's
+/// convention: running = (1 - momentum) * running + momentum * batch, with the unbiased batch
+/// variance; TF-slim's decay 0.997 is momentum 0.003). Otherwise the running statistics are used,
+/// and gradients still flow through (a frozen BN while fine-tuning).
+public func batchNorm(_ x: Tensor, scale: Tensor?, shift: Tensor, statistics: BatchNormStatistics, training: Bool,
+                      momentum: Float = 0.1, epsilon: Float = 1e-5, relu: Bool = false) -> Tensor {
+    precondition(x.rank == 4, "batchNorm wants an NHWC input, got shape \(x.shape)")
+    let backend = Backend.current
+    let inputs = [x, shift] + [scale].compactMap { $0 }
+    let recording = GradMode.isEnabled && inputs.contains { $0.needsGradient }
+    let hasScale = scale != nil
+    let xs = x.detached(), scaleSaved = scale?.detached()
+
+    if training {
+        let (y, mean, variance, workspace) = backend.batchNormTraining(x, scale: scale, shift: shift, epsilon: epsilon, relu: relu)
+        updateRunning(statistics, mean: mean, variance: variance, momentum: momentum, count: x.count / x.shape[3])
+        guard recording else { return y }
+        return record("batchNorm", inputs, y) { dy in
+            let (dx, dscale, dshift) = backend.batchNormBackward(dy, input: xs, scale: scaleSaved, mean: mean, variance: variance,
+                                                                epsilon: epsilon, relu: relu, workspace: workspace, globalStatistics: false)
+            return [dx, dshift] + (hasScale ? [dscale] : [])
+        }
+    }
+    let (mean, variance) = (statistics.mean.detached(), statistics.variance.detached())
+    let normalized = backend.batchNormInference(x, scale: scale, shift: shift, mean: mean, variance: variance,
+                                                epsilon: epsilon, relu: relu && !recording)
+    guard recording else { return normalized }
+    let y = record("batchNorm(frozen)", inputs, normalized) { dy in
+        let (dx, dscale, dshift) = backend.batchNormBackward(dy, input: xs, scale: scaleSaved, mean: mean, variance: variance,
+                                                            epsilon: epsilon, relu: false, workspace: nil, globalStatistics: true)
+        return [dx, dshift] + (hasScale ? [dscale] : [])
+    }
+    return relu ? ResNetEngine.relu(y) : y
+}
+
+/// running = (1 - m) * running + m * batch; the batch variance made unbiased as PyTorch does.
+private func updateRunning(_ s: BatchNormStatistics, mean: Tensor, variance: Tensor, momentum m: Float, count n: Int) {
+    let correction = n > 1 ? Float(n) / Float(n - 1) : 1
+    let rm = s.mean.pointer, rv = s.variance.pointer, bm = mean.pointer, bv = variance.pointer
+    for c in 0..<mean.count {
+        rm[c] = (1 - m) * rm[c] + m * bm[c]
+        rv[c] = (1 - m) * rv[c] + m * bv[c] * correction
+    }
+}

@@ -1,0 +1,33 @@
+/// 2-D convolution of NHWC `x` with OIHW `weight`, as `y = relu(conv(x) + bias + residual)` where the
+/// optional residual add and ReLU run fused inside oneDNN's kernel (the end of a v1 residual unit).
+public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding = .valid,
+                   dilation: Int = 1, residual: Tensor? = nil, relu: Bool = false) -> Tensor {
+    precondition(x.rank == 4, "conv2d wants an NHWC input, got shape \(x.shape)")
+    precondition(weight.rank == 4, "conv2d wants OIHW weights, got shape \(weight.shape)")
+    let g = WindowGeometry(inputH: x.shape[1], inputW: x.shape[2], kernelH: weight.shape[2], kernelW: weight.shape[3],
+                           stride: (stride, stride), dilation: (dilation, dilation), padding: padding)
+    let inputs = [x, weight] + [bias, residual].compactMap { $0 }
+    let recording = GradMode.isEnabled && inputs.contains { $0.needsGradient }
+    let backend = Backend.current
+    let y = backend.convolution(x, weight: weight, bias: bias, geometry: g, residual: residual, relu: relu, training: recording)
+    guard recording else { return y }
+    let (xs, ws, ys) = (x.detached(), weight.detached(), relu ? y.detached() : nil)
+    let needX = x.needsGradient, needW = weight.needsGradient || (bias?.needsGradient ?? false)
+    let hasBias = bias != nil, hasResidual = residual != nil
+    return record("conv2d", inputs, y) { dy in
+        let d = ys.map { backend.reluBackward(dy, output: $0) } ?? dy
+        let dx = needX ? backend.convolutionBackwardData(d, weight: ws, geometry: g, inputShape: xs.shape) : nil
+        let (dw, db) = needW ? backend.convolutionBackwardWeights(d, input: xs, geometry: g, weightShape: ws.shape, withBias: hasBias) : (nil, nil)
+        var grads: [Tensor?] = [dx, dw]
+        if hasBias { grads.append(db) }
+        if hasResidual { grads.append(d) }
+        return grads
+    }
+}
+
+/// TF-slim's `conv2d_same` from the seed: 'SAME' at stride 1, otherwise explicit padding of
+/// `kernel - 1` split begin/end, then a 'VALID' convolution, whatever the input size.
+public func conv2dSame(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Int, dilation: Int = 1) -> Tensor {
+    conv2d(x, weight, bias: bias, stride: stride,
+           padding: .conv2dSame(kernel: weight.shape[2], stride: stride, dilation: dilation), dilation: dilation)
+}

@@ -1,0 +1,112 @@
+/// A float32 tensor: a shape over a shared `Storage`.
+///
+/// Public layout is NHWC for images and activations, as in TensorFlow (the seed's framework) and as
+/// oneDNN's AVX-512 kernels prefer: data enters and leaves the engine with no reorder. Convolution
+/// weights are OIHW and dense weights [out, in], as torchvision stores them, so its files load as is.
+public final class Tensor: @unchecked Sendable {
+    public let shape: [Int]
+    public let storage: Storage
+    /// True for parameters whose gradient should be accumulated into `grad`.
+    public var requiresGrad: Bool
+    /// The accumulated gradient of a leaf tensor (parameters), added to by every `backward()`.
+    public var grad: Tensor?
+    /// The node that produced this tensor on the tape; nil for leaves and for inference results.
+    var gradFn: GradNode?
+
+    public init(shape: [Int], storage: Storage, requiresGrad: Bool = false) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+        precondition(shape.reduce(1, *) <= storage.count, "shape \(shape) needs more than \(storage.count) elements")
+        self.shape = shape
+        self.storage = storage
+        self.requiresGrad = requiresGrad
+    }
+
+    /// An uninitialised tensor (kernels that overwrite every element allocate this way).
+    public convenience init(empty shape: [Int]) {
+        self.init(shape: shape, storage: Storage(count: shape.reduce(1, *)))
+    }
+
+    public convenience init(zeros shape: [Int], requiresGrad: Bool = false) {
+        self.init(shape: shape, storage: Storage(count: shape.reduce(1, *), zeroed: true), requiresGrad: requiresGrad)
+    }
+
+    public convenience init(repeating value: Float, shape: [Int]) {
+        self.init(empty: shape)
+        storage.pointer.update(repeating: value, count: count)
+    }
+
+    public convenience init(shape: [Int], values: [Float], requiresGrad: Bool = false) {
+        precondition(values.count == shape.reduce(1, *), "\(values.count) values do not fill shape \(shape)")
+        self.init(empty: shape)
+        values.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: values.count) }
+        self.requiresGrad = requiresGrad
+    }
+
+    public convenience init(scalar: Float) { self.init(shape: [], values: [scalar]) }
+
+    /// Normal(0, std) entries from an explicit seed (He initialisation uses std = sqrt(2 / fan_in)).
+    public static func randomNormal(_ shape: [Int], std: Float = 1, mean: Float = 0, seed: UInt64) -> Tensor {
+        var g = SeededGenerator(seed: seed)
+        let t = Tensor(empty: shape)
+        for i in 0..<t.count { t.storage.pointer[i] = mean + std * g.nextNormal() }
+        return t
+    }
+
+    /// Uniform [low, high) entries from an explicit seed.
+    public static func randomUniform(_ shape: [Int], low: Float = 0, high: Float = 1, seed: UInt64) -> Tensor {
+        var g = SeededGenerator(seed: seed)
+        let t = Tensor(empty: shape)
+        for i in 0..<t.count { t.storage.pointer[i] = low + (high - low) * g.nextFloat() }
+        return t
+    }
+
+    public var count: Int { shape.reduce(1, *) }
+    public var rank: Int { shape.count }
+    public var device: Device { storage.device }
+    public var pointer: UnsafeMutablePointer<Float> { storage.pointer }
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: storage.pointer, count: count) }
+
+    /// The values in row-major order of `shape`.
+    public var array: [Float] { Array(buffer) }
+
+    /// The value of a one-element tensor.
+    public var scalar: Float {
+        precondition(count == 1, "scalar of a tensor of shape \(shape)")
+        return storage.pointer[0]
+    }
+
+    /// The same values, cut off from the tape: used to save outputs for backward without a cycle.
+    public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
+
+    /// A deep copy with its own storage.
+    public func copy() -> Tensor {
+        let t = Tensor(empty: shape)
+        t.storage.pointer.update(from: storage.pointer, count: count)
+        return t
+    }
+
+    /// Overwrites this tensor's values in place (loading weights, the optimizer's update).
+    public func assign(_ values: Tensor) {
+        precondition(values.count == count, "assigning \(values.shape) to \(shape)")
+        storage.pointer.update(from: values.storage.pointer, count: count)
+    }
+
+    /// True when this tensor's gradient is wanted: a parameter, or the result of an op on one.
+    public var needsGradient: Bool { requiresGrad || gradFn != nil }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let shown = array.prefix(8).map { String(format: "%.4g", $0) }.joined(separator: ", ")
+        return "Tensor(\(shape): [\(shown)\(count > 8 ? ", …" : "")])"
+    }
+}
+
+/// Integer class labels (one per sample), the other tensor type the engine takes.
+public struct LabelTensor: Sendable, Equatable {
+    public var values: [Int32]
+    public init(_ values: [Int32]) { self.values = values }
+    public var count: Int { values.count }
+}
+
+import Foundation

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `resnet` tool: one command for training, evaluating, benchmarking and inspecting ResNets.
+@main
+struct ResNetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resnet",
+        abstract: "Train, run and benchmark residual networks from Swift, on oneDNN.",
+        subcommands: [DemoCommand.self, InfoCommand.self, DataCommand.self],
+        defaultSubcommand: nil)
+}

@@ -1,0 +1,3 @@
+import XCTest
+@testable import ResNetData
+final class PlaceholderTests: XCTestCase { func testModuleLoads() { XCTAssertEqual(String(describing: ResNetDataModule.self), "ResNetDataModule") } }
