@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "resnet", targets: ["resnet"]),
         .library(name: "ResNetEngine", targets: ["ResNetEngine"]),
         .library(name: "ResNetData", targets: ["ResNetData"]),
+        .library(name: "ResNetModels", targets: ["ResNetModels"]),
+        .library(name: "ResNetTraining", targets: ["ResNetTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,6 +28,12 @@ let package = Package(
 
         // The tensor engine: tensors, kernels (oneDNN backend), reverse-mode autodiff.
         .target(name: "ResNetEngine", dependencies: ["CDNNL"], swiftSettings: swiftSettings),
+        // Modules with torchvision-named parameters: Conv2D, BatchNorm2D, Linear, initializers.
+        .target(name: "ResNetLayers", dependencies: ["ResNetEngine"], swiftSettings: swiftSettings),
+        // The ResNet family as data: configurations, blocks, the registry, summaries.
+        .target(name: "ResNetModels", dependencies: ["ResNetLayers"], swiftSettings: swiftSettings),
+        // Optimizers, learning-rate schedules (and, later, the training loop).
+        .target(name: "ResNetTraining", dependencies: ["ResNetModels", "ResNetData"], swiftSettings: swiftSettings),
         // The image data pipeline: decoding, folder datasets, augmentation, loader.
         .target(name: "ResNetData", dependencies: ["CTurboJPEG", "CPNG", "CZlib"], swiftSettings: swiftSettings),
 
@@ -33,13 +41,15 @@ let package = Package(
         .executableTarget(
             name: "resnet",
             dependencies: [
-                "ResNetEngine", "ResNetData",
+                "ResNetEngine", "ResNetData", "ResNetLayers", "ResNetModels", "ResNetTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
 
         .testTarget(name: "ResNetEngineTests", dependencies: ["ResNetEngine"]),
         .testTarget(name: "ResNetDataTests", dependencies: ["ResNetData"]),
+        .testTarget(name: "ResNetModelsTests", dependencies: ["ResNetModels"]),
+        .testTarget(name: "ResNetTrainingTests", dependencies: ["ResNetTraining"]),
     ],
     swiftLanguageModes: [.v5]
 )

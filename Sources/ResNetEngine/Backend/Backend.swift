@@ -36,6 +36,8 @@ public protocol ComputeBackend: AnyObject {
     /// dy where the saved ReLU output y is positive, else 0.
     func reluBackward(_ dy: Tensor, output y: Tensor) -> Tensor
     func add(_ a: Tensor, _ b: Tensor) -> Tensor
+    /// relu(a + b) in one pass: the end of a v1 residual unit.
+    func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor
     func addInPlace(_ a: Tensor, _ b: Tensor)
     func scale(_ x: Tensor, by alpha: Float) -> Tensor
     func multiply(_ a: Tensor, _ b: Tensor) -> Tensor

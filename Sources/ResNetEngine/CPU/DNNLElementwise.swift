@@ -42,14 +42,18 @@ extension CPUBackend {
 
     public func scale(_ x: Tensor, by alpha: Float) -> Tensor { eltwise(x, dnnl_eltwise_linear, alpha: alpha, beta: 0) }
 
-    private func binary(_ a: Tensor, _ b: Tensor, _ alg: dnnl_alg_kind_t, into out: Tensor) {
+    private func binary(_ a: Tensor, _ b: Tensor, _ alg: dnnl_alg_kind_t, into out: Tensor, relu: Bool = false) {
         precondition(a.count == b.count, "elementwise op on \(a.shape) and \(b.shape)")
         let n = a.count, md = flat(n)
-        let prim = cache.get("binary|\(n)|\(alg.rawValue)") {
-            makePrimitive("binary", { d in
+        let prim = cache.get("binary|\(n)|\(alg.rawValue)|relu\(relu)") {
+            var po: dnnl_post_ops_t?
+            dnnlCheck(dnnl_post_ops_create(&po), "post-ops create")
+            defer { dnnl_post_ops_destroy(po) }
+            if relu { dnnlCheck(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_relu, 0, 0), "relu post-op") }
+            return makePrimitive("binary", { d in
                 var x = md, y = md, z = md
                 return dnnl_binary_desc_init(&d, alg, &x, &y, &z)
-            }, empty: dnnl_binary_desc_t())
+            }, empty: dnnl_binary_desc_t(), postOps: po)
         }
         prim.execute([(DNNL_ARG_SRC_0, md, raw(a)), (DNNL_ARG_SRC_1, md, raw(b)), (DNNL_ARG_DST, md, raw(out))])
     }
@@ -57,6 +61,12 @@ extension CPUBackend {
     public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
         let y = Tensor(empty: a.shape)
         binary(a, b, dnnl_binary_add, into: y)
+        return y
+    }
+
+    public func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor {
+        let y = Tensor(empty: a.shape)
+        binary(a, b, dnnl_binary_add, into: y, relu: true)
         return y
     }
 

@@ -2,7 +2,7 @@ import Dispatch
 
 /// Splits `0..<count` into one contiguous chunk per core and runs them concurrently. Used only for
 /// Swift-side kernels, which never overlap a oneDNN call (ops run one at a time).
-func parallelChunks(_ count: Int, minimumChunk: Int = 1 << 14, _ body: (Range<Int>) -> Void) {
+public func parallelChunks(_ count: Int, minimumChunk: Int = 1 << 14, _ body: (Range<Int>) -> Void) {
     let workers = min(ProcessInfoCores.count, max(1, count / minimumChunk))
     if workers <= 1 { body(0..<count); return }
     let chunk = (count + workers - 1) / workers

@@ -14,6 +14,18 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
 
 public func + (a: Tensor, b: Tensor) -> Tensor { add(a, b) }
 
+/// relu(a + b) in one fused pass (the end of a v1 residual unit): saves a full read and write.
+public func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor {
+    precondition(a.shape == b.shape, "addReLU: shapes \(a.shape) and \(b.shape) differ")
+    let backend = Backend.current
+    let y = backend.addReLU(a, b)
+    let ys = y.detached()
+    return record("addReLU", [a, b], y) { dy in
+        let d = backend.reluBackward(dy, output: ys)
+        return [d, d]
+    }
+}
+
 /// x times a constant.
 public func scale(_ x: Tensor, by alpha: Float) -> Tensor {
     let backend = Backend.current
@@ -54,5 +66,17 @@ public func padChannelsSubsample(_ x: Tensor, channels: Int, stride: Int) -> Ten
     let inputShape = x.shape
     return record("shortcutA", [x], backend.padChannelsSubsample(x, channels: channels, stride: stride)) { dy in
         [backend.padChannelsSubsampleBackward(dy, inputShape: inputShape, stride: stride)]
+    }
+}
+
+/// Elementwise product of two tensors of the same shape (used by the test suite's weighted sums,
+/// and by anything that needs a differentiable mask): d/da = dy * b, d/db = dy * a.
+public func multiply(_ a: Tensor, _ b: Tensor) -> Tensor {
+    precondition(a.shape == b.shape, "multiply: shapes \(a.shape) and \(b.shape) differ")
+    let backend = Backend.current
+    let (asaved, bsaved) = (a.detached(), b.detached())
+    let needA = a.needsGradient, needB = b.needsGradient
+    return record("multiply", [a, b], backend.multiply(a, b)) { dy in
+        [needA ? backend.multiply(dy, bsaved) : nil, needB ? backend.multiply(dy, asaved) : nil]
     }
 }

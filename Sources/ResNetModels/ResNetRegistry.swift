@@ -1,0 +1,46 @@
+/// Every network of the two ResNet papers by name, as the CLI and checkpoints spell them.
+public enum ResNetRegistry {
+    private static let imagenetWidths = [64, 128, 256, 512]
+    private static let cifarWidths = [16, 32, 64]
+
+    /// The stage tables (He et al. 2015, table 1 and section 4.2; He et al. 2016 for v2).
+    public static let configs: [ResNetConfig] = [
+        ResNetConfig(name: "resnet18", version: .v1, block: .basic, stageDepths: [2, 2, 2, 2], stageWidths: imagenetWidths),
+        ResNetConfig(name: "resnet34", version: .v1, block: .basic, stageDepths: [3, 4, 6, 3], stageWidths: imagenetWidths),
+        ResNetConfig(name: "resnet50", version: .v1, block: .bottleneck, stageDepths: [3, 4, 6, 3], stageWidths: imagenetWidths),
+        ResNetConfig(name: "resnet101", version: .v1, block: .bottleneck, stageDepths: [3, 4, 23, 3], stageWidths: imagenetWidths),
+        ResNetConfig(name: "resnet152", version: .v1, block: .bottleneck, stageDepths: [3, 8, 36, 3], stageWidths: imagenetWidths),
+        v2("resnet_v2_50", [3, 4, 6, 3]),
+        v2("resnet_v2_101", [3, 4, 23, 3]),
+        v2("resnet_v2_152", [3, 8, 36, 3]),
+        v2("resnet_v2_200", [3, 24, 36, 3]),
+        cifar("resnet20", 3), cifar("resnet32", 5), cifar("resnet44", 7), cifar("resnet56", 9), cifar("resnet110", 18),
+    ]
+
+    /// TF-slim's v2 as in the seed: conv2d_same padding, BN decay 0.997, He fan-in init.
+    private static func v2(_ name: String, _ depths: [Int]) -> ResNetConfig {
+        ResNetConfig(name: name, version: .v2, block: .bottleneck, stageDepths: depths, stageWidths: imagenetWidths,
+                     batchNormMomentum: 0.003, batchNormEpsilon: 1e-5)
+    }
+
+    /// 6n + 2 layers on 32x32 images: three stages of n basic units, 16/32/64 channels, shortcut A.
+    private static func cifar(_ name: String, _ n: Int) -> ResNetConfig {
+        ResNetConfig(name: name, version: .v1, block: .basic, stageDepths: [n, n, n], stageWidths: cifarWidths,
+                     stem: .cifar, shortcut: .a, numClasses: 10)
+    }
+
+    public static var names: [String] { configs.map(\.name) }
+
+    /// The configuration registered as `name`; throws listing the known names otherwise.
+    public static func config(_ name: String) throws -> ResNetConfig {
+        guard let c = configs.first(where: { $0.name == name }) else { throw ConfigError.unknownModel(name, known: names) }
+        return c
+    }
+
+    /// Builds the model registered as `name`, after letting `customize` change options.
+    public static func make(_ name: String, _ customize: (inout ResNetConfig) -> Void = { _ in }) throws -> ResNet {
+        var c = try config(name)
+        customize(&c)
+        return try ResNet(c)
+    }
+}

@@ -1,0 +1,68 @@
+import ResNetEngine
+import ResNetLayers
+
+/// The shape of one residual unit, read off the stage table.
+public struct UnitSpec: Hashable, Sendable {
+    public let inChannels: Int
+    /// The inner width (the bottleneck's 3x3 channels; a basic block's channels).
+    public let width: Int
+    public let outChannels: Int
+    public let stride: Int
+    /// Atrous rate of the 3x3 convolution (1 unless `outputStride` asks for dense features).
+    public let dilation: Int
+}
+
+/// A residual unit: output = F(x) + shortcut(x), for whatever F the block kind defines.
+public protocol ResidualUnit: Module {
+    func callAsFunction(_ x: Tensor) -> Tensor
+}
+
+/// torchvision's `downsample`: a 1x1 projection and its batch norm, children "0" and "1".
+public final class ProjectionShortcut: Module {
+    public let conv: Conv2D
+    public let bn: BatchNorm2D
+
+    init(_ spec: UnitSpec, config c: ResNetConfig, seeds: inout SeedSequence) {
+        conv = Conv2D(spec.inChannels, spec.outChannels, kernel: 1, stride: spec.stride, seed: seeds.next())
+        bn = BatchNorm2D(spec.outChannels, momentum: c.batchNormMomentum, epsilon: c.batchNormEpsilon)
+        super.init()
+        register("0", conv)
+        register("1", bn)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { bn(conv(x)) }
+}
+
+/// The v1 shortcut of a unit, chosen by the paper's options A, B and C.
+enum V1Shortcut {
+    case identity
+    case zeroPad(channels: Int, stride: Int)
+    case projection(ProjectionShortcut)
+
+    init(_ spec: UnitSpec, config c: ResNetConfig, owner: Module, seeds: inout SeedSequence) {
+        let reshaped = spec.stride != 1 || spec.inChannels != spec.outChannels
+        switch c.shortcut {
+        case .a where reshaped: self = .zeroPad(channels: spec.outChannels, stride: spec.stride)
+        case .b where reshaped, .c: self = .projection(owner.register("downsample", ProjectionShortcut(spec, config: c, seeds: &seeds)))
+        default: self = .identity
+        }
+    }
+
+    func callAsFunction(_ x: Tensor, owner: Module) -> Tensor {
+        switch self {
+        case .identity: return x
+        case .projection(let p): return p(x)
+        case .zeroPad(let channels, let stride):
+            let y = padChannelsSubsample(x, channels: channels, stride: stride)
+            LayerTrace.recordOp(owner.displayName + ".shortcut", type: "ZeroPadShortcut", inputs: [x], output: y)
+            return y
+        }
+    }
+}
+
+/// relu(branch + shortcut) in one fused pass: the end of every v1 unit.
+func residualReLU(_ branch: Tensor, _ shortcut: Tensor, owner: Module) -> Tensor {
+    let y = addReLU(branch, shortcut)
+    LayerTrace.recordOp(owner.displayName + ".add", type: "Add+ReLU", inputs: [branch, shortcut], output: y, flops: 2 * y.count)
+    return y
+}

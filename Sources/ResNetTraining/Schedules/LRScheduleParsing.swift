@@ -1,0 +1,87 @@
+/// A CLI string that is not a schedule; the message says what was wrong and what is accepted.
+public struct LRScheduleParseError: Error, Equatable, CustomStringConvertible {
+    public let text: String
+    public let reason: String
+
+    public var description: String {
+        "invalid learning-rate schedule '\(text)': \(reason). Expected one of: constant, step:EVERY[:GAMMA], "
+            + "multistep:M1,M2,...[:GAMMA], cosine[:EPOCHS[:MIN_LR]], optionally prefixed by warmup:EPOCHS[:START_FACTOR]+ "
+            + "(e.g. 'warmup:5:0.1+multistep:30,60,80:0.1')"
+    }
+}
+
+extension LRSchedule: CustomStringConvertible {
+    /// Parses the CLI form: `constant`, `step:30:0.1`, `multistep:30,60,80:0.1`, `cosine`,
+    /// `cosine:90:0.0001`, `warmup:5:0.1+cosine`. Gammas and warmup's start factor default to 0.1,
+    /// and a bare `cosine` spans `totalEpochs` (the run's length, which the CLI knows).
+    public init(parsing text: String, totalEpochs: Int? = nil) throws {
+        func fail(_ reason: String) -> LRScheduleParseError { LRScheduleParseError(text: text, reason: reason) }
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if let plus = trimmed.firstIndex(of: "+") {
+            let head = String(trimmed[..<plus]).split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard head.first == "warmup" else { throw fail("only a warmup:... prefix may come before '+'") }
+            guard (2...3).contains(head.count), let epochs = Int(head[1]), epochs > 0 else {
+                throw fail("warmup needs a positive whole number of epochs")
+            }
+            let start = head.count == 3 ? Float(head[2]) : 0.1
+            guard let start, (0...1).contains(start) else { throw fail("warmup's start factor must lie in [0, 1]") }
+            let rest = String(trimmed[trimmed.index(after: plus)...])
+            let inner: LRSchedule
+            do { inner = try LRSchedule(parsing: rest, totalEpochs: totalEpochs) } catch { throw fail("after '+': '\(rest)' is not a schedule") }
+            if case .warmup = inner { throw fail("only one warmup may be given") }
+            self = .warmup(epochs: epochs, startFactor: start, then: inner)
+            return
+        }
+        let parts = trimmed.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        func gamma(at index: Int) throws -> Float {
+            guard parts.count > index else { return 0.1 }
+            guard let g = Float(parts[index]), g > 0 else { throw fail("gamma '\(parts[index])' must be a positive number") }
+            return g
+        }
+        switch parts[0] {
+        case "constant":
+            guard parts.count == 1 else { throw fail("constant takes no arguments") }
+            self = .constant
+        case "warmup":
+            guard (2...3).contains(parts.count) else { throw fail("warmup takes EPOCHS[:START_FACTOR]") }
+            self = try LRSchedule(parsing: trimmed + "+constant", totalEpochs: totalEpochs)
+        case "step":
+            guard (2...3).contains(parts.count) else { throw fail("step takes EVERY[:GAMMA]") }
+            guard let every = Int(parts[1]), every > 0 else { throw fail("step interval '\(parts[1])' must be a positive whole number of epochs") }
+            self = .step(every: every, gamma: try gamma(at: 2))
+        case "multistep":
+            guard (2...3).contains(parts.count) else { throw fail("multistep takes M1,M2,...[:GAMMA]") }
+            let milestones = parts[1].split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+            guard !milestones.isEmpty, milestones.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                throw fail("milestones '\(parts[1])' must be positive whole epochs separated by commas")
+            }
+            let values = milestones.map { $0! }
+            guard zip(values, values.dropFirst()).allSatisfy({ $0 < $1 }) else { throw fail("milestones must increase") }
+            self = .multiStep(milestones: values, gamma: try gamma(at: 2))
+        case "cosine":
+            guard parts.count <= 3 else { throw fail("cosine takes [EPOCHS[:MIN_LR]]") }
+            let epochs = parts.count >= 2 ? Int(parts[1]) : totalEpochs
+            guard let epochs, epochs > 0 else {
+                throw fail(parts.count >= 2 ? "cosine epochs '\(parts[1])' must be a positive whole number" : "cosine needs its length: give cosine:EPOCHS or the total epochs")
+            }
+            let minimum = parts.count == 3 ? Float(parts[2]) : 0
+            guard let minimum, minimum >= 0 else { throw fail("cosine's minimum learning rate must be a non-negative number") }
+            self = .cosine(epochs: epochs, minimum: minimum)
+        default:
+            throw fail("unknown schedule '\(parts[0])'")
+        }
+    }
+
+    /// The CLI form, which `init(parsing:)` reads back to the same value.
+    public var description: String {
+        switch self {
+        case .constant: return "constant"
+        case .step(let every, let gamma): return "step:\(every):\(gamma)"
+        case .multiStep(let milestones, let gamma): return "multistep:\(milestones.map(String.init).joined(separator: ",")):\(gamma)"
+        case .cosine(let epochs, let minimum): return "cosine:\(epochs):\(minimum)"
+        case .warmup(let epochs, let startFactor, let inner): return "warmup:\(epochs):\(startFactor)+\(inner)"
+        }
+    }
+}
+
+import Foundation
