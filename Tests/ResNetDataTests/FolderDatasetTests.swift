@@ -19,7 +19,7 @@ final class FolderDatasetTests: XCTestCase {
         dir.write("Ünïcödé 猫/ä.png", try png(4))
         let scan = try FolderScanner.scan(root: dir.path)
         XCTAssertEqual(scan.classNames, ["cat", "dog", "Ünïcödé 猫"])
-        XCTAssertEqual(scan.entries.map { ($0.path as NSString).lastPathComponent }, ["B.JPG", "a.png", "c.Jpeg", "x.PPM", "y.png", "ä.png"])
+        XCTAssertEqual(scan.entries.map { ($0.path as NSString).lastPathComponent }, ["B.JPG", "a.png", "c.Jpeg", "y.png", "x.PPM", "ä.png"], "code-point order of relative paths: nested/ < x.PPM")
         XCTAssertEqual(scan.entries.map(\.label), [0, 0, 0, 1, 1, 2])
         let skipped = Dictionary(uniqueKeysWithValues: scan.skipped.map { (($0.path as NSString).lastPathComponent, $0.reason) })
         XCTAssertEqual(skipped, [".ipynb_checkpoints": .hidden, ".DS_Store": .hidden, "notes.txt": .notAnImage, "README.md": .strayFile])
@@ -43,12 +43,20 @@ final class FolderDatasetTests: XCTestCase {
         assertDataError(try FolderScanner.scan(root: file), contains: [file, "expected a folder"])
     }
 
+    func testDanglingImageLinkIsAnErrorNamingIt() throws {
+        let dir = TempDir()
+        dir.write("cat/a.png", try png(1))
+        let link = dir.path + "/cat/b.png"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: dir.path + "/gone.png")
+        assertDataError(try FolderScanner.scan(root: dir.path), contains: ["cannot read " + link, "No such file"])
+    }
+
     func testUnreadableFileIsAnErrorNamingIt() throws {
         if getuid() == 0 { throw XCTSkip("root can read files without read permission") }
         let dir = TempDir()
         let path = dir.write("cat/a.png", try png(1))
         chmod(path, 0)
-        assertDataError(try FolderScanner.scan(root: dir.path), contains: [path, "permission denied"])
+        assertDataError(try FolderScanner.scan(root: dir.path), contains: [path, "Permission denied"])
     }
 
     func testPresplitLayoutIsUsedAsGivenAndAcceptsVal() throws {

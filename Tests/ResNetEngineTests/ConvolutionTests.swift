@@ -99,6 +99,10 @@ final class ConvolutionTests: XCTestCase {
         GradientCheck.check("conv2d same + bias", inputs: [x, w, b],
                             engine: { conv2d($0[0], $0[1], bias: $0[2], padding: .same) },
                             reference: { refConv2d($0[0], $0[1], bias: $0[2], RefWindow(kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pb: 1, pl: 1, pr: 1)) })
+        // The first layer: the images need no gradient, only the weights and bias do.
+        GradientCheck.check("conv2d, parameters only", inputs: [x, w, b], wrt: [1, 2],
+                            engine: { conv2d($0[0], $0[1], bias: $0[2], stride: 2, padding: .same) },
+                            reference: { refConv2d($0[0], $0[1], bias: $0[2], RefWindow(kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pb: 1, pl: 1, pr: 1)) })
     }
 
     func testConv2dStridedDilatedGradients() {

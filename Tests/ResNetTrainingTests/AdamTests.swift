@@ -18,7 +18,7 @@ final class AdamTests: XCTestCase {
         let state = adam.state
         XCTAssertEqual(state["fc.bias.step"]!.array, [2])
         assertClose(state["fc.bias.exp_avg"]!.array, [0.145, -0.09, 0.13])
-        assertClose(state["fc.bias.exp_avg_sq"]!.array, [0.00124975, 0.000999, 0.004246], accuracy: 1e-8)
+        assertClose(state["fc.bias.exp_avg_sq"]!.array, [0.00124975, 0.000999, 0.004246], accuracy: 1e-7) // float32 1 - 0.999 is off by ~1e-5 relative
     }
 
     func testAdamL2WeightDecayJoinsTheGradient() {

@@ -53,5 +53,10 @@ public enum FileIO {
     /// Whether the current user may read `path` (false for a missing file too).
     public static func isReadable(_ path: String) -> Bool { access(path, R_OK) == 0 }
 
+    /// Why `path` cannot be read (the OS's words), or nil when it can.
+    public static func unreadableReason(_ path: String) -> String? {
+        access(path, R_OK) == 0 ? nil : errnoDescription(errno)
+    }
+
     static func errnoDescription(_ code: Int32) -> String { String(cString: strerror(code)) }
 }

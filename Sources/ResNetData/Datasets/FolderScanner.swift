@@ -68,7 +68,7 @@ public enum FolderScanner {
             }
             let ext = (name as NSString).pathExtension.lowercased()
             guard ImageFormat.extensions.contains(ext) else { skipped.append(SkippedFile(path: path, reason: .notAnImage)); continue }
-            guard FileIO.isReadable(path) else { throw DataError.unreadable(path: path, reason: "permission denied") }
+            if let reason = FileIO.unreadableReason(path) { throw DataError.unreadable(path: path, reason: reason) }
             entries.append(Entry(path: path, label: label))
         }
     }

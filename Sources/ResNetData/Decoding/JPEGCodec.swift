@@ -28,11 +28,11 @@ public enum JPEGCodec {
                               Int32(outW), 0, Int32(outH), Int32(pixelFormat.rawValue), 0)
             }
             if rc != 0 {
-                // Warnings (e.g. extraneous bytes) still give a usable image, as in PIL; a
-                // premature end of data means part of the image is missing, so it is an error.
+                // libjpeg-turbo reports a fatal error that follows a warning with the warning
+                // code, so the code cannot be trusted: only warnings known to leave the image
+                // whole (as PIL also accepts them) pass; anything else is a corrupt image.
                 let message = errorString(handle)
-                let isWarning = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue)
-                if !isWarning || message.contains("Premature end") {
+                if !benignWarnings.contains(where: { message.contains($0) }) {
                     throw DataError.corruptImage(path: source, format: "JPEG", reason: message)
                 }
             }
@@ -40,6 +40,10 @@ public enum JPEGCodec {
             return PixelImage(width: outW, height: outH, channels: channels, pixels: pixels)
         }
     }
+
+    /// libjpeg warnings after which the decoded image is complete (real-world files carry them).
+    static let benignWarnings = ["extraneous bytes before marker", "unknown JFIF revision", "Invalid SOS parameters for sequential JPEG",
+                                 "Unknown Adobe color transform", "bad ICC marker"]
 
     /// Reads only the header: (width, height, colour space name). Useful for `inspect`.
     public static func header(_ bytes: [UInt8], source: String) throws -> (width: Int, height: Int) {

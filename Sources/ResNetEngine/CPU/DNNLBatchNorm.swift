@@ -65,7 +65,11 @@ extension CPUBackend {
     public func batchNormBackward(_ dy: Tensor, input x: Tensor, scale: Tensor?, mean: Tensor, variance: Tensor,
                                   epsilon: Float, relu: Bool, workspace: Storage?, globalStatistics: Bool) -> (dx: Tensor, dscale: Tensor?, dshift: Tensor) {
         let c = x.shape[3]
-        let f = flags(scale: scale != nil, relu: relu, globalStats: globalStatistics)
+        if globalStatistics {
+            precondition(!relu, "backward through frozen batch norm takes its ReLU separately")
+            return frozenBackward(dy, input: x, scale: scale, mean: mean, variance: variance, epsilon: epsilon)
+        }
+        let f = flags(scale: scale != nil, relu: relu)
         let hint = forwardPrimitive(x.shape, epsilon: epsilon, flags: f, prop: dnnl_forward_training)
         let md = activationDesc(x.shape), cmd = channelDesc(c)
         let prim = cache.get("bn.bwd|\(x.shape)|\(epsilon)|\(f)") {
@@ -80,6 +84,12 @@ extension CPUBackend {
             (DNNL_ARG_SRC, md, raw(x)), (DNNL_ARG_DIFF_DST, md, raw(dy)), (DNNL_ARG_MEAN, cmd, raw(mean)),
             (DNNL_ARG_VARIANCE, cmd, raw(variance)), (DNNL_ARG_DIFF_SRC, md, raw(dx)), (DNNL_ARG_DIFF_SHIFT, cmd, raw(dshift)),
         ]
+        // Fix: oneDNN 2.6's batch-norm backward with `dnnl_use_shift` counts the shift as one of its
+        // inputs (n_inputs = 4 + use_scale + use_shift + workspace) and fails with invalid_arguments
+        // unless DNNL_ARG_SHIFT is passed, although no gradient depends on its value. The protocol
+        // does not hand the shift to backward, so a zero vector stands in for it.
+        let shiftPlaceholder = Tensor(zeros: [c])
+        args.append((DNNL_ARG_SHIFT, cmd, raw(shiftPlaceholder)))
         if let scale, let dscale {
             args.append((DNNL_ARG_SCALE, cmd, raw(scale)))
             args.append((DNNL_ARG_DIFF_SCALE, cmd, raw(dscale)))
@@ -89,6 +99,29 @@ extension CPUBackend {
             args.append((DNNL_ARG_WORKSPACE, prim.desc(dnnl_query_workspace_md), raw(workspace)))
         }
         prim.execute(args)
+        withExtendedLifetime(shiftPlaceholder) {}
+        return (dx, dscale, dshift)
+    }
+
+    /// Backward through batch norm with fixed (running) statistics, where the normalization is a
+    /// per-channel affine map: dx = dy * gamma / sqrt(var + eps). Plain Swift: a rare fine-tuning
+    /// path, and oneDNN 2.6 refuses `use_global_stats` with a full backward.
+    private func frozenBackward(_ dy: Tensor, input x: Tensor, scale: Tensor?, mean: Tensor, variance: Tensor,
+                                epsilon: Float) -> (dx: Tensor, dscale: Tensor?, dshift: Tensor) {
+        let c = x.shape[3], rows = x.count / c
+        var inv = [Float](repeating: 0, count: c)
+        for j in 0..<c { inv[j] = 1 / (variance.pointer[j] + epsilon).squareRoot() }
+        let dx = Tensor(empty: x.shape), dshift = Tensor(zeros: [c]), dscale = scale == nil ? nil : Tensor(zeros: [c])
+        let g = dy.pointer, xs = x.pointer, out = dx.pointer, m = mean.pointer
+        for r in 0..<rows {
+            let base = r * c
+            for j in 0..<c {
+                let d = g[base + j]
+                out[base + j] = d * inv[j] * (scale?.pointer[j] ?? 1)
+                dshift.pointer[j] += d
+                if let dscale { dscale.pointer[j] += d * (xs[base + j] - m[j]) * inv[j] }
+            }
+        }
         return (dx, dscale, dshift)
     }
 }
