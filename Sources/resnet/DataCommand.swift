@@ -28,14 +28,10 @@ struct DataSourceOptions: ParsableArguments {
     @Option(help: "Seed for splitting, shuffling and augmentation.")
     var seed: UInt64 = 0
 
-    /// Opens the splits, turning a DataError into a clean command-line failure.
+    /// Opens the splits; a DataError reaches the user as "Error: <what and where>".
     func open() throws -> DatasetSplits {
-        do {
-            return try DatasetCatalog.open(data: data, dataset: dataset, location: datasetDir,
-                                           ratios: try StratifiedSplit.parseRatios(split), seed: seed)
-        } catch let error as DataError {
-            throw ValidationError(error.description)
-        }
+        try DatasetCatalog.open(data: data, dataset: dataset, location: datasetDir,
+                                ratios: try StratifiedSplit.parseRatios(split), seed: seed)
     }
 
     /// A short name for messages.
@@ -92,18 +88,22 @@ final class ProgressLine: @unchecked Sendable {
     private let label: String
     private let start = DispatchTime.now().uptimeNanoseconds
     private var lastPercent = -1
+    /// On a terminal the line is redrawn in place; in a log file only every 10% gets a line.
+    private let interactive = isatty(2) != 0
 
     init(_ label: String) { self.label = label }
 
     func update(_ done: Int, _ total: Int) {
         lock.lock(); defer { lock.unlock() }
         let percent = total > 0 ? done * 100 / total : 100
-        guard percent != lastPercent || done == total else { return }
+        let step = interactive ? 1 : 10
+        guard percent / step != lastPercent / step || done == total, percent != lastPercent else { return }
         lastPercent = percent
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let rate = seconds > 0 ? Double(done) / seconds : 0
-        let line = "\r\(label) \(done)/\(total) (\(percent)%) \(Int(rate)) images/s"
-        FileHandle.standardError.write(Data((line + (done == total ? "\n" : "")).utf8))
+        let text = "\(label) \(done)/\(total) (\(percent)%) \(Int(rate)) images/s"
+        let line = interactive ? "\r" + text + (done == total ? "\n" : "") : text + "\n"
+        FileHandle.standardError.write(Data(line.utf8))
     }
 }
 
@@ -127,16 +127,12 @@ struct DataExportCommand: ParsableCommand {
     func run() throws {
         let splits = try source.open()
         let progress = ProgressLine("exporting")
-        do {
-            let summary = try DatasetExporter.export(splits, to: out, perClass: perClass, overwrite: force, workers: workers,
-                                                     progress: { progress.update($0, $1) })
-            for (split, counts) in summary.counts {
-                print("\(split): \(counts.reduce(0, +)) images in \(counts.count) class folders under \(out)/\(split)")
-            }
-            print("wrote \(summary.total) PNG files; classes: \(splits.classNames.map(ClassNames.folderSafe).joined(separator: ", "))")
-        } catch let error as DataError {
-            throw ValidationError(error.description)
+        let summary = try DatasetExporter.export(splits, to: out, perClass: perClass, overwrite: force, workers: workers,
+                                                 progress: { progress.update($0, $1) })
+        for (split, counts) in summary.counts {
+            print("\(split): \(counts.reduce(0, +)) images in \(counts.count) class folders under \(out)/\(split)")
         }
+        print("wrote \(summary.total) PNG files; classes: \(splits.classNames.map(ClassNames.folderSafe).joined(separator: ", "))")
     }
 }
 
@@ -239,11 +235,8 @@ struct DataBenchCommand: ParsableCommand {
             dataset = chosen.dataset
         }
         let pipeline = try augmentation.pipeline(nativeSize: dataset.uniformImageSize, nativeChannels: nativeChannels(dataset))
-        let loader: DataLoader
-        do {
-            loader = try DataLoader(dataset: dataset, pipeline: pipeline,
+        let loader = try DataLoader(dataset: dataset, pipeline: pipeline,
                                     options: LoaderOptions(batchSize: batchSize, seed: source.seed, workers: workers))
-        } catch let error as DataError { throw ValidationError(error.description) }
         var epoch = 0
         var it = loader.epoch(epoch)
         var seen = 0, images = 0, waited = 0.0

@@ -1,20 +1,48 @@
-import Dispatch
+import Foundation
 
-/// Splits `0..<count` into one contiguous chunk per core and runs them concurrently. Used only for
-/// Swift-side kernels, which never overlap a oneDNN call (ops run one at a time).
+/// Splits `0..<count` into one contiguous chunk per thread and runs them on oneDNN's own OpenMP
+/// pool (libgomp's `GOMP_parallel`, the call `#pragma omp parallel` compiles to). Sharing the pool
+/// matters: OpenMP workers spin after each oneDNN call, and a second pool (Dispatch) competing
+/// with them for the two cores slows both sharply (measured in CPU.md).
 public func parallelChunks(_ count: Int, minimumChunk: Int = 1 << 14, _ body: (Range<Int>) -> Void) {
-    let workers = min(ProcessInfoCores.count, max(1, count / minimumChunk))
-    if workers <= 1 { body(0..<count); return }
-    let chunk = (count + workers - 1) / workers
-    DispatchQueue.concurrentPerform(iterations: workers) { i in
-        let start = i * chunk
-        let end = min(start + chunk, count)
-        if start < end { body(start..<end) }
+    let workers = min(OpenMP.threads, max(1, count / max(minimumChunk, 1)))
+    if workers <= 1 || OpenMP.parallel == nil { body(0..<count); return }
+    withoutActuallyEscaping(body) { body in
+        let chunk = (count + workers - 1) / workers
+        let task = ParallelTask { thread in
+            let start = thread * chunk
+            let end = min(start + chunk, count)
+            if start < end { body(start..<end) }
+        }
+        let context = Unmanaged.passUnretained(task).toOpaque()
+        OpenMP.parallel!({ context in
+            let task = Unmanaged<ParallelTask>.fromOpaque(context!).takeUnretainedValue()
+            task.run(Int(OpenMP.threadNumber!()))
+        }, context, UInt32(workers), 0)
+        withExtendedLifetime(task) {}
     }
 }
 
-enum ProcessInfoCores {
-    static let count = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+/// Runs `body(i)` for i in 0..<iterations spread over the OpenMP threads.
+public func parallelFor(_ iterations: Int, _ body: (Int) -> Void) {
+    parallelChunks(iterations, minimumChunk: 1) { range in for i in range { body(i) } }
 }
 
-import Foundation
+private final class ParallelTask {
+    let run: (Int) -> Void
+    init(_ run: @escaping (Int) -> Void) { self.run = run }
+}
+
+/// libgomp's entry points, looked up at run time (libgomp comes in with libdnnl).
+enum OpenMP {
+    typealias ParallelFn = @convention(c) (@convention(c) (UnsafeMutableRawPointer?) -> Void, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void
+    static let parallel: ParallelFn? = symbol("GOMP_parallel")
+    static let threadNumber: (@convention(c) () -> Int32)? = symbol("omp_get_thread_num")
+    static var threads: Int { OneDNN.threads }
+
+    static func symbol<T>(_ name: String) -> T? {
+        _ = DNNLContext.shared  // make sure libdnnl, and with it libgomp, is loaded and initialised
+        guard let f = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil }
+        return unsafeBitCast(f, to: T.self)
+    }
+}

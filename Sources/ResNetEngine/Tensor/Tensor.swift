@@ -46,18 +46,41 @@ public final class Tensor: @unchecked Sendable {
 
     /// Normal(0, std) entries from an explicit seed (He initialisation uses std = sqrt(2 / fan_in)).
     public static func randomNormal(_ shape: [Int], std: Float = 1, mean: Float = 0, seed: UInt64) -> Tensor {
-        var g = SeededGenerator(seed: seed)
         let t = Tensor(empty: shape)
-        for i in 0..<t.count { t.storage.pointer[i] = mean + std * g.nextNormal() }
+        fillRandom(t, seed: seed) { g, p, n in
+            // Box-Muller, both outputs of each pair used.
+            var i = 0
+            while i < n {
+                let u1 = max(g.nextFloat(), 1e-12), u2 = g.nextFloat()
+                let r = (-2 * logf(u1)).squareRoot(), a = 2 * Float.pi * u2
+                p[i] = mean + std * r * cosf(a)
+                if i + 1 < n { p[i + 1] = mean + std * r * sinf(a) }
+                i += 2
+            }
+        }
         return t
     }
 
     /// Uniform [low, high) entries from an explicit seed.
     public static func randomUniform(_ shape: [Int], low: Float = 0, high: Float = 1, seed: UInt64) -> Tensor {
-        var g = SeededGenerator(seed: seed)
         let t = Tensor(empty: shape)
-        for i in 0..<t.count { t.storage.pointer[i] = low + (high - low) * g.nextFloat() }
+        fillRandom(t, seed: seed) { g, p, n in
+            for i in 0..<n { p[i] = low + (high - low) * g.nextFloat() }
+        }
         return t
+    }
+
+    /// Fills fixed-size blocks, each from its own generator derived from (seed, block): the values
+    /// depend only on the seed, never on how many threads filled them.
+    private static func fillRandom(_ t: Tensor, seed: UInt64,
+                                   _ fill: @escaping (inout SeededGenerator, UnsafeMutablePointer<Float>, Int) -> Void) {
+        let block = 1 << 16, n = t.count, base = t.pointer
+        let blocks = (n + block - 1) / block
+        let work = { (b: Int) in
+            var g = SeededGenerator(seed: seed &+ UInt64(b) &* 0xD1B5_4A32_D192_ED03)
+            fill(&g, base + b * block, min(block, n - b * block))
+        }
+        parallelFor(blocks, work)
     }
 
     public var count: Int { shape.reduce(1, *) }
