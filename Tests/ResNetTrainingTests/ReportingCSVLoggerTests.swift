@@ -73,7 +73,7 @@ final class ReportingCSVLoggerTests: XCTestCase {
         try logger.log(epoch: 0, metrics: ["loss": 2])
         XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), "epoch,loss\n0,2.0\n")
         let empty = directory.appendingPathComponent("empty.csv")
-        FileManager.default.createFile(atPath: empty.path, contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: empty.path, contents: Data()))
         try CSVLogger(url: empty, append: true).log(epoch: 4, metrics: ["acc": 0.5])
         XCTAssertEqual(try String(contentsOf: empty, encoding: .utf8), "epoch,acc\n4,0.5\n")
     }

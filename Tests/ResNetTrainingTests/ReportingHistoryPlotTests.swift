@@ -18,15 +18,19 @@ final class ReportingHistoryPlotTests: XCTestCase {
         let root = try XCTUnwrap(document.rootElement(), file: file, line: line)
         XCTAssertEqual(root.name, "svg", file: file, line: line)
         var result: [String: [(series: String, points: [(Double, Double)])]] = [:]
+        // swift-corelibs-foundation's attribute(forName:) misses attributes under a default namespace.
+        func attribute(_ element: XMLElement, _ name: String) -> String? {
+            element.attributes?.first { $0.name == name }?.stringValue
+        }
         func walk(_ element: XMLElement, panel: String?) {
-            let panel = element.name == "g" ? element.attribute(forName: "id")?.stringValue ?? panel : panel
+            let panel = element.name == "g" ? attribute(element, "id") ?? panel : panel
             if element.name == "polyline" {
-                let points = (element.attribute(forName: "points")?.stringValue ?? "")
+                let points = (attribute(element, "points") ?? "")
                     .split(separator: " ").map { pair -> (Double, Double) in
                         let xy = pair.split(separator: ",").map { Double($0)! }
                         return (xy[0], xy[1])
                     }
-                result[panel ?? "", default: []].append((element.attribute(forName: "data-series")!.stringValue!, points))
+                result[panel ?? "", default: []].append((attribute(element, "data-series") ?? "?", points))
             }
             for case let child as XMLElement in element.children ?? [] { walk(child, panel: panel) }
         }

@@ -95,6 +95,8 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(raw.count, 8 + n + 4 * (108 + 4 + 3) + 8 * 2)
     }
 
+    /// The expected bytes here and in the next test are exactly what the reference implementation
+    /// (Python `safetensors` 0.8.0, `safetensors.numpy.save`) produces for the same input.
     func testHeaderIsByteExact() throws {
         let url = directory.appendingPathComponent("a.safetensors")
         try SafeTensors.write(["a": Tensor(shape: [2], values: [1, 2])], to: url)
@@ -169,6 +171,11 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertTrue(empty.names.isEmpty)
         let spaced = try SafeTensors.parse(image(#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}   "#, f32([3])))
         XCTAssertEqual(try spaced.tensor("x").array, [3])
+        // Zero-size tensors may share an offset; unknown extra fields in an entry are ignored
+        // (both as in the reference implementation).
+        let zeros = try SafeTensors.parse(image(#"{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"I64","shape":[2,0],"data_offsets":[0,0],"extra":1}}"#))
+        XCTAssertEqual(zeros.names, ["a", "b"])
+        XCTAssertEqual(try zeros.tensor("b").shape, [2, 0])
         // An empty dict written by us reads back too.
         let url = directory.appendingPathComponent("empty.safetensors")
         try SafeTensors.write([:], to: url)
@@ -372,3 +379,4 @@ private struct SplitMix {
         return z ^ (z >> 31)
     }
 }
+

@@ -96,7 +96,8 @@ public enum HistoryPlot {
             out += "<text x=\"\(fmt(left - 8))\" y=\"\(fmt(py(t) + 4))\">\(yAxis.label(t))</text>\n"
         }
         out += "</g>\n<g class=\"x-labels\" text-anchor=\"middle\">\n"
-        for t in xAxis.ticks {
+        let minEpoch = all.map { $0.0 }.min()!
+        for t in xAxis.ticks where t >= 0 || minEpoch < 0 { // no epoch -1 tick beside a lone epoch 0
             out += "<line x1=\"\(fmt(px(t)))\" y1=\"\(fmt(plotBottom))\" x2=\"\(fmt(px(t)))\" y2=\"\(fmt(plotBottom + 5))\" stroke=\"#333\"/>"
             out += "<text x=\"\(fmt(px(t)))\" y=\"\(fmt(plotBottom + 19))\">\(xAxis.label(t))</text>\n"
         }

@@ -189,7 +189,7 @@ public struct ClassificationMetrics: Sendable, Equatable {
         return Array(pairs.prefix(limit))
     }
 
-    /// Everything, for `json` or a caller's own encoder. Non-finite numbers become nil (JSON null).
+    /// Everything, for `json` or a caller's own encoder. Non-finite numbers become nil (left out of the JSON).
     public func report(classNames: [String]) -> ClassificationReport {
         let names = Self.names(classNames, classes)
         let accuracies = perClassAccuracy

@@ -1,0 +1,31 @@
+import Foundation
+import ResNetData
+import ResNetModels
+
+/// Runs a model over a loader in inference mode and gathers loss, top-1, top-k, per-class
+/// accuracy and the confusion matrix.
+public enum Evaluator {
+    public static func evaluate(_ model: ResNet, loader: DataLoader, classes: Int, topK: Int,
+                                progress: ProgressBar? = nil) throws -> ClassificationMetrics {
+        let wasTraining = model.isTraining
+        model.eval()
+        defer { model.train(wasTraining) }
+        var metrics = ClassificationMetrics(classes: classes, topK: min(topK, classes))
+        let iterator = loader.epoch(0)
+        var done = 0
+        while let batch = try iterator.next() {
+            let logits = GradMode.withoutGradient { model(batch.tensor) }
+            let loss = GradMode.withoutGradient { crossEntropy(logits, labels: LabelTensor(batch.labels)) }
+            metrics.add(logits: logits.array, labels: batch.labels, loss: Double(loss.scalar))
+            done += 1
+            progress?.update(done, values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy)])
+        }
+        progress?.finish(values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy)])
+        return metrics
+    }
+}
+
+extension ImageBatch {
+    /// The batch as an NHWC engine tensor.
+    public var tensor: Tensor { Tensor(shape: [count, height, width, channels], values: images) }
+}

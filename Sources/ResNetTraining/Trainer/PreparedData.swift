@@ -1,0 +1,39 @@
+import Foundation
+import ResNetData
+import ResNetModels
+
+/// The splits of a run with their loaders, built from the settings (so a resumed run sees exactly
+/// the same data, order and augmentation).
+public struct PreparedData {
+    public let classNames: [String]
+    public let preprocessing: Preprocessing
+    public let train: DataLoader
+    public let validation: DataLoader?
+    public let test: DataLoader?
+    public let description: String
+
+    public init(_ s: TrainingSettings) throws {
+        let splits = try DatasetCatalog.open(data: s.data, dataset: s.data == nil ? (s.dataset ?? "fashion-mnist") : nil,
+                                             location: s.datasetLocation, ratios: s.splitRatios, seed: s.seed)
+        classNames = splits.classNames
+        if let k = s.classes, k != classNames.count {
+            throw TrainingError.invalidOption("--classes \(k) but the data has \(classNames.count) classes: \(classNames.joined(separator: ", "))")
+        }
+        let native = splits.train.uniformImageSize
+        let nativeChannels = (splits.train as? InMemoryDataset)?.storage.channels
+        let config = try ResNetRegistry.config(s.model)
+        let size = s.imageSize ?? native?.height ?? (config.stem == .cifar ? 32 : 224)
+        let pre = Preprocessing(height: size, width: s.imageSize ?? native?.width ?? size,
+                                      channels: s.channels ?? nativeChannels ?? 3, rescale: s.rescale, mean: s.mean, std: s.std)
+        func loader(_ d: any ImageDataset, training: Bool) throws -> DataLoader {
+            try DataLoader(dataset: d, pipeline: pre.pipeline(augmentation: training ? s.augmentation : .none),
+                           options: LoaderOptions(batchSize: s.batchSize, shuffle: training, dropLast: false, seed: s.seed,
+                                                  workers: s.workers ?? ProcessInfo.processInfo.activeProcessorCount, strict: s.strict))
+        }
+        preprocessing = pre
+        train = try loader(splits.train, training: true)
+        validation = try splits.validation.map { try loader($0, training: false) }
+        test = try splits.test.map { try loader($0, training: false) }
+        description = s.data.map { "\(URL(fileURLWithPath: $0).lastPathComponent) (\(splits.layout))" } ?? (s.dataset ?? "fashion-mnist")
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import ResNetData
+import ResNetModels
+
+/// The seed's main job (Keras `model.fit` on class folders, then `evaluate` on the test split),
+/// with a run directory that can be resumed exactly: same data order, augmentation draws,
+/// optimizer state and learning rate as if training had never stopped.
+public final class Trainer {
+    public private(set) var settings: TrainingSettings
+    public let run: RunDirectory
+    public let model: ResNet
+    public let data: PreparedData
+    public private(set) var info: CheckpointInfo
+    let optimizer: Optimizer
+    let schedule: LRSchedule?
+    let plateau: ReduceLROnPlateau?
+    let say: (String) -> Void
+
+    /// A new run in `runDirectory`, optionally starting from `weights` (a checkpoint or a foreign
+    /// safetensors file).
+    public static func start(_ settings: TrainingSettings, runDirectory: String, weights: String? = nil,
+                             say: @escaping (String) -> Void = { print($0) }) throws -> Trainer {
+        try settings.validate()
+        let data = try PreparedData(settings)
+        var config = try ResNetRegistry.config(settings.model)
+        config.numClasses = data.classNames.count
+        config.inputChannels = data.preprocessing.channels
+        config.seed = settings.seed
+        let model = try ResNet(config)
+        if let weights {
+            for note in try WeightLoader.load(try WeightLoader.read(weights), into: model, source: weights) { say("note: \(note)") }
+            say("loaded weights from \(weights)")
+        }
+        let info = CheckpointInfo(settings: settings, modelConfig: config, classNames: data.classNames,
+                                  preprocessing: data.preprocessing, epoch: 0, step: 0,
+                                  learningRate: settings.resolvedLearningRate, history: [], loaderSeed: settings.seed)
+        return try Trainer(settings: settings, run: RunDirectory(runDirectory), model: model, data: data, info: info, say: say)
+    }
+
+    /// Continues the run in `runDirectory` up to `epochs` epochs in total (or its saved target).
+    public static func resume(runDirectory: String, epochs: Int? = nil,
+                              say: @escaping (String) -> Void = { print($0) }) throws -> Trainer {
+        let run = RunDirectory(runDirectory)
+        let info = try run.loadInfo()
+        var settings = info.settings
+        if let epochs { settings.epochs = epochs }
+        try settings.validate()
+        let data = try PreparedData(settings)
+        guard data.classNames == info.classNames else {
+            throw TrainingError.checkpoint("the data's classes \(data.classNames) differ from the checkpoint's \(info.classNames)")
+        }
+        let model = try ResNet(info.modelConfig)
+        try WeightLoader.load(try run.loadTensors(run.weights, epoch: info.epoch), into: model, source: run.weights.path)
+        let trainer = try Trainer(settings: settings, run: run, model: model, data: data, info: info, say: say)
+        try trainer.optimizer.loadState(try run.loadTensors(run.optimizerState, epoch: info.epoch))
+        if let state = info.plateau { try trainer.plateau?.loadState(state) }
+        trainer.info.settings = settings
+        say("resuming \(run.url.path) at epoch \(info.epoch + 1) of \(settings.epochs)")
+        return trainer
+    }
+
+    init(settings: TrainingSettings, run: RunDirectory, model: ResNet, data: PreparedData, info: CheckpointInfo,
+         say: @escaping (String) -> Void) throws {
+        self.settings = settings
+        self.run = run
+        self.model = model
+        self.data = data
+        self.info = info
+        self.say = say
+        let lr = settings.resolvedLearningRate, wd = settings.resolvedWeightDecay
+        let params = model.trainableParameters
+        switch settings.optimizer {
+        case "adam": optimizer = Adam(parameters: params, learningRate: lr, weightDecay: wd)
+        case "adamw": optimizer = AdamW(parameters: params, learningRate: lr, weightDecay: wd)
+        default: optimizer = SGD(parameters: params, learningRate: lr, momentum: settings.momentum,
+                                 nesterov: settings.nesterov && settings.momentum > 0, weightDecay: wd)
+        }
+        if settings.schedule == "plateau" {
+            schedule = nil
+            plateau = ReduceLROnPlateau(learningRate: lr, configuration: .init(
+                mode: settings.monitorMaximizes ? .max : .min, factor: settings.plateauFactor, patience: settings.plateauPatience))
+        } else {
+            let base = try LRSchedule(parsing: settings.schedule, totalEpochs: settings.epochs)
+            schedule = settings.warmupEpochs > 0 ? .warmup(epochs: settings.warmupEpochs, startFactor: 0.1, then: base) : base
+            plateau = nil
+        }
+    }
+
+    /// The learning rate of batch `batch` of `epoch` (0-based).
+    func learningRate(epoch: Int, batch: Int) -> Float {
+        if let plateau { return plateau.learningRate }
+        return schedule!.learningRate(base: settings.resolvedLearningRate, epoch: epoch, step: batch,
+                                      stepsPerEpoch: data.train.batchesPerEpoch)
+    }
+
+    /// Trains up to `settings.epochs`, validating and checkpointing after every epoch, then reports
+    /// the test split. Returns the test metrics (nil without a test split).
+    @discardableResult
+    public func fit() throws -> ClassificationMetrics? {
+        try run.create()
+        let csv = try CSVLogger(url: run.historyCSV, append: info.epoch > 0, keepingEpochsThrough: info.epoch)
+        defer { csv.close() }
+        let classes = data.classNames.count, topK = min(settings.topK, classes)
+        say("\(model.config.name) on \(data.description): \(data.train.dataset.count) training images, \(classes) classes, "
+            + "\(data.preprocessing.height)x\(data.preprocessing.width)x\(data.preprocessing.channels), batch \(settings.batchSize), "
+            + "\(settings.optimizer) lr \(settings.resolvedLearningRate), run directory \(run.url.path)")
+        var epoch = info.epoch
+        while epoch < settings.epochs && !info.stoppedEarly {
+            say("Epoch \(epoch + 1)/\(settings.epochs)")
+            var row = try trainEpoch(epoch, classes: classes, topK: topK)
+            if let val = data.validation {
+                let m = try Evaluator.evaluate(model, loader: val, classes: classes, topK: topK)
+                row.merge(m.values(prefix: "val_")) { $1 }
+                say(String(format: "  validation: loss %.4f - acc %.4f - top%d %.4f", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy))
+            }
+            row["epoch"] = Double(epoch + 1)
+            try endEpoch(epoch, row: row, csv: csv)
+            epoch += 1
+        }
+        guard let test = data.test else { return nil }
+        let m = try Evaluator.evaluate(model, loader: test, classes: classes, topK: topK)
+        say(String(format: "Test: loss %.4f - acc %.4f - top%d %.4f (%d images)", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy, m.count))
+        return m
+    }
+
+    /// One pass over the training split with a Keras-style progress line.
+    private func trainEpoch(_ epoch: Int, classes: Int, topK: Int) throws -> [String: Double] {
+        model.train()
+        var metrics = ClassificationMetrics(classes: classes, topK: topK)
+        let loader = data.train
+        let bar = ProgressBar(total: loader.batchesPerEpoch)
+        let iterator = loader.epoch(epoch)
+        let start = Date()
+        var batchIndex = 0, images = 0
+        var lr = learningRate(epoch: epoch, batch: 0)
+        while let batch = try iterator.next() {
+            lr = learningRate(epoch: epoch, batch: batchIndex)
+            let logits = model(batch.tensor)
+            let loss = crossEntropy(logits, labels: LabelTensor(batch.labels), labelSmoothing: settings.labelSmoothing)
+            let value = loss.scalar
+            guard value.isFinite else {
+                iterator.cancel()
+                throw TrainingError.diverged("loss became \(value) at epoch \(epoch + 1), batch \(batchIndex + 1): stopped; "
+                    + "the last good checkpoint (epoch \(info.epoch)) is intact in \(run.url.path). Try a lower --lr.")
+            }
+            loss.backward()
+            optimizer.learningRate = lr
+            optimizer.step()
+            optimizer.zeroGrad()
+            metrics.add(logits: logits.array, labels: batch.labels, loss: Double(value))
+            batchIndex += 1
+            images += batch.count
+            info.step += 1
+            let elapsed = Date().timeIntervalSince(start)
+            var extra = String(format: "%.0f img/s", Double(images) / max(elapsed, 1e-9))
+            let wait = iterator.statistics.waitSeconds / max(elapsed, 1e-9)
+            if wait > 0.05 { extra += String(format: " - data wait %.0f%%", wait * 100) }
+            bar.update(batchIndex, values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy), ("top\(topK)", metrics.topKAccuracy)],
+                       extra: extra)
+        }
+        bar.finish(values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy), ("top\(topK)", metrics.topKAccuracy)])
+        if !iterator.statistics.skipped.isEmpty {
+            say("warning: skipped \(iterator.statistics.skipped.count) unreadable image(s) this epoch")
+        }
+        var row = metrics.values()
+        row["lr"] = Double(lr)
+        return row
+    }
+
+    /// History, plots, callbacks and the checkpoint, in that order: the checkpoint is the commit.
+    private func endEpoch(_ epoch: Int, row: [String: Double], csv: CSVLogger) throws {
+        info.history.append(row)
+        info.epoch = epoch + 1
+        try csv.log(epoch: epoch + 1, metrics: row.filter { $0.key != "epoch" })
+        try HistoryPlot.write(history: info.history, title: "\(model.config.name) on \(data.description)", to: run.historySVG)
+        let monitored = row[settings.monitor] ?? row[settings.monitor.replacingOccurrences(of: "val_", with: "")]
+        var improved = false
+        if let value = monitored, value.isFinite {
+            let better = info.bestMetric.map { settings.monitorMaximizes ? value > $0 : value < $0 } ?? true
+            if better {
+                improved = true
+                info.bestMetric = value
+                info.bestEpoch = epoch + 1
+            }
+            if let plateau, let newLR = plateau.update(metric: value) {
+                say(String(format: "  reducing learning rate to %.3g (%@ has not improved for %d epochs)", newLR, settings.monitor, settings.plateauPatience))
+            }
+        }
+        if let patience = settings.earlyStoppingPatience, let best = info.bestEpoch, epoch + 1 - best > patience {
+            info.stoppedEarly = true
+            say("early stopping: \(settings.monitor) has not improved since epoch \(best)")
+        }
+        info.plateau = plateau?.state
+        info.learningRate = learningRate(epoch: epoch + 1, batch: 0)
+        let state = model.stateDict()
+        try run.save(info: info, model: state, optimizer: optimizer.state)
+        if improved {
+            try SafeTensors.write(state, metadata: ["format": "pt", "epoch": String(epoch + 1)], to: run.best)
+            say(String(format: "  %@ improved to %.4f: saved %@", settings.monitor, info.bestMetric!, RunDirectory.bestFile))
+        }
+    }
+}
