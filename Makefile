@@ -24,7 +24,7 @@ build: deps
 	$(SWIFT) build -c release -j $(JOBS)
 
 demo: build
-	.build/release/resnet demo
+	.build/release/resnet train
 
 test: deps
 	$(SWIFT) build --build-tests -j $(JOBS)

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import ResNetTraining
+
+/// `resnet evaluate`: loss, top-1, top-k, per-class accuracy and the confusion matrix of a checkpoint.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate", abstract: "Evaluate a checkpoint on a data split (default: test).")
+
+    enum Format: String, ExpressibleByArgument { case text, json }
+
+    @Option(help: "A run directory or a weights file beside its checkpoint.json.") var checkpoint: String
+    @Option(help: "Class-folder dataset (default: the data the run was trained on).") var data: String?
+    @Option(help: "Built-in dataset (fashion-mnist, cifar10).") var dataset: String?
+    @Option(help: "train, validation or test.") var split = "test"
+    @Option(help: "k of the top-k accuracy (default: the run's).") var topK: Int?
+    @Option(help: "Images per batch.") var batchSize = 128
+    @Option(help: "text or json.") var format: Format = .text
+
+    func run() throws {
+        do {
+            let predictor = try Predictor(checkpoint: checkpoint)
+            var s = predictor.info.settings
+            // A single class-folder set is split again with the seed saved in the checkpoint, so
+            // test images are never training images.
+            if data != nil || dataset != nil { s.data = data; s.dataset = dataset }
+            s.batchSize = batchSize
+            s.imageSize = predictor.info.preprocessing.height
+            s.channels = predictor.info.preprocessing.channels
+            let prepared = try PreparedData(s)
+            guard prepared.classNames == predictor.classNames else {
+                throw TrainingError.checkpoint("the data's classes \(prepared.classNames) differ from the checkpoint's \(predictor.classNames)")
+            }
+            let loader: DataLoader?
+            switch split {
+            case "train": loader = prepared.train
+            case "validation", "val": loader = prepared.validation
+            case "test": loader = prepared.test
+            default: throw ValidationError("--split must be train, validation or test (got '\(split)')")
+            }
+            guard let loader else { throw TrainingError.invalidOption("the data has no \(split) split") }
+            let k = topK ?? s.topK
+            let bar = format == .text ? ProgressBar(total: loader.batchesPerEpoch, title: "Evaluating \(split)") : nil
+            let m = try Evaluator.evaluate(predictor.model, loader: loader, classes: predictor.classNames.count, topK: k, progress: bar)
+            if format == .json {
+                print(m.json(classNames: predictor.classNames))
+                return
+            }
+            print(String(format: "%@ on %@ (%d images): loss %.4f - acc %.4f - top%d %.4f",
+                         predictor.info.modelConfig.name, split, m.count, m.loss ?? .nan, m.accuracy, m.topK, m.topKAccuracy))
+            print("\nPer-class accuracy:\n" + m.perClassTable(classNames: predictor.classNames))
+            print("\nConfusion matrix (rows: true class, columns: predicted):\n" + m.confusionTable(classNames: predictor.classNames))
+        } catch let e as ValidationError {
+            throw e
+        } catch {
+            throw CleanExit.failure("\(error)")
+        }
+    }
+}
