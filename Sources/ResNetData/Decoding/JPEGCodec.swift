@@ -45,7 +45,7 @@ public enum JPEGCodec {
     static let benignWarnings = ["extraneous bytes before marker", "unknown JFIF revision", "Invalid SOS parameters for sequential JPEG",
                                  "Unknown Adobe color transform", "bad ICC marker"]
 
-    /// Reads only the header: (width, height, colour space name). Useful for `inspect`.
+    /// Reads only the header: the full-size (width, height), without decoding pixels.
     public static func header(_ bytes: [UInt8], source: String) throws -> (width: Int, height: Int) {
         guard let handle = tjInitDecompress() else {
             throw DataError.corruptImage(path: source, format: "JPEG", reason: "cannot initialise libjpeg-turbo")

@@ -1,14 +1,16 @@
 import Dispatch
 import Foundation
 
-/// One epoch's stream of batches, delivered in order (`while let b = try it.next() { … }`). Workers claim batch indices, decode
-/// them, and park the result; a worker may only run `queueDepth` batches ahead of the
-/// consumer, which bounds memory whatever the dataset size.
+/// One epoch's stream of batches, delivered in order: `while let b = try it.next() { … }`.
+/// Workers claim batch indices, decode them and park the result; a worker may only run
+/// `queueDepth` batches ahead of the consumer, which bounds memory whatever the dataset size.
 public final class EpochIterator {
     public let epoch: Int
     private let state: SharedState
     private let loader: DataLoader
     private var finished = false
+    /// This epoch's order (workers get their own copy; kept here for the 0-worker path).
+    private var order: [Int] = []
     private let start = DispatchTime.now().uptimeNanoseconds
     /// Progress and skips so far; complete once `next()` has returned nil.
     public private(set) var statistics: EpochStatistics
@@ -38,6 +40,7 @@ public final class EpochIterator {
         let end = loader.batchesPerEpoch
         state = SharedState(startBatch: Swift.min(startBatch, end), endBatch: end)
         let order = loader.order(epoch: epoch)
+        self.order = order
         let workers = loader.options.workers
         guard workers > 0 else { return }  // 0 workers: batches are decoded inside next()
         let depth = loader.options.queueDepth
@@ -49,10 +52,7 @@ public final class EpochIterator {
             thread.name = "ResNetData.worker.\(w)"
             thread.start()
         }
-        self.order = order
     }
-
-    private var order: [Int] = []
 
     static func workerLoop(state: SharedState, loader: DataLoader, epoch: Int, order: [Int], depth: Int) {
         state.condition.lock()
@@ -91,12 +91,11 @@ public final class EpochIterator {
     private func nextOutput() throws -> BatchAssembler.Output? {
         if finished { return nil }
         if loader.options.workers == 0 {
-            guard state.nextToDeliver < state.endBatch else { return finish() }
+            guard state.nextToDeliver < state.endBatch, !state.cancelled else { return finish() }
             let b = state.nextToDeliver
             state.nextToDeliver += 1
             let waitStart = DispatchTime.now().uptimeNanoseconds
             defer { statistics.waitSeconds += Double(DispatchTime.now().uptimeNanoseconds - waitStart) / 1e9 }
-            if order.isEmpty { order = loader.order(epoch: epoch) }
             do { return try loader.assemble(epoch: epoch, batchIndex: b, order: order) } catch { finished = true; throw error }
         }
         state.condition.lock()

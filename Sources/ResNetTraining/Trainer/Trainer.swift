@@ -140,8 +140,11 @@ public final class Trainer {
             let value = loss.scalar
             guard value.isFinite else {
                 iterator.cancel()
+                // Before the first completed epoch there is no checkpoint to point to.
+                let kept = info.epoch > 0 ? "the last good checkpoint (epoch \(info.epoch)) is intact in \(run.url.path)"
+                    : "no epoch had completed, so no checkpoint was saved in \(run.url.path)"
                 throw TrainingError.diverged("loss became \(value) at epoch \(epoch + 1), batch \(batchIndex + 1): stopped; "
-                    + "the last good checkpoint (epoch \(info.epoch)) is intact in \(run.url.path). Try a lower --lr.")
+                    + "\(kept). Try a lower --lr.")
             }
             loss.backward()
             optimizer.learningRate = lr

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import ResNetTraining
+
+/// `resnet benchmark`: the seed's forward-time benchmark, plus the backward pass it left "to the reader".
+struct BenchmarkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "benchmark",
+        abstract: "Time forward, forward+backward or full training steps per batch, as the seed's benchmark.")
+
+    enum Format: String, ExpressibleByArgument { case text, json }
+
+    @Option(help: "Registered model name (the seed benchmarks resnet_v2_152).") var model = "resnet_v2_152"
+    @Option(help: "Images per batch.") var batchSize = 32
+    @Option(help: "Square input size.") var imageSize = 224
+    @Option(help: "forward (inference), backward (forward+backward) or train (with the optimizer update).") var mode: Benchmark.Mode = .forward
+    @Option(help: "Burn-in steps, not timed.") var warmup = 10
+    @Option(help: "Timed steps.") var steps = 100
+    @Option(help: "oneDNN threads (default: all cores).") var threads: Int?
+    @Option(help: "text (the seed's lines) or json.") var format: Format = .text
+
+    func run() throws {
+        guard batchSize > 0, imageSize >= 32, steps > 0, warmup >= 0 else {
+            throw ValidationError("--batch-size and --steps must be positive, --image-size at least 32, --warmup not negative")
+        }
+        if let threads { OneDNN.setThreads(threads) }
+        let stamp = DateFormatter()
+        stamp.dateFormat = "yyyy-MM-dd HH:mm:ss.SSSSSS"
+        let bench = Benchmark(model: model, mode: mode, batchSize: batchSize, imageSize: imageSize, warmup: warmup, steps: steps)
+        let result = try bench.run { i, d in
+            if format == .text && i % 10 == 0 { print(String(format: "%@: step %d, duration = %.3f", stamp.string(from: Date()), i, d)) }
+        }
+        if format == .json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            return
+        }
+        print(String(format: "%@: %@ across %d steps, %.3f +/- %.3f sec / batch", stamp.string(from: Date()), mode.title,
+                     steps, result.mean, result.standardDeviation))
+        print(String(format: "%@, batch %d, %dx%d, %d thread(s): median %.3f s/batch, %.1f images/s, %.1f GFLOP/s",
+                     model, batchSize, imageSize, imageSize, result.threads, result.median, result.imagesPerSecond, result.gflopsPerSecond))
+        print(String(format: "peak memory: %.2f GB in tensors, %.2f GB resident", Double(result.peakTensorBytes) / 1e9,
+                     Double(result.peakResidentBytes) / 1e9))
+    }
+}
+
+extension Benchmark.Mode: ExpressibleByArgument {}
