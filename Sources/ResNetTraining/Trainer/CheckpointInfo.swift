@@ -69,11 +69,14 @@ public struct RunDirectory: Sendable {
     /// its epoch in its metadata, so a resume can tell a torn save from a whole one.
     public func save(info: CheckpointInfo, model: [String: Tensor], optimizer: [String: Tensor]) throws {
         let meta = ["format": "pt", "epoch": String(info.epoch), "model": info.modelConfig.name]
-        try SafeTensors.write(model, metadata: meta, to: weights)
-        try SafeTensors.write(optimizer, metadata: meta, to: optimizerState)
+        // Encoded first: a description that cannot be encoded (a NaN in the history) must fail
+        // before the tensor files of the last good epoch are replaced.
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(info), to: self.info)
+        let description = try encoder.encode(info)
+        try SafeTensors.write(model, metadata: meta, to: weights)
+        try SafeTensors.write(optimizer, metadata: meta, to: optimizerState)
+        try AtomicFile.write(description, to: self.info)
     }
 
     public func loadInfo() throws -> CheckpointInfo {

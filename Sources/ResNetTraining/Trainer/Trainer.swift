@@ -110,6 +110,11 @@ public final class Trainer {
             var row = try trainEpoch(epoch, classes: classes, topK: topK)
             if let val = data.validation {
                 let m = try Evaluator.evaluate(model, loader: val, classes: classes, topK: topK)
+                // Weights that give a non-finite validation loss have diverged too: never save them.
+                if let loss = m.loss, !loss.isFinite {
+                    throw TrainingError.diverged("validation loss became \(loss) after epoch \(epoch + 1): stopped; "
+                        + "\(lastGoodCheckpoint). Try a lower --lr.")
+                }
                 row.merge(m.values(prefix: "val_")) { $1 }
                 say(String(format: "  validation: loss %.4f - acc %.4f - top%d %.4f", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy))
             }
@@ -121,6 +126,12 @@ public final class Trainer {
         let m = try Evaluator.evaluate(model, loader: test, classes: classes, topK: topK)
         say(String(format: "Test: loss %.4f - acc %.4f - top%d %.4f (%d images)", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy, m.count))
         return m
+    }
+
+    /// Where a diverged run can be picked up from (before the first completed epoch, nowhere).
+    private var lastGoodCheckpoint: String {
+        info.epoch > 0 ? "the last good checkpoint (epoch \(info.epoch)) is intact in \(run.url.path)"
+            : "no epoch had completed, so no checkpoint was saved in \(run.url.path)"
     }
 
     /// One pass over the training split with a Keras-style progress line.
@@ -140,11 +151,8 @@ public final class Trainer {
             let value = loss.scalar
             guard value.isFinite else {
                 iterator.cancel()
-                // Before the first completed epoch there is no checkpoint to point to.
-                let kept = info.epoch > 0 ? "the last good checkpoint (epoch \(info.epoch)) is intact in \(run.url.path)"
-                    : "no epoch had completed, so no checkpoint was saved in \(run.url.path)"
                 throw TrainingError.diverged("loss became \(value) at epoch \(epoch + 1), batch \(batchIndex + 1): stopped; "
-                    + "\(kept). Try a lower --lr.")
+                    + "\(lastGoodCheckpoint). Try a lower --lr.")
             }
             loss.backward()
             optimizer.learningRate = lr
