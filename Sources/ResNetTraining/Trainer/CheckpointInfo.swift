@@ -74,9 +74,24 @@ public struct RunDirectory: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let description = try encoder.encode(info)
+        // The previous epoch's tensor files stay reachable as `*.prev` (hard links, no copy) until
+        // the JSON commits the new ones: a kill between the renames below loses nothing.
+        for file in [weights, optimizerState] { try keepPrevious(file) }
         try SafeTensors.write(model, metadata: meta, to: weights)
         try SafeTensors.write(optimizer, metadata: meta, to: optimizerState)
         try AtomicFile.write(description, to: self.info)
+    }
+
+    /// `file.prev`: the last committed version of a tensor file.
+    static func previous(_ file: URL) -> URL { file.appendingPathExtension("prev") }
+
+    private func keepPrevious(_ file: URL) throws {
+        guard FileManager.default.fileExists(atPath: file.path) else { return }
+        let prev = Self.previous(file)
+        try? FileManager.default.removeItem(at: prev)
+        guard link(file.path, prev.path) == 0 else {
+            throw TrainingError.checkpoint("cannot keep \(file.path) as \(prev.lastPathComponent): \(String(cString: strerror(errno)))")
+        }
     }
 
     public func loadInfo() throws -> CheckpointInfo {
@@ -91,10 +106,14 @@ public struct RunDirectory: Sendable {
     }
 
     /// Reads a tensor file and checks it belongs to `epoch` of this run.
+    /// When a save was killed after replacing `file` but before committing the JSON, the
+    /// committed version is still there as `file.prev`, and is used.
     public func loadTensors(_ file: URL, epoch: Int) throws -> [String: Tensor] {
         let st = try SafeTensors.read(file)
         if let e = st.metadata["epoch"], e != String(epoch) {
-            throw TrainingError.checkpoint("\(file.path) is from epoch \(e) but \(info.path) records epoch \(epoch): the last save was interrupted; restore a consistent copy")
+            let prev = Self.previous(file)
+            if let older = try? SafeTensors.read(prev), older.metadata["epoch"] == String(epoch) { return try older.tensors() }
+            throw TrainingError.checkpoint("\(file.path) is from epoch \(e) but \(info.path) records epoch \(epoch), and no \(prev.lastPathComponent) of that epoch exists: restore a consistent copy")
         }
         return try st.tensors()
     }
