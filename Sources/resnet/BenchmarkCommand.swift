@@ -18,6 +18,7 @@ struct BenchmarkCommand: ParsableCommand {
     @Option(help: "Timed steps.") var steps = 100
     @Option(help: "oneDNN threads (default: all cores).") var threads: Int?
     @Option(help: "text (the seed's lines) or json.") var format: Format = .text
+    @Option(help: "Time one residual unit instead of the network, e.g. layer1.1 (ResNet-50: 256 channels at 56x56).") var unit: String?
 
     func run() throws {
         guard batchSize > 0, imageSize >= 32, steps > 0, warmup >= 0 else {
@@ -26,7 +27,7 @@ struct BenchmarkCommand: ParsableCommand {
         if let threads { OneDNN.setThreads(threads) }
         let stamp = DateFormatter()
         stamp.dateFormat = "yyyy-MM-dd HH:mm:ss.SSSSSS"
-        let bench = Benchmark(model: model, mode: mode, batchSize: batchSize, imageSize: imageSize, warmup: warmup, steps: steps)
+        let bench = Benchmark(model: model, mode: mode, batchSize: batchSize, imageSize: imageSize, warmup: warmup, steps: steps, unit: unit)
         let result = try bench.run { i, d in
             if format == .text && i % 10 == 0 { print(String(format: "%@: step %d, duration = %.3f", stamp.string(from: Date()), i, d)) }
         }
@@ -38,8 +39,8 @@ struct BenchmarkCommand: ParsableCommand {
         }
         print(String(format: "%@: %@ across %d steps, %.3f +/- %.3f sec / batch", stamp.string(from: Date()), mode.title,
                      steps, result.mean, result.standardDeviation))
-        print(String(format: "%@, batch %d, %dx%d, %d thread(s): median %.3f s/batch, %.1f images/s, %.1f GFLOP/s",
-                     model, batchSize, imageSize, imageSize, result.threads, result.median, result.imagesPerSecond, result.gflopsPerSecond))
+        print(String(format: "%@%@, batch %d, %dx%d, %d thread(s): median %.3f s/batch, %.1f images/s, %.1f GFLOP/s",
+                     model, unit.map { " " + $0 } ?? "", batchSize, imageSize, imageSize, result.threads, result.median, result.imagesPerSecond, result.gflopsPerSecond))
         print(String(format: "peak memory: %.2f GB in tensors, %.2f GB resident", Double(result.peakTensorBytes) / 1e9,
                      Double(result.peakResidentBytes) / 1e9))
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import ResNetData
+import ResNetTraining
 
 /// `resnet data …`: look at, export and benchmark the data the loader sees.
 struct DataCommand: ParsableCommand {
@@ -34,6 +35,14 @@ struct DataSourceOptions: ParsableArguments {
                                 ratios: try StratifiedSplit.parseRatios(split), seed: seed)
     }
 
+    func apply(to s: inout TrainingSettings) throws {
+        s.data = data
+        s.dataset = data == nil ? (dataset ?? "fashion-mnist") : dataset
+        s.datasetLocation = datasetDir
+        s.splitRatios = try StratifiedSplit.parseRatios(split)
+        s.seed = seed
+    }
+
     /// A short name for messages.
     var label: String { data ?? dataset ?? "fashion-mnist" }
 }
@@ -41,8 +50,8 @@ struct DataSourceOptions: ParsableArguments {
 /// Keras `ImageDataGenerator` flags plus the ImageNet-style steps, so a training run is
 /// described by the same words as in the seed article.
 struct AugmentationFlags: ParsableArguments {
-    @Option(help: "Output height and width (e.g. 224, or 28 for Fashion-MNIST); images are resized to it.")
-    var size: Int?
+    @Option(help: "Output height and width (e.g. 224; default: a built-in dataset's own size); images are resized to it.")
+    var imageSize: Int?
     @Option(help: "Channels: 1 (gray) or 3 (RGB).") var channels: Int?
     @Option(help: "Resize filter: nearest (Keras default) or bilinear.") var resize = "nearest"
     @Option(help: "Keras width_shift_range.") var widthShift = 0.0
@@ -58,6 +67,28 @@ struct AugmentationFlags: ParsableArguments {
     @Flag(help: "The seed article's augmentation: shift 0.1, shear 0.1, zoom 0.1, horizontal flip.") var seedAugmentation = false
     @Flag(help: "ImageNet normalisation: mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225) after rescaling.") var imagenetNormalize = false
 
+    /// The same choices as training settings (what `resnet train` saves in its checkpoint).
+    func apply(to s: inout TrainingSettings) throws {
+        guard ResizeFilter(rawValue: resize) != nil else { throw ValidationError("--resize must be nearest or bilinear") }
+        s.imageSize = imageSize
+        s.channels = channels
+        s.resizeFilter = resize
+        let aug = seedAugmentation ? AffineAugmentation.seedRecipe : AffineAugmentation(
+            rotationRange: rotation, widthShiftRange: widthShift, heightShiftRange: heightShift, shearRange: shear,
+            zoomRange: zoom, horizontalFlip: horizontalFlip, verticalFlip: verticalFlip)
+        s.widthShiftRange = aug.widthShiftRange
+        s.heightShiftRange = aug.heightShiftRange
+        s.shearRange = aug.shearRange
+        s.zoomRange = (aug.zoomRange.upperBound - aug.zoomRange.lowerBound) / 2
+        s.rotationRange = aug.rotationRange
+        s.horizontalFlip = aug.horizontalFlip
+        s.verticalFlip = aug.verticalFlip
+        s.fillMode = fillMode
+        s.cval = cval
+        s.rescale = rescale
+        if imagenetNormalize { s.mean = ImagePipeline.imageNetMean; s.std = ImagePipeline.imageNetStd }
+    }
+
     /// The pipeline for a dataset whose images have `nativeSize` (nil for folders) and `nativeChannels`.
     func pipeline(nativeSize: (height: Int, width: Int)?, nativeChannels: Int) throws -> ImagePipeline {
         guard let filter = ResizeFilter(rawValue: resize) else { throw ValidationError("--resize must be nearest or bilinear") }
@@ -67,8 +98,8 @@ struct AugmentationFlags: ParsableArguments {
             zoomRange: zoom, horizontalFlip: horizontalFlip, verticalFlip: verticalFlip)
         aug.fillMode = fill
         aug.cval = cval
-        let side = size ?? nativeSize?.height
-        guard let side else { throw ValidationError("image folders need --size (the loader resizes every image to it)") }
+        let side = imageSize ?? nativeSize?.height
+        guard let side else { throw ValidationError("image folders need --image-size (the loader resizes every image to it)") }
         var p = ImagePipeline.keras(height: side, width: side, channels: channels ?? nativeChannels, augmentation: aug,
                                     rescale: rescale, filter: filter)
         if imagenetNormalize { p.mean = ImagePipeline.imageNetMean; p.std = ImagePipeline.imageNetStd }
@@ -208,7 +239,7 @@ struct DataBenchCommand: ParsableCommand {
         abstract: "Measure loader throughput (images/s) through the full pipeline.",
         discussion: """
             Example (the seed's training augmentation on 224x224 JPEGs):
-              resnet data bench --synthetic-jpeg 224 --size 224 --seed-augmentation --batch-size 32
+              resnet data bench --synthetic-jpeg 224 --image-size 224 --seed-augmentation --batch-size 32
             """)
 
     @OptionGroup var source: DataSourceOptions

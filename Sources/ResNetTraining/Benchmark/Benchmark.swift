@@ -40,29 +40,52 @@ public struct Benchmark {
     public var warmup: Int
     public var steps: Int
     public var classes: Int?
+    /// Times one residual unit of the model (e.g. "layer1.1", ResNet-50's 256-channel bottleneck at
+    /// 56x56) instead of the whole network.
+    public var unit: String?
 
-    public init(model: String, mode: Mode, batchSize: Int = 32, imageSize: Int = 224, warmup: Int = 10, steps: Int = 100, classes: Int? = nil) {
+    public init(model: String, mode: Mode, batchSize: Int = 32, imageSize: Int = 224, warmup: Int = 10, steps: Int = 100,
+                classes: Int? = nil, unit: String? = nil) {
         self.model = model; self.mode = mode; self.batchSize = batchSize; self.imageSize = imageSize
-        self.warmup = warmup; self.steps = steps; self.classes = classes
+        self.warmup = warmup; self.steps = steps; self.classes = classes; self.unit = unit
+    }
+
+    /// The network, or the one unit asked for, with its input shape and forward FLOPs per image.
+    private func target(_ net: ResNet) throws -> (run: (Tensor) -> Tensor, input: [Int], flops: Double) {
+        let summary = net.summary(imageSize: imageSize)
+        guard let unit else {
+            return ({ net($0) }, [batchSize, imageSize, imageSize, net.config.inputChannels], Double(summary.flops))
+        }
+        guard let module = net.modules.first(where: { $0.path == unit }) as? any ResidualUnit,
+              let first = summary.layers.first(where: { $0.name.hasPrefix(unit + ".") }),
+              let source = summary.layers.first(where: { $0.name == first.inputs.first }) else {
+            throw TrainingError.invalidOption("--unit \(unit): no residual unit of that name in \(net.config.name) (e.g. layer1.1)")
+        }
+        let flops = summary.layers.filter { $0.name.hasPrefix(unit + ".") }.reduce(0) { $0 + $1.flops }
+        return ({ module($0) }, [batchSize] + source.outputShape, Double(flops))
     }
 
     /// Runs the loop; `report(step, seconds)` is called for every timed step.
     public func run(report: (Int, Double) -> Void = { _, _ in }) throws -> Result {
         let net = try ResNetRegistry.make(model) { c in if let classes = self.classes { c.numClasses = classes } }
-        let flopsPerImage = Double(net.summary(imageSize: imageSize).flops)
+        let (forward, inputShape, flopsPerImage) = try target(net)
         let k = net.config.numClasses ?? 1000
-        let x = Tensor.randomUniform([batchSize, imageSize, imageSize, net.config.inputChannels], seed: 1)
+        let x = Tensor.randomUniform(inputShape, seed: 1)
         var g = SeededGenerator(seed: 2)
         let labels = LabelTensor((0..<batchSize).map { _ in Int32(g.next() % UInt64(k)) })
         let optimizer = mode == .train ? SGD(parameters: net.trainableParameters, learningRate: 1e-4, momentum: 0.9) : nil
         mode == .forward ? net.eval() : net.train()
         func step() {
             if mode == .forward {
-                _ = GradMode.withoutGradient { net(x) }
+                _ = GradMode.withoutGradient { forward(x) }
                 return
             }
-            let loss = crossEntropy(net(x), labels: labels)
-            loss.backward()
+            let y = forward(x)
+            if unit == nil {
+                crossEntropy(y, labels: labels).backward()
+            } else {
+                y.backward(seed: Tensor(repeating: 1, shape: y.shape))
+            }
             if let optimizer { optimizer.step() }
             for p in net.namedParameters { p.tensor.zeroGradient() }
         }

@@ -10,10 +10,13 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     public var rescale: Float
     public var mean: [Float]?
     public var std: [Float]?
+    /// "nearest" (Keras's default) or "bilinear".
+    public var resizeFilter: String?
 
     /// The deterministic pipeline (no augmentation): resize, rescale, normalize.
     public func pipeline(augmentation: AffineAugmentation = .none) -> ImagePipeline {
-        var p = ImagePipeline.keras(height: height, width: width, channels: channels, augmentation: augmentation, rescale: rescale)
+        var p = ImagePipeline.keras(height: height, width: width, channels: channels, augmentation: augmentation, rescale: rescale,
+                                    filter: resizeFilter.flatMap(ResizeFilter.init(rawValue:)) ?? .nearest)
         p.mean = mean
         p.std = std
         return p

@@ -24,7 +24,8 @@ public struct PreparedData {
         let config = try ResNetRegistry.config(s.model)
         let size = s.imageSize ?? native?.height ?? (config.stem == .cifar ? 32 : 224)
         let pre = Preprocessing(height: size, width: s.imageSize ?? native?.width ?? size,
-                                      channels: s.channels ?? nativeChannels ?? 3, rescale: s.rescale, mean: s.mean, std: s.std)
+                                      channels: s.channels ?? nativeChannels ?? 3, rescale: s.rescale, mean: s.mean, std: s.std,
+                                resizeFilter: s.resizeFilter)
         func loader(_ d: any ImageDataset, training: Bool) throws -> DataLoader {
             try DataLoader(dataset: d, pipeline: pre.pipeline(augmentation: training ? s.augmentation : .none),
                            options: LoaderOptions(batchSize: s.batchSize, shuffle: training, dropLast: false, seed: s.seed,

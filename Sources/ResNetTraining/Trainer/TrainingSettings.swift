@@ -44,6 +44,8 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var fillMode = "nearest"
     public var cval: Float = 0
     public var rescale: Float = 1.0 / 255
+    /// How images are resized to the input size: "nearest" (Keras's default) or "bilinear".
+    public var resizeFilter = "nearest"
     /// Per-channel normalization after rescaling (e.g. ImageNet's mean/std for torchvision weights).
     public var mean: [Float]?
     public var std: [Float]?
@@ -78,6 +80,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         guard resolvedWeightDecay >= 0 else { throw bad("--weight-decay must not be negative") }
         guard (0..<1).contains(labelSmoothing) else { throw bad("--label-smoothing must be in [0, 1) (got \(labelSmoothing))") }
         guard topK >= 1 else { throw bad("--top-k must be at least 1") }
+        guard ResizeFilter(rawValue: resizeFilter) != nil else { throw bad("--resize must be nearest or bilinear (got '\(resizeFilter)')") }
         guard FillMode(rawValue: fillMode) != nil else {
             throw bad("--fill-mode must be one of \(FillMode.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(fillMode)')")
         }

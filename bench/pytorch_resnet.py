@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Times a torchvision ResNet the way `resnet benchmark` times SwiftResNet: same model, batch,
+image size, threads, burn-in and timed steps; channels_last (PyTorch's fast CPU layout).
+Prints one JSON line: {"model", "mode", "median", "mean", "std", "peak_rss_bytes"}."""
+import argparse, json, resource, statistics, time
+
+import torch
+import torchvision
+
+p = argparse.ArgumentParser()
+p.add_argument("--model", default="resnet50")
+p.add_argument("--mode", choices=["forward", "backward", "train"], default="forward")
+p.add_argument("--batch-size", type=int, default=32)
+p.add_argument("--image-size", type=int, default=224)
+p.add_argument("--warmup", type=int, default=10)
+p.add_argument("--steps", type=int, default=100)
+p.add_argument("--threads", type=int, default=2)
+p.add_argument("--nchw", action="store_true", help="use PyTorch's default NCHW layout instead of channels_last")
+a = p.parse_args()
+
+torch.set_num_threads(a.threads)
+net = getattr(torchvision.models, a.model)(num_classes=1000)
+fmt = torch.contiguous_format if a.nchw else torch.channels_last
+net = net.to(memory_format=fmt)
+x = torch.rand(a.batch_size, 3, a.image_size, a.image_size).to(memory_format=fmt)
+y = torch.randint(0, 1000, (a.batch_size,))
+opt = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9)
+loss_fn = torch.nn.CrossEntropyLoss()
+
+
+def step():
+    if a.mode == "forward":
+        with torch.inference_mode():
+            net(x)
+        return
+    loss = loss_fn(net(x), y)
+    loss.backward()
+    if a.mode == "train":
+        opt.step()
+    opt.zero_grad(set_to_none=True)
+
+
+net.eval() if a.mode == "forward" else net.train()
+for _ in range(a.warmup):
+    step()
+times = []
+for _ in range(a.steps):
+    t = time.perf_counter()
+    step()
+    times.append(time.perf_counter() - t)
+print(json.dumps({"model": a.model, "mode": a.mode, "median": statistics.median(times), "mean": statistics.mean(times),
+                  "std": statistics.pstdev(times), "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
