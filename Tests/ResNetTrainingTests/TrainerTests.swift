@@ -369,6 +369,48 @@ final class TrainerTests: XCTestCase {
 
     // MARK: Helpers
 
+    // MARK: 6. Predict
+
+    /// `resnet predict`'s engine on a test-made image: the preprocessing saved with the checkpoint
+    /// (resize to 12x12 nearest, rescale 1/255) and the checkpoint's weights give the same
+    /// probabilities as running the model by hand; from the run directory and from best.safetensors.
+    func testPredictUsesTheSavedPreprocessingAndWeights() throws {
+        let data = try makeDataset("data")
+        let dir = path("run")
+        let trainer = try Trainer.start(settings(data: data, epochs: 1), runDirectory: dir, say: { _ in })
+        try trainer.fit()
+        // A 24x24 image: prediction must resize it to the 12x12 the model was trained on.
+        var pixels = [UInt8](repeating: 0, count: 24 * 24 * 3)
+        // Constant 2x2 cells, so any nearest-neighbour convention samples the same values.
+        for y in 0..<24 { for x in 0..<24 { for c in 0..<3 {
+            pixels[(y * 24 + x) * 3 + c] = UInt8(((y / 2) * 12 + x / 2) * 7 % 251 + c)
+        } } }
+        let image = directory.appendingPathComponent("query.png").path
+        try PNGCodec.write(PixelImage(width: 24, height: 24, channels: 3, pixels: pixels), to: image)
+
+        let predictor = try Predictor(checkpoint: dir)
+        XCTAssertEqual(predictor.classNames, ["class0", "class1", "class2"])
+        let probabilities = try predictor.probabilities(files: [image])[0]
+        XCTAssertEqual(probabilities.reduce(0, +), 1, accuracy: 1e-5)
+
+        // By hand: nearest resize 24 -> 12 takes one pixel of each 2x2 cell, times 1/255.
+        var input = [Float](repeating: 0, count: 12 * 12 * 3)
+        for y in 0..<12 { for x in 0..<12 { for c in 0..<3 {
+            input[(y * 12 + x) * 3 + c] = Float(pixels[((2 * y) * 24 + 2 * x) * 3 + c]) / 255
+        } } }
+        trainer.model.eval()
+        let expected = GradMode.withoutGradient { softmax(trainer.model(Tensor(shape: [1, 12, 12, 3], values: input))) }.array
+        for (p, e) in zip(probabilities, expected) { XCTAssertEqual(p, e, accuracy: 1e-5) }
+
+        let top = try predictor.topK(files: [image], k: 2)[0]
+        XCTAssertEqual(top.count, 2)
+        XCTAssertEqual(top[0].probability, probabilities.max()!, accuracy: 1e-6)
+        XCTAssertEqual(try Predictor(checkpoint: RunDirectory(dir).best.path).probabilities(files: [image])[0].count, 3)
+        XCTAssertThrowsError(try Predictor(checkpoint: directory.appendingPathComponent("query.png").path)) {
+            XCTAssertTrue("\($0)".contains("checkpoint.json"), "\($0)")
+        }
+    }
+
     private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     /// The shared settings: resnet20 at 12x12, batch 8, 2 workers, shifts and flips, SGD with
