@@ -39,6 +39,10 @@ public struct SafeTensorsFile: @unchecked Sendable {
     /// One tensor as float32, whatever its stored dtype (integers and F64 are rounded to the
     /// nearest float; BOOL becomes 0 or 1).
     public func tensor(_ name: String) throws -> Tensor {
+        /// Little-endian integers of type `T` to the nearest floats.
+        func convertIntegers<T: FixedWidthInteger>(_: T.Type, _ src: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, _ count: Int) {
+            for i in 0..<count { out[i] = Float(T(littleEndian: src.loadUnaligned(fromByteOffset: MemoryLayout<T>.size * i, as: T.self))) }
+        }
         guard let entry = entries[name] else { throw SafeTensorsError.noSuchTensor(file: source, key: name) }
         let tensor = Tensor(empty: entry.shape)
         let count = entry.count
@@ -67,30 +71,12 @@ public struct SafeTensorsFile: @unchecked Sendable {
                 for i in 0..<count {
                     out[i] = Float(Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
                 }
-            case .i64:
-                for i in 0..<count {
-                    out[i] = Float(Int64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
-                }
-            case .u64:
-                for i in 0..<count {
-                    out[i] = Float(UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
-                }
-            case .i32:
-                for i in 0..<count {
-                    out[i] = Float(Int32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
-                }
-            case .u32:
-                for i in 0..<count {
-                    out[i] = Float(UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-                }
-            case .i16:
-                for i in 0..<count {
-                    out[i] = Float(Int16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)))
-                }
-            case .u16:
-                for i in 0..<count {
-                    out[i] = Float(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
-                }
+            case .i64: convertIntegers(Int64.self, src, out, count)
+            case .u64: convertIntegers(UInt64.self, src, out, count)
+            case .i32: convertIntegers(Int32.self, src, out, count)
+            case .u32: convertIntegers(UInt32.self, src, out, count)
+            case .i16: convertIntegers(Int16.self, src, out, count)
+            case .u16: convertIntegers(UInt16.self, src, out, count)
             case .i8:
                 for i in 0..<count { out[i] = Float(src.load(fromByteOffset: i, as: Int8.self)) }
             case .u8:
