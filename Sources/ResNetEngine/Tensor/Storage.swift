@@ -22,18 +22,14 @@ public final class Storage: @unchecked Sendable {
         precondition(count >= 0, "negative storage size")
         self.count = count
         self.device = device
-        var raw: UnsafeMutableRawPointer?
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            fatalError("out of memory allocating \(bytes) bytes")
-        }
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        pointer = BufferPool.shared.allocate(bytes: bytes).bindMemory(to: Float.self, capacity: max(count, 1))
         if zeroed { pointer.initialize(repeating: 0, count: count) }
         Storage.account(bytes)
     }
 
     deinit {
-        free(pointer)
+        BufferPool.shared.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Float>.stride)
         Storage.account(-max(count, 1) * MemoryLayout<Float>.stride)
     }
 
@@ -43,6 +39,12 @@ public final class Storage: @unchecked Sendable {
         if liveBytes > peakBytes { peakBytes = liveBytes }
         lock.unlock()
     }
+
+    /// Bytes of freed buffers kept for reuse (resident, but not in any tensor).
+    public static var pooledBytes: Int { BufferPool.shared.idleBytes }
+
+    /// Gives pooled buffers back to the system (after training, before a long idle phase).
+    public static func releasePooledBuffers() { BufferPool.shared.drain() }
 
     /// Starts a new peak measurement from the bytes alive now.
     public static func resetPeak() {
