@@ -203,7 +203,7 @@ struct DataInspectCommand: ParsableCommand {
             let byReason = Dictionary(grouping: splits.skipped, by: \.reason)
             print("skipped: \(splits.skipped.count) (" + byReason.keys.sorted { $0.rawValue < $1.rawValue }
                 .map { "\(byReason[$0]!.count) \($0.rawValue)" }.joined(separator: ", ") + ")")
-            for file in splits.skipped.prefix(listSkipped) { print("  \(file.path)  [\(file.reason.rawValue)]") }
+            for file in splits.skipped.prefix(max(listSkipped, 0)) { print("  \(file.path)  [\(file.reason.rawValue)]") }
             if splits.skipped.count > listSkipped { print("  … \(splits.skipped.count - listSkipped) more (--list-skipped N)") }
         }
         if check { try checkDecoding(named) }
@@ -275,7 +275,12 @@ struct DataBenchCommand: ParsableCommand {
         let warmup = 2
         while seen < warmup + batches {
             let before = it.statistics.waitSeconds
-            guard let batch = try it.next() else { epoch += 1; it = loader.epoch(epoch); continue }
+            guard let batch = try it.next() else {
+                guard it.statistics.batches > 0 else { throw ValidationError("no image of this split could be read: nothing to time") }
+                epoch += 1
+                it = loader.epoch(epoch)
+                continue
+            }
             seen += 1
             if seen == warmup { start = DispatchTime.now().uptimeNanoseconds }
             if seen > warmup { images += batch.count; waited += it.statistics.waitSeconds - before }

@@ -12,6 +12,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "A run directory or a weights file beside its checkpoint.json.") var checkpoint: String
     @Option(help: "Class-folder dataset (default: the data the run was trained on).") var data: String?
     @Option(help: "Built-in dataset (fashion-mnist, cifar10).") var dataset: String?
+    @Option(help: "Where that built-in dataset lives, if not in its default place.") var datasetDir: String?
     @Option(help: "train, validation or test.") var split = "test"
     @Option(help: "k of the top-k accuracy (default: the run's).") var topK: Int?
     @Option(help: "Images per batch.") var batchSize = 128
@@ -23,11 +24,11 @@ struct EvaluateCommand: ParsableCommand {
             var s = predictor.info.settings
             // A single class-folder set is split again with the seed saved in the checkpoint, so
             // test images are never training images.
-            if data != nil || dataset != nil { s.data = data; s.dataset = dataset }
+            if data != nil || dataset != nil { s.data = data; s.dataset = dataset; s.datasetLocation = datasetDir }
             s.batchSize = batchSize
             s.imageSize = predictor.info.preprocessing.height
             s.channels = predictor.info.preprocessing.channels
-            let prepared = try PreparedData(s)
+            let prepared = try PreparedData(s, forEvaluation: true)
             guard prepared.classNames == predictor.classNames else {
                 throw TrainingError.checkpoint("the data's classes \(prepared.classNames) differ from the checkpoint's \(predictor.classNames)")
             }

@@ -9,6 +9,10 @@ struct InfoCommand: ParsableCommand {
 
     @Option(help: "Batch size of the probe convolutions.") var batchSize = 2
 
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
+    }
+
     func run() throws {
         print("oneDNN \(OneDNN.version), \(OneDNN.threads) OpenMP thread(s), \(ProcessInfo.processInfo.activeProcessorCount) core(s)")
         let shapes: [(String, [Int], [Int], Int, Padding)] = [

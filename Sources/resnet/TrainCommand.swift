@@ -41,6 +41,14 @@ struct TrainCommand: ParsableCommand {
         do {
             let trainer: Trainer
             if let resume {
+                // A resumed run keeps its saved settings: that is what makes it exact.
+                let conflicting = [("--model", model != nil), ("--lr", lr != nil), ("--batch-size", batchSize != nil),
+                                   ("--optimizer", optimizer != nil), ("--schedule", schedule != nil), ("--out", out != nil),
+                                   ("--weights", weights != nil), ("--data", source.data != nil), ("--dataset", source.dataset != nil)]
+                    .filter(\.1).map(\.0)
+                guard conflicting.isEmpty else {
+                    throw ValidationError("--resume continues \(resume) with its saved settings; only --epochs may change (drop \(conflicting.joined(separator: ", ")))")
+                }
                 trainer = try Trainer.resume(runDirectory: resume, epochs: epochs)
             } else {
                 let settings = try makeSettings()

@@ -195,24 +195,22 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(try run.loadInfo().epoch, 3)
     }
 
-    /// A checkpoint description that cannot be encoded (NaN in the history: JSON has no NaN) fails
-    /// the save before any file of the last good epoch is replaced.
-    func testASaveWhoseDescriptionCannotBeEncodedChangesNothing() throws {
+    /// Non-finite numbers in the description (a NaN metric, the plateau schedule's initial ±inf best)
+    /// are written as strings and read back, so they can never make a save fail half-way.
+    func testNonFiniteNumbersSurviveTheCheckpointDescription() throws {
         let data = try makeDataset("data")
         let dir = path("run")
         let trainer = try Trainer.start(settings(data: data, epochs: 1), runDirectory: dir, say: { _ in })
         try trainer.fit()
         let run = RunDirectory(dir)
-        let before = try snapshot(run)
         var info = try run.loadInfo()
-        info.epoch = 2
         info.history.append(["loss": .nan])
-        let weights = trainer.model.stateDict().mapValues { _ in Tensor(zeros: [1]) }
-        XCTAssertThrowsError(try run.save(info: info, model: weights, optimizer: [:])) { error in
-            XCTAssertTrue(error is EncodingError, "\(error)")
-        }
-        XCTAssertEqual(try snapshot(run), before)
-        XCTAssertNoThrow(try Trainer.resume(runDirectory: dir, epochs: 2, say: { _ in }))
+        info.plateau = ["best": .infinity, "bad_epochs": 0]
+        try run.save(info: info, model: trainer.model.stateDict(), optimizer: [:])
+        let back = try run.loadInfo()
+        XCTAssertTrue(back.history.last!["loss"]!.isNaN)
+        XCTAssertEqual(back.plateau?["best"], .infinity)
+        XCTAssertTrue(try String(contentsOf: run.info, encoding: .utf8).contains("\"nan\""))
     }
 
     // MARK: 3. Foreign weights
@@ -346,7 +344,8 @@ final class TrainerTests: XCTestCase {
 
     /// Every image is the same picture, so in inference mode the model gives every validation image
     /// the same class and val_acc is 1/3 whatever the weights: it never improves after epoch 1.
-    /// Patience 1 stops after epoch 3 of 6, saved as stoppedEarly, and a resume does not train on.
+    /// Patience 1 (Keras's meaning: one epoch without improvement) stops after epoch 2 of 6, saved as
+    /// stoppedEarly, and a resume does not train on.
     func testEarlyStoppingWhenTheMonitorCannotImprove() throws {
         let data = try makeDataset("same", identical: true)
         let dir = path("run")
@@ -356,18 +355,29 @@ final class TrainerTests: XCTestCase {
         try Trainer.start(s, runDirectory: dir, say: { lines.append($0) }).fit()
         let info = try RunDirectory(dir).loadInfo()
         XCTAssertTrue(info.stoppedEarly)
-        XCTAssertEqual(info.epoch, 3)
+        XCTAssertEqual(info.epoch, 2)
         XCTAssertEqual(info.bestEpoch, 1)
-        XCTAssertEqual(info.history.map { $0["val_acc"]! }, [1.0 / 3, 1.0 / 3, 1.0 / 3])
-        XCTAssertEqual(try historyRows(dir).count, 3)
+        XCTAssertEqual(info.history.map { $0["val_acc"]! }, [1.0 / 3, 1.0 / 3])
+        XCTAssertEqual(try historyRows(dir).count, 2)
         XCTAssertTrue(lines.contains { $0.hasPrefix("early stopping") }, "\(lines)")
-        XCTAssertFalse(lines.contains("Epoch 4/6"))
+        XCTAssertFalse(lines.contains("Epoch 3/6"))
 
         try Trainer.resume(runDirectory: dir, say: { _ in }).fit()
-        XCTAssertEqual(try RunDirectory(dir).loadInfo().epoch, 3, "a stopped run stays stopped")
+        XCTAssertEqual(try RunDirectory(dir).loadInfo().epoch, 2, "a stopped run stays stopped")
     }
 
     // MARK: Helpers
+
+    /// A monitor the run never logs (top-5 of a 3-class problem is logged as top3) is refused up
+    /// front, naming the metrics that exist, instead of silently never saving best.safetensors.
+    func testAMonitorThatIsNeverLoggedIsRefused() throws {
+        let data = try makeDataset("data")
+        var s = settings(data: data, epochs: 1)
+        s.monitor = "val_top5"
+        XCTAssertThrowsError(try Trainer.start(s, runDirectory: path("run"), say: { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("val_top3"), "\(error)")
+        }
+    }
 
     // MARK: 6. Predict
 

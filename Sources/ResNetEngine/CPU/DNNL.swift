@@ -208,11 +208,12 @@ public enum OneDNN {
     }
 
     /// Looked up at run time: libgomp comes in with libdnnl, and has no -dev link name of its own.
-    public static var threads: Int {
+    public static var threads: Int { maxThreads.map { Int($0()) } ?? 1 }
+
+    private static let maxThreads: (@convention(c) () -> Int32)? = {
         _ = DNNLContext.shared
-        guard let f = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_get_max_threads") else { return 1 }
-        return Int(unsafeBitCast(f, to: (@convention(c) () -> Int32).self)())
-    }
+        return dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_get_max_threads").map { unsafeBitCast($0, to: (@convention(c) () -> Int32).self) }
+    }()
 
     /// Every primitive created so far with the implementation oneDNN picked for it.
     public static var implementations: [(key: String, implementation: String)] { PrimitiveCache.shared.implementations }

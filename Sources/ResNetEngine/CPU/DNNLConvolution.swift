@@ -124,7 +124,7 @@ extension CPUBackend {
         ]
         if let db { args.append((DNNL_ARG_DIFF_BIAS, biasMD, raw(db))) }
         prim.execute(args)
-        if let blocked { reorder(from: wanted, raw(blocked), to: plain, raw(dw)) }
+        if let blocked { withExtendedLifetime(blocked) { reorder(from: wanted, raw(blocked), to: plain, raw(dw)) } }
         return (dw, db)
     }
 }

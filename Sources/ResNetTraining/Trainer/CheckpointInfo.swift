@@ -75,6 +75,7 @@ public struct RunDirectory: Sendable {
         // Encoded first: a description that cannot be encoded (a NaN in the history) must fail
         // before the tensor files of the last good epoch are replaced.
         let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let description = try encoder.encode(info)
         // The previous epoch's tensor files stay reachable as `*.prev` (hard links, no copy) until
@@ -102,7 +103,9 @@ public struct RunDirectory: Sendable {
             throw TrainingError.checkpoint("\(info.path) not found: not a run directory of `resnet train`")
         }
         do {
-            return try JSONDecoder().decode(CheckpointInfo.self, from: Data(contentsOf: info))
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            return try decoder.decode(CheckpointInfo.self, from: Data(contentsOf: info))
         } catch let e as DecodingError {
             throw TrainingError.checkpoint("\(info.path) is not a valid checkpoint description: \(e)")
         }

@@ -12,7 +12,8 @@ public struct PreparedData {
     public let test: DataLoader?
     public let description: String
 
-    public init(_ s: TrainingSettings) throws {
+    /// `forEvaluation`: every split, the training one included, is read in order without augmentation.
+    public init(_ s: TrainingSettings, forEvaluation: Bool = false) throws {
         let splits = try DatasetCatalog.open(data: s.data, dataset: s.data == nil ? (s.dataset ?? "fashion-mnist") : nil,
                                              location: s.datasetLocation, ratios: s.splitRatios, seed: s.seed)
         classNames = splits.classNames
@@ -32,7 +33,7 @@ public struct PreparedData {
                                                   workers: s.workers ?? ProcessInfo.processInfo.activeProcessorCount, strict: s.strict))
         }
         preprocessing = pre
-        train = try loader(splits.train, training: true)
+        train = try loader(splits.train, training: !forEvaluation)
         validation = try splits.validation.map { try loader($0, training: false) }
         test = try splits.test.map { try loader($0, training: false) }
         description = s.data.map { "\(URL(fileURLWithPath: $0).lastPathComponent) (\(splits.layout))" } ?? (s.dataset ?? "fashion-mnist")

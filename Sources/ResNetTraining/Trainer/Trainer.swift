@@ -67,6 +67,11 @@ public final class Trainer {
         self.data = data
         self.info = info
         self.say = say
+        let k = min(settings.topK, data.classNames.count)
+        let logged = ["loss", "acc", "top\(k)"].flatMap { [$0, "val_" + $0] }
+        guard logged.contains(settings.monitor) else {
+            throw TrainingError.invalidOption("--monitor \(settings.monitor) is not logged by this run; choose one of \(logged.joined(separator: ", "))")
+        }
         let lr = settings.resolvedLearningRate, wd = settings.resolvedWeightDecay
         let params = model.trainableParameters
         switch settings.optimizer {
@@ -197,7 +202,7 @@ public final class Trainer {
                 say(String(format: "  reducing learning rate to %.3g (%@ has not improved for %d epochs)", newLR, settings.monitor, settings.plateauPatience))
             }
         }
-        if let patience = settings.earlyStoppingPatience, let best = info.bestEpoch, epoch + 1 - best > patience {
+        if let patience = settings.earlyStoppingPatience, let best = info.bestEpoch, epoch + 1 - best >= max(patience, 1) {
             info.stoppedEarly = true
             say("early stopping: \(settings.monitor) has not improved since epoch \(best)")
         }

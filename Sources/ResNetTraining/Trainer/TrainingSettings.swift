@@ -24,7 +24,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var learningRate: Float?
     public var momentum: Float = 0.9
     public var nesterov = true
-    /// nil: 5e-4 for SGD (on conv and fc weights), 0 for Adam, 0.01 for AdamW.
+    /// nil: 5e-4 for SGD, 0 for Adam, 0.01 for AdamW; applied to every parameter, as torch.optim does.
     public var weightDecay: Float?
     /// "cosine", "constant", "step:30:0.1", "multistep:30,60:0.1" or "plateau".
     public var schedule = "cosine"
@@ -84,8 +84,8 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         guard FillMode(rawValue: fillMode) != nil else {
             throw bad("--fill-mode must be one of \(FillMode.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(fillMode)')")
         }
-        guard ["val_acc", "val_loss", "val_top\(topK)", "acc", "loss"].contains(monitor) else {
-            throw bad("--monitor must be val_acc, val_loss, val_top\(topK), acc or loss (got '\(monitor)')")
+        guard ["loss", "acc"].contains(monitor.replacingOccurrences(of: "val_", with: "")) || monitor.contains("top") else {
+            throw bad("--monitor must be val_acc, val_loss, val_topK, acc, loss or topK (got '\(monitor)')")
         }
         if let imageSize, imageSize < 8 { throw bad("--image-size must be at least 8 (got \(imageSize))") }
         if let channels, ![1, 3].contains(channels) { throw bad("--channels must be 1 or 3 (got \(channels))") }
