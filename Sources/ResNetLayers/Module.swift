@@ -82,21 +82,27 @@ extension Module {
         return names
     }
 
-    /// Copies values in by name. `strict` refuses missing or unexpected keys; a shape mismatch is
-    /// always refused, naming the first offending key.
-    public func loadStateDict(_ state: [String: Tensor], strict: Bool = true) throws {
+    /// Copies values in by name. `strict` refuses unexpected keys and missing ones (except those
+    /// `optional` accepts); `skipping` names keys left as they are. A shape mismatch is always refused,
+    /// naming the first offending key. Everything is checked before anything is copied, so a bad
+    /// state leaves the module untouched.
+    public func loadStateDict(_ state: [String: Tensor], strict: Bool = true, skipping: Set<String> = [],
+                              optional: (String) -> Bool = { _ in false }) throws {
         let own = stateDict()
-        if strict {
-            if let missing = stateNames.first(where: { state[$0] == nil }) { throw StateError.missingKey(missing) }
-            if let extra = state.keys.sorted().first(where: { own[$0] == nil }) { throw StateError.unexpectedKey(extra) }
-        }
-        for name in stateNames {
-            guard let value = state[name], let target = own[name] else { continue }
+        if strict, let extra = state.keys.sorted().first(where: { own[$0] == nil }) { throw StateError.unexpectedKey(extra) }
+        var copies: [(target: Tensor, value: Tensor)] = []
+        for name in stateNames where !skipping.contains(name) {
+            guard let value = state[name] else {
+                if strict && !optional(name) { throw StateError.missingKey(name) }
+                continue
+            }
+            let target = own[name]!
             guard value.shape == target.shape || (value.count == 1 && target.count == 1) else {
                 throw StateError.shapeMismatch(key: name, expected: target.shape, found: value.shape)
             }
-            target.assign(value)
+            copies.append((target, value))
         }
+        for (target, value) in copies { target.assign(value) }
     }
 }
 

@@ -81,6 +81,11 @@ final class TrainingBehaviourTests: XCTestCase {
         XCTAssertThrowsError(try b.loadStateDict(wrong)) {
             XCTAssertEqual($0 as? StateError, .shapeMismatch(key: "fc.weight", expected: [10, 64], found: [5, 64]))
         }
+        // Checked before copied: the refused state changed nothing, not even the keys before fc.weight.
+        let c = try ResNetRegistry.make("resnet20") { $0.seed = 3 }
+        let before = c.stateDict()["conv1.weight"]!.array
+        XCTAssertThrowsError(try c.loadStateDict(wrong))
+        XCTAssertEqual(c.stateDict()["conv1.weight"]!.array, before)
     }
 
     func testZeroInitResidualStartsUnitsAsIdentity() throws {

@@ -10,28 +10,23 @@ public enum WeightLoader {
     public static func load(_ tensors: [String: Tensor], into model: ResNet, source: String) throws -> [String] {
         let own = model.stateDict()
         var notes: [String] = []
-        if let extra = tensors.keys.sorted().first(where: { own[$0] == nil }) {
-            throw TrainingError.weights("\(source): key '\(extra)' is not part of \(model.config.name) (another architecture?)")
-        }
-        let headKeys: Set<String> = ["fc.weight", "fc.bias"]
         var resetHead = false
-        if let w = tensors["fc.weight"], let mine = own["fc.weight"], w.shape != mine.shape,
-           w.rank == 2, w.shape[1] == mine.shape[1] {
+        if let w = tensors["fc.weight"], let mine = own["fc.weight"], w.shape != mine.shape, w.rank == 2, w.shape[1] == mine.shape[1] {
             resetHead = true
             notes.append("the classifier in \(source) has \(w.shape[0]) classes, this model \(mine.shape[0]): kept the backbone, fc re-initialised")
         }
-        for name in model.stateNames {
-            if resetHead && headKeys.contains(name) { continue }
-            guard let value = tensors[name] else {
-                // timm's files may leave out the BN counters; they only matter to PyTorch's momentum=None mode.
-                if name.hasSuffix("num_batches_tracked") { continue }
-                throw TrainingError.weights("\(source): missing key '\(name)' for \(model.config.name)")
+        let name = model.config.name
+        do {
+            // timm's files may leave out the BN counters; they only matter to PyTorch's momentum=None mode.
+            try model.loadStateDict(tensors, skipping: resetHead ? ["fc.weight", "fc.bias"] : [],
+                                    optional: { $0.hasSuffix("num_batches_tracked") })
+        } catch let error as StateError {
+            switch error {
+            case .unexpectedKey(let k): throw TrainingError.weights("\(source): key '\(k)' is not part of \(name) (another architecture?)")
+            case .missingKey(let k): throw TrainingError.weights("\(source): missing key '\(k)' for \(name)")
+            case .shapeMismatch(let k, let expected, let found):
+                throw TrainingError.weights("\(source): key '\(k)' has shape \(found), \(name) expects \(expected)")
             }
-            let target = own[name]!
-            guard value.shape == target.shape || (value.count == 1 && target.count == 1) else {
-                throw TrainingError.weights("\(source): key '\(name)' has shape \(value.shape), \(model.config.name) expects \(target.shape)")
-            }
-            target.assign(value)
         }
         return notes
     }
