@@ -34,6 +34,8 @@ public final class Predictor {
     public func probabilities(files: [String]) throws -> [[Float]] {
         let p = info.preprocessing
         let pipeline = p.pipeline()
+        // checkpoint.json is a text file people edit: a mean/std of the wrong length must be an error.
+        try pipeline.validate()
         var out: [[Float]] = []
         for path in files {
             let image = try ImageDecoder.decode(file: path, channels: p.channels, sizeHint: pipeline.sizeHint)
