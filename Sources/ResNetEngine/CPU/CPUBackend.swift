@@ -29,4 +29,3 @@ func makePrimitive<D>(_ name: String, _ initDesc: (inout D) -> dnnl_status_t, em
     return withUnsafePointer(to: &d) { Primitive(name, opDesc: UnsafeRawPointer($0), postOps: postOps, hint: hint) }
 }
 
-func dims(_ a: (Int, Int)) -> [Int64] { [Int64(a.0), Int64(a.1)] }

@@ -202,18 +202,9 @@ public enum OneDNN {
     }
 
     /// Sets oneDNN's OpenMP thread count (what `OMP_NUM_THREADS` would set).
-    public static func setThreads(_ n: Int) {
-        guard let f = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_set_num_threads") else { return }
-        unsafeBitCast(f, to: (@convention(c) (Int32) -> Void).self)(Int32(n))
-    }
+    public static func setThreads(_ n: Int) { OpenMP.setNumThreads?(Int32(n)) }
 
-    /// Looked up at run time: libgomp comes in with libdnnl, and has no -dev link name of its own.
-    public static var threads: Int { maxThreads.map { Int($0()) } ?? 1 }
-
-    private static let maxThreads: (@convention(c) () -> Int32)? = {
-        _ = DNNLContext.shared
-        return dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_get_max_threads").map { unsafeBitCast($0, to: (@convention(c) () -> Int32).self) }
-    }()
+    public static var threads: Int { OpenMP.maxThreads.map { Int($0()) } ?? 1 }
 
     /// Every primitive created so far with the implementation oneDNN picked for it.
     public static var implementations: [(key: String, implementation: String)] { PrimitiveCache.shared.implementations }

@@ -16,13 +16,13 @@ extension CPUBackend {
                           weights: dnnl_memory_desc_t, bias: dnnl_memory_desc_t?, dst: dnnl_memory_desc_t,
                           _ g: WindowGeometry) -> dnnl_status_t {
         var s = src, w = weights, o = dst
-        let padR = g.dnnlPadRight
-        let strides = dims((g.strideH, g.strideW)), dil = dims((g.dilationH - 1, g.dilationW - 1))
-        let padL = dims((g.padTop, g.padLeft)), pr = dims(padR)
+        let n = g.dnnl
         if var b = bias {
-            return dnnl_dilated_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &s, &w, &b, &o, strides, dil, padL, pr)
+            return dnnl_dilated_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &s, &w, &b, &o,
+                                                              n.strides, n.dilation, n.padLeft, n.padRight)
         }
-        return dnnl_dilated_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &s, &w, nil, &o, strides, dil, padL, pr)
+        return dnnl_dilated_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &s, &w, nil, &o,
+                                                          n.strides, n.dilation, n.padLeft, n.padRight)
     }
 
     /// The forward-training primitive without post-ops: the hint oneDNN needs for the backward ones.
@@ -81,9 +81,9 @@ extension CPUBackend {
         let prim = cache.get("conv.bwd_data|\(inputShape)|\(weight.shape)|\(g)") {
             makePrimitive("convolution backward data", { d in
                 var s = src, ww = w, o = dst
+                let n = g.dnnl
                 return dnnl_dilated_convolution_backward_data_desc_init(
-                    &d, dnnl_convolution_direct, &s, &ww, &o, dims((g.strideH, g.strideW)),
-                    dims((g.dilationH - 1, g.dilationW - 1)), dims((g.padTop, g.padLeft)), dims(g.dnnlPadRight))
+                    &d, dnnl_convolution_direct, &s, &ww, &o, n.strides, n.dilation, n.padLeft, n.padRight)
             }, empty: dnnl_convolution_desc_t(), hint: hint)
         }
         let wanted = prim.desc(dnnl_query_weights_md)
@@ -103,14 +103,13 @@ extension CPUBackend {
         let prim = cache.get("conv.bwd_weights|\(x.shape)|\(weightShape)|\(g)|\(withBias)") {
             makePrimitive("convolution backward weights", { d in
                 var s = src, ww = w, o = dst, b = biasMD
-                let strides = dims((g.strideH, g.strideW)), dil = dims((g.dilationH - 1, g.dilationW - 1))
-                let padL = dims((g.padTop, g.padLeft)), padR = dims(g.dnnlPadRight)
+                let n = g.dnnl
                 if withBias {
                     return dnnl_dilated_convolution_backward_weights_desc_init(
-                        &d, dnnl_convolution_direct, &s, &ww, &b, &o, strides, dil, padL, padR)
+                        &d, dnnl_convolution_direct, &s, &ww, &b, &o, n.strides, n.dilation, n.padLeft, n.padRight)
                 }
                 return dnnl_dilated_convolution_backward_weights_desc_init(
-                    &d, dnnl_convolution_direct, &s, &ww, nil, &o, strides, dil, padL, padR)
+                    &d, dnnl_convolution_direct, &s, &ww, nil, &o, n.strides, n.dilation, n.padLeft, n.padRight)
             }, empty: dnnl_convolution_desc_t(), hint: hint)
         }
         let wanted = prim.desc(dnnl_query_diff_weights_md)

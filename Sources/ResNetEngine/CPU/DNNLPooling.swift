@@ -17,9 +17,9 @@ extension CPUBackend {
         let prim = cache.get("pool.fwd|\(shape)|\(kind)|\(g)|\(training)") {
             makePrimitive("pooling", { d in
                 var s = src, o = dst
-                return dnnl_pooling_v2_forward_desc_init(&d, prop, self.alg(kind), &s, &o, dims((g.strideH, g.strideW)),
-                                                         dims((g.kh, g.kw)), dims((g.dilationH - 1, g.dilationW - 1)),
-                                                         dims((g.padTop, g.padLeft)), dims(g.dnnlPadRight))
+                let n = g.dnnl
+                return dnnl_pooling_v2_forward_desc_init(&d, prop, self.alg(kind), &s, &o, n.strides, n.kernel, n.dilation,
+                                                         n.padLeft, n.padRight)
             }, empty: dnnl_pooling_v2_desc_t())
         }
         return (prim, outShape)
@@ -50,9 +50,9 @@ extension CPUBackend {
         let prim = cache.get("pool.bwd|\(inputShape)|\(kind)|\(g)") {
             makePrimitive("pooling backward", { d in
                 var s = src, o = dst
-                return dnnl_pooling_v2_backward_desc_init(&d, self.alg(kind), &s, &o, dims((g.strideH, g.strideW)),
-                                                          dims((g.kh, g.kw)), dims((g.dilationH - 1, g.dilationW - 1)),
-                                                          dims((g.padTop, g.padLeft)), dims(g.dnnlPadRight))
+                let n = g.dnnl
+                return dnnl_pooling_v2_backward_desc_init(&d, self.alg(kind), &s, &o, n.strides, n.kernel, n.dilation,
+                                                          n.padLeft, n.padRight)
             }, empty: dnnl_pooling_v2_desc_t(), hint: hint)
         }
         let dx = Tensor(empty: inputShape)

@@ -33,11 +33,14 @@ private final class ParallelTask {
     init(_ run: @escaping (Int) -> Void) { self.run = run }
 }
 
-/// libgomp's entry points, looked up at run time (libgomp comes in with libdnnl).
+/// libgomp's entry points, looked up at run time: libgomp comes in with libdnnl, and has no -dev
+/// link name of its own.
 enum OpenMP {
     typealias ParallelFn = @convention(c) (@convention(c) (UnsafeMutableRawPointer?) -> Void, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void
     static let parallel: ParallelFn? = symbol("GOMP_parallel")
     static let threadNumber: (@convention(c) () -> Int32)? = symbol("omp_get_thread_num")
+    static let maxThreads: (@convention(c) () -> Int32)? = symbol("omp_get_max_threads")
+    static let setNumThreads: (@convention(c) (Int32) -> Void)? = symbol("omp_set_num_threads")
     static var threads: Int { OneDNN.threads }
 
     static func symbol<T>(_ name: String) -> T? {
