@@ -89,20 +89,18 @@ struct AugmentationFlags: ParsableArguments {
         if imagenetNormalize { s.mean = ImagePipeline.imageNetMean; s.std = ImagePipeline.imageNetStd }
     }
 
-    /// The pipeline for a dataset whose images have `nativeSize` (nil for folders) and `nativeChannels`.
+    /// The pipeline for a dataset whose images have `nativeSize` (nil for folders) and
+    /// `nativeChannels`: the flags read as training settings, so `train` and `data bench` agree.
     func pipeline(nativeSize: (height: Int, width: Int)?, nativeChannels: Int) throws -> ImagePipeline {
-        guard let filter = ResizeFilter(rawValue: resize) else { throw ValidationError("--resize must be nearest or bilinear") }
-        guard let fill = FillMode(rawValue: fillMode) else { throw ValidationError("--fill-mode must be nearest, constant, reflect or wrap") }
-        var aug = seedAugmentation ? AffineAugmentation.seedRecipe : AffineAugmentation(
-            rotationRange: rotation, widthShiftRange: widthShift, heightShiftRange: heightShift, shearRange: shear,
-            zoomRange: zoom, horizontalFlip: horizontalFlip, verticalFlip: verticalFlip)
-        aug.fillMode = fill
-        aug.cval = cval
-        let side = imageSize ?? nativeSize?.height
-        guard let side else { throw ValidationError("image folders need --image-size (the loader resizes every image to it)") }
-        var p = ImagePipeline.keras(height: side, width: side, channels: channels ?? nativeChannels, augmentation: aug,
-                                    rescale: rescale, filter: filter)
-        if imagenetNormalize { p.mean = ImagePipeline.imageNetMean; p.std = ImagePipeline.imageNetStd }
+        guard FillMode(rawValue: fillMode) != nil else { throw ValidationError("--fill-mode must be nearest, constant, reflect or wrap") }
+        var s = TrainingSettings()
+        try apply(to: &s)
+        guard let side = imageSize ?? nativeSize?.height else {
+            throw ValidationError("image folders need --image-size (the loader resizes every image to it)")
+        }
+        let preprocessing = Preprocessing(height: side, width: side, channels: channels ?? nativeChannels, rescale: rescale,
+                                          mean: s.mean, std: s.std, resizeFilter: resize)
+        let p = preprocessing.pipeline(augmentation: s.augmentation)
         do { try p.validate() } catch let error as DataError { throw ValidationError(error.description) }
         return p
     }

@@ -13,6 +13,12 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     /// "nearest" (Keras's default) or "bilinear".
     public var resizeFilter: String?
 
+    public init(height: Int, width: Int, channels: Int, rescale: Float, mean: [Float]? = nil, std: [Float]? = nil,
+                resizeFilter: String? = nil) {
+        self.height = height; self.width = width; self.channels = channels
+        self.rescale = rescale; self.mean = mean; self.std = std; self.resizeFilter = resizeFilter
+    }
+
     /// The deterministic pipeline (no augmentation): resize, rescale, normalize.
     public func pipeline(augmentation: AffineAugmentation = .none) -> ImagePipeline {
         var p = ImagePipeline.keras(height: height, width: width, channels: channels, augmentation: augmentation, rescale: rescale,
