@@ -48,19 +48,19 @@ extension CPUBackend {
     public func softmaxCrossEntropy(_ logits: Tensor, targets: Tensor) -> (loss: Float, gradient: Tensor) {
         precondition(logits.shape == targets.shape, "cross-entropy: logits \(logits.shape) and targets \(targets.shape) differ")
         let (n, k) = (logits.shape[0], logits.shape[1])
-        let p = softmax(logits)
         let grad = Tensor(empty: logits.shape)
         var total: Double = 0
         for r in 0..<n {
-            let row = logits.pointer + r * k, t = targets.pointer + r * k, pr = p.pointer + r * k, g = grad.pointer + r * k
+            let row = logits.pointer + r * k, t = targets.pointer + r * k, g = grad.pointer + r * k
+            // One pass of exponentials serves both the softmax (the gradient) and log Z (the loss).
             var m = -Float.infinity
             for j in 0..<k { m = max(m, row[j]) }
             var s: Double = 0
-            for j in 0..<k { s += Double(expf(row[j] - m)) }
+            for j in 0..<k { let e = expf(row[j] - m); g[j] = e; s += Double(e) }
             let logZ = Double(m) + log(s)
             for j in 0..<k {
                 total -= Double(t[j]) * (Double(row[j]) - logZ)
-                g[j] = (pr[j] - t[j]) / Float(n)
+                g[j] = (Float(Double(g[j]) / s) - t[j]) / Float(n)
             }
         }
         return (Float(total / Double(n)), grad)
