@@ -39,9 +39,12 @@ public final class BatchNorm2D: Module {
         bias.requiresGrad = !frozen
     }
 
+    /// True while normalizing with the batch's own statistics (training mode, not frozen).
+    public var usesBatchStatistics: Bool { isTraining && !isFrozen }
+
     /// Normalizes `x`, followed by a fused ReLU when `relu` is set (one memory pass instead of two).
     public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor {
-        let training = isTraining && !isFrozen
+        let training = usesBatchStatistics
         let y = batchNorm(x, scale: weight, shift: bias, statistics: BatchNormStatistics(mean: runningMean, variance: runningVar),
                           training: training, momentum: momentum, epsilon: epsilon, relu: relu)
         if training { numBatchesTracked.pointer[0] += 1 }

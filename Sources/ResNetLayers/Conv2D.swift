@@ -7,6 +7,8 @@ public final class Conv2D: Module {
     public let stride: Int
     public let padding: Padding
     public let dilation: Int
+    /// Weights with the following batch norm folded in, for inference (see BatchNormFolding.swift).
+    var foldCache: FoldCache?
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Padding = .valid,
                 dilation: Int = 1, bias: Bool = false, initializer: Initializer = .heNormal(mode: .fanOut), seed: UInt64) {

@@ -19,7 +19,6 @@ public final class BasicBlock: Module, ResidualUnit {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let branch = bn2(conv2(bn1(conv1(x), relu: true)))
-        return residualReLU(branch, shortcut(x, owner: self), owner: self)
+        residualEnd(conv2, bn2, conv1(x, then: bn1, relu: true), shortcut: shortcut(x, owner: self), owner: self)
     }
 }

@@ -23,7 +23,7 @@ public final class Bottleneck: Module, ResidualUnit {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let branch = bn3(conv3(bn2(conv2(bn1(conv1(x), relu: true)), relu: true)))
-        return residualReLU(branch, shortcut(x, owner: self), owner: self)
+        let h = conv2(conv1(x, then: bn1, relu: true), then: bn2, relu: true)
+        return residualEnd(conv3, bn3, h, shortcut: shortcut(x, owner: self), owner: self)
     }
 }

@@ -43,6 +43,6 @@ public final class PreActBottleneck: Module, ResidualUnit {
             shortcut = x
         }
         // The residual add is fused into conv3's kernel as a post-op.
-        return conv3(bn2(conv2(bn1(conv1(pre), relu: true)), relu: true), residual: shortcut)
+        return conv3(conv2(conv1(pre, then: bn1, relu: true), then: bn2, relu: true), residual: shortcut)
     }
 }

@@ -101,8 +101,7 @@ public final class ResNet: Module {
         precondition(x.rank == 4 && x.shape[3] == config.inputChannels,
                      "\(config.name) expects NHWC input with \(config.inputChannels) channel(s), got \(x.shape)")
         var out: [(name: String, tensor: Tensor)] = []
-        var h = conv1(x)
-        if let bn1 { h = bn1(h, relu: true) }
+        var h = bn1.map { conv1(x, then: $0, relu: true) } ?? conv1(x)
         if let maxpool { h = maxpool(h) }
         out.append(("stem", h))
         for (i, stage) in stages.enumerated() {

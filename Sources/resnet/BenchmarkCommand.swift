@@ -19,6 +19,8 @@ struct BenchmarkCommand: ParsableCommand {
     @Option(help: "oneDNN threads (default: all cores).") var threads: Int?
     @Option(help: "text (the seed's lines) or json.") var format: Format = .text
     @Option(help: "Time one residual unit instead of the network, e.g. layer1.1 (ResNet-50: 256 channels at 56x56).") var unit: String?
+    @Flag(help: "Split the step time per op kind (convolution, batch norm, elementwise, pooling, reorders, optimizer), list the slowest primitives and compare with this machine's sgemm rate.")
+    var detail = false
 
     func run() throws {
         guard batchSize > 0, imageSize >= 32, steps > 0, warmup >= 0 else {
@@ -27,7 +29,7 @@ struct BenchmarkCommand: ParsableCommand {
         if let threads { OneDNN.setThreads(threads) }
         let stamp = DateFormatter()
         stamp.dateFormat = "yyyy-MM-dd HH:mm:ss.SSSSSS"
-        let bench = Benchmark(model: model, mode: mode, batchSize: batchSize, imageSize: imageSize, warmup: warmup, steps: steps, unit: unit)
+        let bench = Benchmark(model: model, mode: mode, batchSize: batchSize, imageSize: imageSize, warmup: warmup, steps: steps, unit: unit, detail: detail)
         let result = try bench.run { i, d in
             if format == .text && i % 10 == 0 { print(String(format: "%@: step %d, duration = %.3f", stamp.string(from: Date()), i, d)) }
         }
@@ -43,6 +45,29 @@ struct BenchmarkCommand: ParsableCommand {
                      model, unit.map { " " + $0 } ?? "", batchSize, imageSize, imageSize, result.threads, result.median, result.imagesPerSecond, result.gflopsPerSecond))
         print(String(format: "peak memory: %.2f GB in tensors, %.2f GB resident", Double(result.peakTensorBytes) / 1e9,
                      Double(result.peakResidentBytes) / 1e9))
+        if detail { printDetail(result) }
+    }
+
+    private func printDetail(_ r: Benchmark.Result) {
+        guard let kinds = r.breakdown else { return }
+        print("\nTime per step by op kind (mean \(String(format: "%.3f", r.mean)) s):")
+        print("  " + "op kind".padding(toLength: 16, withPad: " ", startingAt: 0) + "pass".padding(toLength: 10, withPad: " ", startingAt: 0)
+              + "calls   s/step   share")
+        for e in kinds where e.seconds >= 0.0005 || e.kind == .other {
+            let name = e.kind.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)
+            let pass = e.pass.padding(toLength: 10, withPad: " ", startingAt: 0)
+            let calls = (e.calls > 0 ? String(e.calls) : "").leftPadded(5)
+            let share = 100 * e.seconds / max(r.mean, 1e-12)
+            print("  " + name + pass + calls + String(format: " %8.3f %6.1f%%", e.seconds, share))
+        }
+        if let slowest = r.slowest, !slowest.isEmpty {
+            print("\nSlowest primitives (s/step, calls/step, op|shapes):")
+            for e in slowest { print(String(format: "  %7.3f %4d  ", e.seconds, e.calls) + e.label) }
+        }
+        if let sgemm = r.sgemmGFLOPs {
+            print(String(format: "\nAchieved %.1f GFLOP/s = %.0f%% of this machine's sgemm rate (%.1f GFLOP/s, 2048^3, measured after the run).",
+                         r.gflopsPerSecond, 100 * r.gflopsPerSecond / sgemm, sgemm))
+        }
     }
 }
 

@@ -314,6 +314,6 @@ struct DataBenchCommand: ParsableCommand {
     }
 }
 
-private extension String {
+extension String {
     func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }

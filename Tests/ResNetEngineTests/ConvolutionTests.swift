@@ -78,6 +78,29 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// Inference keeps weights reordered into oneDNN's blocked layout between calls; changing the
+    /// weights through `pointer` or `assign` must be seen by the next call, not the stale copy.
+    func testInferenceWeightCacheFollowsWeightChanges() {
+        let x = randomDArray([2, 9, 7, 8], seed: 21)
+        var wd = randomDArray([16, 8, 3, 3], seed: 22, std: 0.3)
+        let w = wd.tensor()
+        let g = WindowGeometry(inputH: 9, inputW: 7, kernelH: 3, kernelW: 3, stride: (1, 1), padding: .symmetric(1))
+        func check(_ what: String) {
+            for _ in 0..<2 {
+                let y = Backend.current.convolution(x.tensor(), weight: w, bias: nil, geometry: g, residual: nil, relu: false, training: false)
+                assertClose(y, refConv2d(x, wd, RefWindow(g)), tolerance: Self.tolerance, what)
+            }
+        }
+        BlockedWeightCache.shared.removeAll()
+        check("first call")
+        XCTAssertGreaterThan(BlockedWeightCache.shared.bytes, 0, "inference should keep the blocked weights")
+        w.pointer[5] += 1; wd.data[5] += 1
+        check("after a write through pointer")
+        wd = randomDArray([16, 8, 3, 3], seed: 23, std: 0.3)
+        w.assign(wd.tensor())
+        check("after assign")
+    }
+
     func testConv2dOpRecordsOnlyWhenNeededAndMatchesInference() {
         let x = randomDArray([2, 7, 9, 3], seed: 5), w = randomDArray([4, 3, 3, 3], seed: 6, std: 0.3)
         let r = randomDArray([2, 7, 9, 4], seed: 7)

@@ -11,14 +11,14 @@ public final class CPUBackend: ComputeBackend {
     /// Runs a primitive whose weights oneDNN wants in its own blocked layout: plain `plainMD` data is
     /// reordered into a temporary buffer first when the two layouts differ.
     func blockedWeights(_ w: Tensor, plain plainMD: dnnl_memory_desc_t, wanted: dnnl_memory_desc_t) -> (UnsafeMutableRawPointer, Storage?) {
-        if descEqual(plainMD, wanted) { return (UnsafeMutableRawPointer(w.pointer), nil) }
+        if descEqual(plainMD, wanted) { return (raw(w), nil) }
         let tmp = Storage(count: (descSize(wanted) + 3) / 4)
-        reorder(from: plainMD, UnsafeMutableRawPointer(w.pointer), to: wanted, UnsafeMutableRawPointer(tmp.pointer))
+        reorder(from: plainMD, raw(w), to: wanted, UnsafeMutableRawPointer(tmp.pointer))
         return (UnsafeMutableRawPointer(tmp.pointer), tmp)
     }
 }
 
-@inline(__always) func raw(_ t: Tensor) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(t.pointer) }
+@inline(__always) func raw(_ t: Tensor) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(t.storage.pointer) }
 @inline(__always) func raw(_ s: Storage) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(s.pointer) }
 
 /// Builds an op descriptor in place and turns it into a primitive.

@@ -59,6 +59,11 @@ func activationDesc(_ shape: [Int]) -> dnnl_memory_desc_t {
     return memoryDesc([shape[0], shape[3], shape[1], shape[2]], dnnl_nhwc)
 }
 
+/// "64x256x1x1": a descriptor's logical dims, for labels.
+func dimsString(_ md: dnnl_memory_desc_t) -> String {
+    withUnsafeBytes(of: md.dims) { Array($0.bindMemory(to: Int64.self).prefix(Int(md.ndims))) }.map(String.init).joined(separator: "x")
+}
+
 func anyDesc(_ dims: [Int]) -> dnnl_memory_desc_t { memoryDesc(dims, dnnl_format_tag_any) }
 
 func descSize(_ md: dnnl_memory_desc_t) -> Int {
@@ -82,6 +87,10 @@ final class Primitive: @unchecked Sendable {
     let pd: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t
     let name: String
+    /// The cache key (op and shapes): how `--detail` names the slowest primitives.
+    fileprivate(set) var label = ""
+    private var profileKind: Profiler.Kind { Profiler.Kind.of(primitive: name) }
+    private var pass: String { name.contains("backward") ? "backward" : "forward" }
 
     /// Creates the primitive descriptor from an op descriptor. Scratchpad memory is user-managed so
     /// all primitives share one buffer.
@@ -144,6 +153,8 @@ final class Primitive: @unchecked Sendable {
             execArgs.append(dnnl_exec_arg_t(arg: arg, memory: mem))
         }
         defer { for a in execArgs { dnnl_memory_destroy(a.memory) } }
+        let start = Profiler.isEnabled ? Profiler.now() : 0
+        defer { if Profiler.isEnabled { Profiler.record(profileKind, pass: pass, label: label, since: start) } }
         dnnlCheck(dnnl_primitive_execute(primitive, ctx.stream, Int32(execArgs.count), execArgs), "\(name) execute")
         dnnlCheck(dnnl_stream_wait(ctx.stream), "\(name) wait")
     }
@@ -160,6 +171,7 @@ final class PrimitiveCache: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         if let p = entries[key] { return p }
         let p = make()
+        if p.label.isEmpty { p.label = key }
         entries[key] = p
         return p
     }
@@ -189,7 +201,9 @@ func reorder(from src: dnnl_memory_desc_t, _ srcPtr: UnsafeMutableRawPointer,
         defer { dnnl_primitive_attr_destroy(attr) }
         dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode")
         dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &s, e, &d, e, attr), "reorder descriptor")
-        return Primitive("reorder", pd: pd!)
+        let p = Primitive("reorder", pd: pd!)
+        p.label = "reorder \(dimsString(src))"
+        return p
     }
     prim.execute([(DNNL_ARG_FROM, src, srcPtr), (DNNL_ARG_TO, dst, dstPtr)])
 }
@@ -208,4 +222,20 @@ public enum OneDNN {
 
     /// Every primitive created so far with the implementation oneDNN picked for it.
     public static var implementations: [(key: String, implementation: String)] { PrimitiveCache.shared.implementations }
+}
+
+extension OneDNN {
+    /// This machine's measured fp32 matrix-multiply rate (oneDNN's sgemm, n x n x n, median of
+    /// `repeats`): the practical ceiling a convolution's GFLOP/s is judged against.
+    public static func sgemmGFLOPs(size n: Int = 2048, repeats: Int = 5) -> Double {
+        let a = Tensor.randomUniform([n, n], seed: 1), b = Tensor.randomUniform([n, n], seed: 2), c = Tensor(zeros: [n, n])
+        let d = Int64(n)
+        var times: [Double] = []
+        for i in 0...repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            dnnlCheck(dnnl_sgemm(78, 78, d, d, d, 1, a.pointer, d, b.pointer, d, 0, c.pointer, d), "sgemm")
+            if i > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }  // the first call warms up
+        }
+        return 2 * Double(n * n * n) / times.sorted()[times.count / 2] / 1e9
+    }
 }

@@ -108,6 +108,7 @@ extension CPUBackend {
     /// one cheap pass, checked against the float64 reference in the tests.
     private func frozenBackward(_ dy: Tensor, input x: Tensor, scale: Tensor?, mean: Tensor, variance: Tensor,
                                 epsilon: Float) -> (dx: Tensor, dscale: Tensor?, dshift: Tensor) {
+        let t = Profiler.begin(); defer { Profiler.end(.batchNorm, pass: "backward", t) }
         let c = x.shape[3], rows = x.count / c
         var inv = [Float](repeating: 0, count: c)
         for j in 0..<c { inv[j] = 1 / (variance.pointer[j] + epsilon).squareRoot() }

@@ -61,8 +61,9 @@ extension CPUBackend {
         if let residual { precondition(residual.shape == dstShape, "residual \(residual.shape) does not match convolution output \(dstShape)") }
         let prim = convolutionPrimitive(xShape: x.shape, wShape: weight.shape, geometry: g, bias: bias != nil,
                                         residual: residual != nil, relu: relu, training: training)
-        let wanted = prim.desc(dnnl_query_weights_md)
-        let (wPtr, keep) = blockedWeights(weight, plain: memoryDesc(weight.shape, dnnl_oihw), wanted: wanted)
+        let wanted = prim.desc(dnnl_query_weights_md), plain = memoryDesc(weight.shape, dnnl_oihw)
+        let (wPtr, keep) = training || descEqual(plain, wanted) ? blockedWeights(weight, plain: plain, wanted: wanted)
+            : { let s = BlockedWeightCache.shared.blocked(weight, plain: plain, wanted: wanted); return (raw(s), s) }()
         let y = Tensor(empty: dstShape)
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (DNNL_ARG_SRC, src, raw(x)), (DNNL_ARG_WEIGHTS, wanted, wPtr), (DNNL_ARG_DST, dst, raw(y)),

@@ -70,7 +70,7 @@ extension CPUBackend {
         return y
     }
 
-    public func addInPlace(_ a: Tensor, _ b: Tensor) { binary(a, b, dnnl_binary_add, into: a) }
+    public func addInPlace(_ a: Tensor, _ b: Tensor) { binary(a, b, dnnl_binary_add, into: a); a.storage.markModified() }
 
     public func multiply(_ a: Tensor, _ b: Tensor) -> Tensor {
         let y = Tensor(empty: a.shape)

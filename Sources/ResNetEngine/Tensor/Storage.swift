@@ -10,7 +10,13 @@ public enum Device: String, Sendable {
 public final class Storage: @unchecked Sendable {
     public let count: Int
     public let device: Device
+    /// The raw buffer. Writing through it directly (not through `Tensor.pointer`) must be followed
+    /// by `markModified()`.
     public let pointer: UnsafeMutablePointer<Float>
+    /// Moves on whenever the values may have changed: what caches of derived values compare.
+    public private(set) var version: UInt64 = 0
+
+    @inline(__always) public func markModified() { version &+= 1 }
 
     /// Bytes currently allocated by all storages: what the memory plan is measured with.
     nonisolated(unsafe) public private(set) static var liveBytes = 0

@@ -86,11 +86,13 @@ public final class Tensor: @unchecked Sendable {
     public var count: Int { shape.reduce(1, *) }
     public var rank: Int { shape.count }
     public var device: Device { storage.device }
-    public var pointer: UnsafeMutablePointer<Float> { storage.pointer }
-    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: storage.pointer, count: count) }
+    /// The values, writable. Handing out a writable pointer counts as a modification (the storage's
+    /// `version` moves on), so caches derived from the values, such as folded inference weights, rebuild.
+    public var pointer: UnsafeMutablePointer<Float> { storage.markModified(); return storage.pointer }
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
 
     /// The values in row-major order of `shape`.
-    public var array: [Float] { Array(buffer) }
+    public var array: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
 
     /// The value of a one-element tensor.
     public var scalar: Float {
@@ -112,6 +114,7 @@ public final class Tensor: @unchecked Sendable {
     public func assign(_ values: Tensor) {
         precondition(values.count == count, "assigning \(values.shape) to \(shape)")
         storage.pointer.update(from: values.storage.pointer, count: count)
+        storage.markModified()
     }
 
     /// True when this tensor's gradient is wanted: a parameter, or the result of an op on one.

@@ -31,6 +31,12 @@ public struct Benchmark {
         public var peakTensorBytes: Int
         /// The process's peak resident memory (getrusage), everything included.
         public var peakResidentBytes: Int
+        /// With `detail`: seconds per step by op kind and pass, the untimed rest as kind "other".
+        public var breakdown: [Profiler.Entry]?
+        /// With `detail`: the most expensive primitives (op and shapes), seconds per step.
+        public var slowest: [Profiler.Entry]?
+        /// With `detail`: this machine's sgemm rate measured after the run, the ceiling to compare with.
+        public var sgemmGFLOPs: Double?
     }
 
     public var model: String
@@ -43,11 +49,13 @@ public struct Benchmark {
     /// Times one residual unit of the model (e.g. "layer1.1", ResNet-50's 256-channel bottleneck at
     /// 56x56) instead of the whole network.
     public var unit: String?
+    /// Times every op during the timed steps (`--detail`) and measures the sgemm ceiling afterwards.
+    public var detail: Bool
 
     public init(model: String, mode: Mode, batchSize: Int = 32, imageSize: Int = 224, warmup: Int = 10, steps: Int = 100,
-                classes: Int? = nil, unit: String? = nil) {
+                classes: Int? = nil, unit: String? = nil, detail: Bool = false) {
         self.model = model; self.mode = mode; self.batchSize = batchSize; self.imageSize = imageSize
-        self.warmup = warmup; self.steps = steps; self.classes = classes; self.unit = unit
+        self.warmup = warmup; self.steps = steps; self.classes = classes; self.unit = unit; self.detail = detail
     }
 
     /// The network, or the one unit asked for, with its input shape and forward FLOPs per image.
@@ -86,11 +94,15 @@ public struct Benchmark {
             } else {
                 y.backward(seed: Tensor(repeating: 1, shape: y.shape))
             }
-            if let optimizer { optimizer.step() }
-            for p in net.namedParameters { p.tensor.zeroGradient() }
+            Profiler.measure(.optimizer, pass: "update") {
+                if let optimizer { optimizer.step() }
+                for p in net.namedParameters { p.tensor.zeroGradient() }
+            }
         }
         for _ in 0..<warmup { step() }
         Storage.resetPeak()
+        Profiler.start(detail)
+        defer { Profiler.stop() }
         var durations: [Double] = []
         for i in 0..<steps {
             let start = DispatchTime.now().uptimeNanoseconds
@@ -103,13 +115,30 @@ public struct Benchmark {
         let variance = durations.reduce(0) { $0 + $1 * $1 } / Double(max(steps, 1)) - mean * mean
         let sorted = durations.sorted()
         let median = sorted.isEmpty ? 0 : (sorted[(sorted.count - 1) / 2] + sorted[sorted.count / 2]) / 2
+        Profiler.stop()
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Result(model: model, mode: mode, batchSize: batchSize, imageSize: imageSize, threads: OneDNN.threads, steps: steps,
+        var result = Result(model: model, mode: mode, batchSize: batchSize, imageSize: imageSize, threads: OneDNN.threads, steps: steps,
                       durations: durations, mean: mean, standardDeviation: max(variance, 0).squareRoot(), median: median,
                       imagesPerSecond: Double(batchSize) / median,
                       gflopsPerSecond: flopsPerImage * Double(batchSize) * mode.flopFactor / median / 1e9,
                       forwardGFLOPsPerImage: flopsPerImage / 1e9, peakTensorBytes: Storage.peakBytes,
                       peakResidentBytes: Int(usage.ru_maxrss) * 1024)
+        if detail { addDetail(to: &result) }
+        return result
+    }
+
+    /// Per-step op times from the profiler; what no op accounts for (autodiff bookkeeping,
+    /// allocation, Swift glue) becomes "other".
+    private func addDetail(to result: inout Result) {
+        let perStep = { (e: Profiler.Entry) -> Profiler.Entry in
+            var e = e; e.seconds /= Double(max(self.steps, 1)); e.calls /= max(self.steps, 1); return e
+        }
+        var kinds = Profiler.kinds.map(perStep)
+        let accounted = kinds.reduce(0) { $0 + $1.seconds }
+        kinds.append(Profiler.Entry(kind: .other, pass: "", label: "", calls: 0, seconds: max(result.mean - accounted, 0)))
+        result.breakdown = kinds
+        result.slowest = Array(Profiler.primitives.prefix(12).map(perStep))
+        result.sgemmGFLOPs = OneDNN.sgemmGFLOPs()
     }
 }

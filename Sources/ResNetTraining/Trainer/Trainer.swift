@@ -180,6 +180,7 @@ public final class Trainer {
         }
         var row = metrics.values()
         row["lr"] = Double(lr)
+        row["time"] = Date().timeIntervalSince(start)   // seconds of the training pass, as Keras prints per epoch
         return row
     }
 

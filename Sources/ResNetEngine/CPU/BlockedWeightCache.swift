@@ -1,0 +1,44 @@
+import CDNNL
+import Foundation
+
+/// Inference weights already reordered into the blocked layout oneDNN's kernel wants, kept while
+/// the weight's storage is the same object at the same `version`. Without it every inference call
+/// reorders every weight: at batch 1 that costs about as much as the convolutions themselves.
+/// Training never uses it: its weights change every step.
+final class BlockedWeightCache: @unchecked Sendable {
+    static let shared = BlockedWeightCache()
+
+    private struct Entry {
+        weak var source: Storage?
+        let version: UInt64
+        let layout: Data
+        let blocked: Storage
+    }
+
+    private var entries: [ObjectIdentifier: [Entry]] = [:]
+    private let lock = NSLock()
+
+    /// `weights` (described by `plain`) in the `wanted` layout, reordered on the first call after a change.
+    func blocked(_ weights: Tensor, plain: dnnl_memory_desc_t, wanted: dnnl_memory_desc_t) -> Storage {
+        let source = weights.storage, id = ObjectIdentifier(source), layout = descKey(wanted)
+        lock.lock(); defer { lock.unlock() }
+        if let hit = entries[id]?.first(where: { $0.source === source && $0.version == source.version && $0.layout == layout }) {
+            return hit.blocked
+        }
+        let blocked = Storage(count: (descSize(wanted) + 3) / 4)
+        reorder(from: plain, raw(weights), to: wanted, raw(blocked))
+        // Entries of changed or freed weights go; a freed storage's identifier may be reused.
+        entries[id] = (entries[id] ?? []).filter { $0.source === source && $0.version == source.version }
+        entries[id]!.append(Entry(source: source, version: source.version, layout: layout, blocked: blocked))
+        if entries.count > 64 { entries = entries.filter { $0.value.contains { $0.source != nil } } }
+        return blocked
+    }
+
+    /// Bytes held in cached blocked weights.
+    var bytes: Int {
+        lock.lock(); defer { lock.unlock() }
+        return entries.values.joined().reduce(0) { $0 + $1.blocked.count * 4 }
+    }
+
+    func removeAll() { lock.lock(); entries.removeAll(); lock.unlock() }
+}

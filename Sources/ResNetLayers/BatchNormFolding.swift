@@ -1,0 +1,54 @@
+import ResNetEngine
+
+/// Batch norm folded into the convolution before it, for inference: with fixed statistics BN is
+/// a per-channel affine map, so w' = w * s and b' = beta + (b - mean) * s with s = gamma / sqrt(var + eps)
+/// give the same output in one oneDNN call, the residual add and ReLU riding along as post-ops
+/// (the fusion TF's grappler and `torch.fx` apply to frozen graphs).
+extension Conv2D {
+    /// `bn(conv(x))`, ReLU fused: one folded convolution in inference, conv then BN in training.
+    public func callAsFunction(_ x: Tensor, then bn: BatchNorm2D, relu: Bool = false) -> Tensor {
+        folded(x, then: bn, relu: relu) ?? bn(self(x), relu: relu)
+    }
+
+    /// The folded convolution, or nil when folding does not apply: BN uses batch statistics,
+    /// gradients are being recorded (they must reach the unfolded parameters), or a summary is
+    /// tracing the layers one by one.
+    public func folded(_ x: Tensor, then bn: BatchNorm2D, residual: Tensor? = nil, relu: Bool = false) -> Tensor? {
+        guard !bn.usesBatchStatistics, !GradMode.isEnabled, !LayerTrace.isActive else { return nil }
+        let (w, b) = foldedWeights(bn)
+        return conv2d(x, w, bias: b, stride: stride, padding: padding, dilation: dilation, residual: residual, relu: relu)
+    }
+
+    /// The folded weight and bias, rebuilt only when one of the six source tensors has changed.
+    private func foldedWeights(_ bn: BatchNorm2D) -> (weight: Tensor, bias: Tensor) {
+        let sources = [weight, bias, bn.weight, bn.bias, bn.runningMean, bn.runningVar].map { $0?.storage }
+        let versions = sources.map { $0?.version ?? 0 }
+        if let cache = foldCache, cache.versions == versions, zip(cache.sources, sources).allSatisfy({ $0 === $1 }) {
+            return (cache.weight, cache.bias)
+        }
+        let (o, perFilter) = (outChannels, weight.count / outChannels)
+        let w = Tensor(empty: weight.shape), b = Tensor(empty: [o])
+        let src = weight.storage.pointer, dst = w.storage.pointer
+        let gamma = bn.weight?.storage.pointer, beta = bn.bias.storage.pointer
+        let mean = bn.runningMean.storage.pointer, variance = bn.runningVar.storage.pointer, convBias = bias?.storage.pointer
+        for c in 0..<o {
+            let s = (gamma?[c] ?? 1) / (variance[c] + bn.epsilon).squareRoot()
+            for i in 0..<perFilter { dst[c * perFilter + i] = src[c * perFilter + i] * s }
+            b.storage.pointer[c] = beta[c] + ((convBias?[c] ?? 0) - mean[c]) * s
+        }
+        foldCache = FoldCache(sources: sources, versions: versions, weight: w, bias: b)
+        return (w, b)
+    }
+}
+
+/// The folded parameters of one convolution and the storages (with their versions) they came from.
+final class FoldCache {
+    let sources: [Storage?]
+    let versions: [UInt64]
+    let weight: Tensor
+    let bias: Tensor
+
+    init(sources: [Storage?], versions: [UInt64], weight: Tensor, bias: Tensor) {
+        self.sources = sources; self.versions = versions; self.weight = weight; self.bias = bias
+    }
+}

@@ -1,0 +1,87 @@
+import XCTest
+import ResNetEngine
+import ResNetLayers
+import ResNetModels
+
+/// Inference folds every batch norm that follows a convolution into it (one oneDNN call with the
+/// residual add and ReLU as post-ops). The folded network must give what conv-then-BN gives, and
+/// must notice when weights or statistics change.
+final class InferenceFoldingTests: XCTestCase {
+    /// Random BN affine parameters and running statistics, so the fold has real work to do.
+    private func randomizeBatchNorms(_ net: ResNet, seed: UInt64) {
+        var s = seed
+        for m in net.modules {
+            guard let bn = m as? BatchNorm2D else { continue }
+            s += 4
+            let c = bn.channels
+            bn.weight?.assign(Tensor.randomUniform([c], low: 0.5, high: 1.5, seed: s))
+            bn.bias.assign(Tensor.randomNormal([c], std: 0.2, seed: s + 1))
+            bn.runningMean.assign(Tensor.randomNormal([c], std: 0.3, seed: s + 2))
+            bn.runningVar.assign(Tensor.randomUniform([c], low: 0.5, high: 2, seed: s + 3))
+        }
+    }
+
+    /// Folded (no gradient recorded) against unfolded (gradient mode, same eval-mode BN).
+    private func assertFoldedMatches(_ net: ResNet, _ x: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        let folded = GradMode.withoutGradient { net(x) }.array
+        let plain = net(x).array
+        let scale = plain.map { abs($0) }.max() ?? 1
+        let error = zip(folded, plain).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThan(error / max(scale, 1e-6), 2e-4, "\(what): folded and conv-then-BN outputs differ", file: file, line: line)
+    }
+
+    func testFoldedInferenceMatchesConvThenBatchNormForEveryUnitKind() throws {
+        let cases: [(String, Int, (inout ResNetConfig) -> Void)] = [
+            ("resnet20", 16, { _ in }),                                 // basic blocks, option-A shortcuts
+            ("resnet20", 16, { $0.shortcut = .c }),                     // projection shortcuts everywhere
+            ("resnet50", 64, { $0.numClasses = 7 }),                    // bottlenecks, ImageNet stem
+            ("resnet_v2_50", 64, { $0.numClasses = 7 }),                // pre-activation: only inner BNs fold
+        ]
+        for (name, size, configure) in cases {
+            let net = try ResNetRegistry.make(name, configure)
+            randomizeBatchNorms(net, seed: 3)
+            net.eval()
+            let x = Tensor.randomNormal([2, size, size, net.config.inputChannels], seed: 9)
+            assertFoldedMatches(net, x, name)
+        }
+    }
+
+    /// In a v1 network every BN is folded away: the folded forward runs no batch-norm primitive.
+    func testFoldedV1ForwardRunsNoBatchNorm() throws {
+        let net = try ResNetRegistry.make("resnet20")
+        net.eval()
+        let x = Tensor.randomNormal([2, 16, 16, 3], seed: 1)
+        Profiler.start()
+        _ = GradMode.withoutGradient { net(x) }
+        Profiler.stop()
+        XCTAssertFalse(Profiler.kinds.contains { $0.kind == .batchNorm }, "batch norm ran in the folded forward")
+        XCTAssertTrue(Profiler.kinds.contains { $0.kind == .convolution })
+    }
+
+    /// Weights and statistics changed after a folded pass (assign, a write through `pointer`,
+    /// `loadStateDict`, a training step's running statistics) are picked up by the next one.
+    func testFoldCacheFollowsChanges() throws {
+        let net = try ResNetRegistry.make("resnet20") { $0.shortcut = .b }
+        randomizeBatchNorms(net, seed: 5)
+        net.eval()
+        let x = Tensor.randomNormal([2, 16, 16, 3], seed: 2)
+        let before = GradMode.withoutGradient { net(x) }.array
+        let bn = try XCTUnwrap(net.modules.first { $0.path == "layer2.0.bn2" } as? BatchNorm2D)
+        bn.runningVar.assign(Tensor(repeating: 4, shape: [bn.channels]))
+        assertFoldedMatches(net, x, "after assigning running_var")
+        let conv = try XCTUnwrap(net.modules.first { $0.path == "layer1.1.conv1" } as? Conv2D)
+        conv.weight.pointer[0] += 0.5
+        assertFoldedMatches(net, x, "after a write through pointer")
+        let other = try ResNetRegistry.make("resnet20") { $0.shortcut = .b; $0.seed = 42 }
+        randomizeBatchNorms(other, seed: 11)
+        try net.loadStateDict(other.stateDict())
+        assertFoldedMatches(net, x, "after loadStateDict")
+        other.eval()
+        XCTAssertEqual(GradMode.withoutGradient { net(x) }.array, GradMode.withoutGradient { other(x) }.array)
+        net.train()
+        _ = net(x)   // updates every running statistic
+        net.eval()
+        assertFoldedMatches(net, x, "after a training-mode pass")
+        XCTAssertNotEqual(GradMode.withoutGradient { net(x) }.array, before)
+    }
+}
