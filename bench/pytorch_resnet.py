@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Times a torchvision ResNet the way `resnet benchmark` times SwiftResNet: same model, batch,
 image size, threads, burn-in and timed steps; channels_last (PyTorch's fast CPU layout).
-Prints one JSON line: {"model", "mode", "median", "mean", "std", "peak_rss_bytes"}."""
-import argparse, json, resource, statistics, time
+Prints one JSON line: {"model", "mode", "median", "mean", "std", "peak_rss_bytes"}, or
+{"model", "mode", "unsupported": true} for SwiftResNet's pre-activation resnet_v2_* models, which
+torchvision lacks (so bench/compare.py can ask every framework for every case)."""
+import argparse, json, resource, statistics, sys, time
 
 import torch
 import torchvision
@@ -17,6 +19,9 @@ p.add_argument("--steps", type=int, default=100)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--nchw", action="store_true", help="use PyTorch's default NCHW layout instead of channels_last")
 a = p.parse_args()
+if a.model.startswith("resnet_v2_"):
+    print(json.dumps({"model": a.model, "mode": a.mode, "unsupported": True}))
+    sys.exit(0)
 
 torch.set_num_threads(a.threads)
 net = getattr(torchvision.models, a.model)(num_classes=1000)

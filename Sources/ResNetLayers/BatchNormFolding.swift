@@ -5,16 +5,9 @@ import ResNetEngine
 /// give the same output in one oneDNN call, the residual add and ReLU riding along as post-ops
 /// (the fusion TF's grappler and `torch.fx` apply to frozen graphs).
 extension Conv2D {
-    /// `bn(conv(x))`, ReLU fused: one folded convolution in inference, conv then BN in training.
-    public func callAsFunction(_ x: Tensor, then bn: BatchNorm2D, relu: Bool = false) -> Tensor {
-        folded(x, then: bn, relu: relu) ?? bn(self(x), relu: relu)
-    }
-
-    /// The folded convolution, or nil when folding does not apply: BN uses batch statistics,
-    /// gradients are being recorded (they must reach the unfolded parameters), or a summary is
-    /// tracing the layers one by one.
-    public func folded(_ x: Tensor, then bn: BatchNorm2D, residual: Tensor? = nil, relu: Bool = false) -> Tensor? {
-        guard !bn.usesBatchStatistics, !GradMode.isEnabled, !LayerTrace.isActive else { return nil }
+    /// The convolution with `bn` folded in, for inference (no gradient recorded, running statistics).
+    func folded(_ x: Tensor, then bn: BatchNorm2D, residual: Tensor? = nil, relu: Bool = false) -> Tensor {
+        precondition(!bn.usesBatchStatistics && !GradMode.isEnabled, "batch norm folds only in inference")
         let (w, b) = foldedWeights(bn)
         return conv2d(x, w, bias: b, stride: stride, padding: padding, dilation: dilation, residual: residual, relu: relu)
     }

@@ -19,6 +19,6 @@ public final class BasicBlock: Module, ResidualUnit {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        residualEnd(conv2, bn2, conv1(x, then: bn1, relu: true), shortcut: shortcut(x, owner: self), owner: self)
+        convChain(x, convs: [conv1, conv2], norms: [bn1, bn2], residual: shortcut(x, owner: self), relu: true, owner: self)
     }
 }

@@ -23,7 +23,6 @@ public final class Bottleneck: Module, ResidualUnit {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let h = conv2(conv1(x, then: bn1, relu: true), then: bn2, relu: true)
-        return residualEnd(conv3, bn3, h, shortcut: shortcut(x, owner: self), owner: self)
+        convChain(x, convs: [conv1, conv2, conv3], norms: [bn1, bn2, bn3], residual: shortcut(x, owner: self), relu: true, owner: self)
     }
 }

@@ -43,6 +43,6 @@ public final class PreActBottleneck: Module, ResidualUnit {
             shortcut = x
         }
         // The residual add is fused into conv3's kernel as a post-op.
-        return conv3(conv2(conv1(pre, then: bn1, relu: true), then: bn2, relu: true), residual: shortcut)
+        return convChain(pre, convs: [conv1, conv2, conv3], norms: [bn1, bn2], residual: shortcut, owner: self)
     }
 }

@@ -59,13 +59,3 @@ enum V1Shortcut {
         }
     }
 }
-
-/// relu(bn(conv(h)) + shortcut), the end of every v1 unit: one convolution in inference (BN folded,
-/// add and ReLU as post-ops), conv, BN and one fused add-ReLU pass in training.
-func residualEnd(_ conv: Conv2D, _ bn: BatchNorm2D, _ h: Tensor, shortcut: Tensor, owner: Module) -> Tensor {
-    if let y = conv.folded(h, then: bn, residual: shortcut, relu: true) { return y }
-    let branch = bn(conv(h))
-    let y = addReLU(branch, shortcut)
-    LayerTrace.recordOp(owner.displayName + ".add", type: "Add+ReLU", inputs: [branch, shortcut], output: y, flops: 2 * y.count)
-    return y
-}

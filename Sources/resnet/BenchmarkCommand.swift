@@ -72,3 +72,4 @@ struct BenchmarkCommand: ParsableCommand {
 }
 
 extension Benchmark.Mode: ExpressibleByArgument {}
+

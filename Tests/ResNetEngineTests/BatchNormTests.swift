@@ -152,4 +152,37 @@ final class BatchNormTests: XCTestCase {
                             engine: { batchNorm($0[0], scale: nil, shift: $0[1], statistics: stats, training: true) },
                             reference: { refBatchNormTraining($0[0], scale: nil, shift: $0[1].data, epsilon: Double(Self.epsilon)).y })
     }
+
+    // MARK: BN-ReLU-conv with the BN output recomputed in backward
+
+    /// Every input's gradient (x, shift, weight, scale, bias, residual) against float64 differences of
+    /// conv(relu(bn(x))) + residual, on an odd 3x3/stride-2 case.
+    func testBatchNormReLUConvGradients() {
+        let stats = BatchNormStatistics(mean: Tensor(zeros: [3]), variance: Tensor(repeating: 1, shape: [3]))
+        let x = randomDArray([2, 5, 7, 3], seed: 31, std: 1.5, mean: 0.3)
+        let shift = randomDArray([3], seed: 32), w = randomDArray([4, 3, 3, 3], seed: 33, std: 0.4)
+        let scale = randomDArray([3], seed: 34), bias = randomDArray([4], seed: 35)
+        let g = WindowGeometry(inputH: 5, inputW: 7, kernelH: 3, kernelW: 3, stride: (2, 2), padding: .symmetric(1))
+        let rg = RefWindow(g)
+        let residual = randomDArray([2, rg.outputH(5), rg.outputW(7), 4], seed: 36)
+        GradientCheck.check("batchNormReLUConv2d", inputs: [x, shift, w, scale, bias, residual],
+                            engine: { batchNormReLUConv2d($0[0], scale: $0[3], shift: $0[1], statistics: stats, epsilon: Self.epsilon,
+                                                          weight: $0[2], bias: $0[4], stride: 2, padding: .symmetric(1), residual: $0[5]) },
+                            reference: {
+                                let y = refBatchNormTraining($0[0], scale: $0[3].data, shift: $0[1].data, epsilon: Double(Self.epsilon), relu: true).y
+                                return refConv2d(y, $0[2], bias: $0[4], rg, residual: $0[5])
+                            })
+    }
+
+    /// The running statistics move exactly as with `batchNorm(training: true)`.
+    func testBatchNormReLUConvUpdatesRunningStatisticsLikeBatchNorm() {
+        let x = randomTensor([2, 4, 4, 3], seed: 41, std: 2, mean: 1), w = randomTensor([2, 3, 1, 1], seed: 42)
+        let a = BatchNormStatistics(mean: Tensor(zeros: [3]), variance: Tensor(repeating: 1, shape: [3]))
+        let b = BatchNormStatistics(mean: Tensor(zeros: [3]), variance: Tensor(repeating: 1, shape: [3]))
+        _ = batchNormReLUConv2d(x, scale: nil, shift: Tensor(zeros: [3]), statistics: a, momentum: 0.3, weight: w)
+        _ = batchNorm(x, scale: nil, shift: Tensor(zeros: [3]), statistics: b, training: true, momentum: 0.3)
+        XCTAssertEqual(a.mean.array, b.mean.array)
+        XCTAssertEqual(a.variance.array, b.variance.array)
+        XCTAssertNotEqual(a.mean.array, [0, 0, 0])
+    }
 }

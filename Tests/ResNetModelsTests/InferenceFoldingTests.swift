@@ -1,7 +1,7 @@
 import XCTest
 import ResNetEngine
 import ResNetLayers
-import ResNetModels
+@testable import ResNetModels
 
 /// Inference folds every batch norm that follows a convolution into it (one oneDNN call with the
 /// residual add and ReLU as post-ops). The folded network must give what conv-then-BN gives, and
@@ -83,5 +83,48 @@ final class InferenceFoldingTests: XCTestCase {
         net.eval()
         assertFoldedMatches(net, x, "after a training-mode pass")
         XCTAssertNotEqual(GradMode.withoutGradient { net(x) }.array, before)
+    }
+
+    /// Training runs each BN-ReLU joined to the next convolution with its output recomputed in
+    /// backward; the gradients must be those of the same unit written out layer by layer.
+    func testTrainingChainGradientsMatchLayerByLayer() throws {
+        for name in ["resnet50", "resnet_v2_50", "resnet20"] {
+            let net = try ResNetRegistry.make(name) { $0.shortcut = name == "resnet20" ? .b : $0.shortcut }
+            let unit = try XCTUnwrap(net.modules.first { $0.path == "layer2.0" })  // a unit with a projection shortcut
+            net.train()
+            let channels = try XCTUnwrap(unit.namedParameters.first { $0.name.hasSuffix("conv1.weight") }).tensor.shape[1]
+            let x = Tensor.randomNormal([2, 9, 9, channels], seed: 4)
+            let r = Tensor.randomNormal((unit as! any ResidualUnit)(x).shape, seed: 5)
+            func gradients(_ forward: () -> Tensor) -> [[Float]] {
+                for p in unit.namedParameters { p.tensor.zeroGradient() }
+                sum(multiply(forward(), r)).backward()
+                return unit.namedParameters.map { $0.tensor.grad?.array ?? [] }
+            }
+            let chained = gradients { (unit as! any ResidualUnit)(x) }
+            let layered = gradients { layerByLayer(unit, x) }
+            for (i, (a, b)) in zip(chained, layered).enumerated() {
+                let scale = b.map { abs($0) }.max() ?? 1
+                let error = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThan(error / max(scale, 1e-6), 1e-3, "\(name) \(unit.namedParameters[i].name)")
+            }
+        }
+    }
+
+    /// The unit's forward written with plain layer calls only (no chain).
+    private func layerByLayer(_ unit: Module, _ x: Tensor) -> Tensor {
+        switch unit {
+        case let u as Bottleneck:
+            let h = u.bn2(u.conv2(u.bn1(u.conv1(x), relu: true)), relu: true)
+            return addReLU(u.bn3(u.conv3(h)), u.shortcut(x, owner: u))
+        case let u as BasicBlock:
+            return addReLU(u.bn2(u.conv2(u.bn1(u.conv1(x), relu: true))), u.shortcut(x, owner: u))
+        case let u as PreActBottleneck:
+            let pre = u.preact(x, relu: true)
+            let shortcut = u.projection.map { $0(pre) } ?? x
+            return u.conv3(u.bn2(u.conv2(u.bn1(u.conv1(pre), relu: true)), relu: true), residual: shortcut)
+        default:
+            XCTFail("unknown unit \(type(of: unit))")
+            return x
+        }
     }
 }

@@ -43,7 +43,7 @@ public func batchNorm(_ x: Tensor, scale: Tensor?, shift: Tensor, statistics: Ba
 }
 
 /// running = (1 - m) * running + m * batch; the batch variance made unbiased as PyTorch does.
-private func updateRunning(_ s: BatchNormStatistics, mean: Tensor, variance: Tensor, momentum m: Float, count n: Int) {
+func updateRunning(_ s: BatchNormStatistics, mean: Tensor, variance: Tensor, momentum m: Float, count n: Int) {
     let correction = n > 1 ? Float(n) / Float(n - 1) : 1
     let rm = s.mean.pointer, rv = s.variance.pointer, bm = mean.pointer, bv = variance.pointer
     for c in 0..<mean.count {
