@@ -24,6 +24,10 @@ final class ConvolutionTests: XCTestCase {
         Case(c: 4, o: 3, k: 5, stride: 1, padding: .same),
         Case(h: 9, w: 7, c: 3, o: 5, k: 3, stride: 3, dilation: 2, padding: .same),
         Case(h: 8, w: 10, c: 3, o: 4, k: 3, stride: 2, padding: .same),
+        // Channels in whole blocks of 8: these run in oneDNN's blocked nChw8c layout.
+        Case(n: 2, h: 7, w: 5, c: 8, o: 16, k: 3, stride: 1, padding: .same),
+        Case(n: 3, h: 9, w: 6, c: 16, o: 8, k: 3, stride: 2, dilation: 2, padding: .explicit(top: 1, bottom: 2, left: 2, right: 0)),
+        Case(n: 2, h: 5, w: 7, c: 16, o: 24, k: 1, stride: 2, padding: .valid, bias: false),
     ]
 
     /// Forward: relative error ≤ 1e-4 of the reference's largest magnitude (float32 sums of ≤ 125 terms).

@@ -5,8 +5,17 @@ import CDNNL
 public final class CPUBackend: ComputeBackend {
     public let device = Device.cpu
     let cache = PrimitiveCache.shared
+    private var layoutChoices: [String: MemoryLayout4D] = [:]
 
     public init() {}
+
+    /// A layout decided once per op shape (it may cost a trial primitive).
+    func layoutChoice(_ key: String, decide: () -> MemoryLayout4D) -> MemoryLayout4D {
+        if let l = layoutChoices[key] { return l }
+        let l = decide()
+        layoutChoices[key] = l
+        return l
+    }
 
     /// Runs a primitive whose weights oneDNN wants in its own blocked layout: plain `plainMD` data is
     /// reordered into a temporary buffer first when the two layouts differ.

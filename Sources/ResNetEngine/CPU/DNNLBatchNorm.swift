@@ -11,9 +11,9 @@ extension CPUBackend {
         return f
     }
 
-    private func forwardPrimitive(_ shape: [Int], epsilon: Float, flags f: UInt32, prop: dnnl_prop_kind_t) -> Primitive {
-        let md = activationDesc(shape)
-        return cache.get("bn.fwd|\(shape)|\(epsilon)|\(f)|\(prop.rawValue)") {
+    private func forwardPrimitive(_ shape: [Int], _ layout: MemoryLayout4D, epsilon: Float, flags f: UInt32, prop: dnnl_prop_kind_t) -> Primitive {
+        let md = activationDesc(shape, layout)
+        return cache.get("bn.fwd|\(shape)|\(layout)|\(epsilon)|\(f)|\(prop.rawValue)") {
             makePrimitive("batch norm", { d in
                 var m = md
                 return dnnl_batch_normalization_forward_desc_init(&d, prop, &m, epsilon, f)
@@ -27,9 +27,10 @@ extension CPUBackend {
         -> (y: Tensor, mean: Tensor, variance: Tensor, workspace: Storage?) {
         let c = x.shape[3]
         precondition(shift.count == c && (scale?.count ?? c) == c, "batch norm parameters do not match \(c) channels")
-        let prim = forwardPrimitive(x.shape, epsilon: epsilon, flags: flags(scale: scale != nil, relu: relu), prop: dnnl_forward_training)
-        let md = activationDesc(x.shape), cmd = channelDesc(c)
-        let y = Tensor(empty: x.shape), mean = Tensor(empty: [c]), variance = Tensor(empty: [c])
+        let layout = x.storage.layout
+        let prim = forwardPrimitive(x.shape, layout, epsilon: epsilon, flags: flags(scale: scale != nil, relu: relu), prop: dnnl_forward_training)
+        let md = activationDesc(x), cmd = channelDesc(c)
+        let y = emptyActivation(x.shape, layout), mean = Tensor(empty: [c]), variance = Tensor(empty: [c])
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (DNNL_ARG_SRC, md, raw(x)), (DNNL_ARG_DST, md, raw(y)), (DNNL_ARG_MEAN, cmd, raw(mean)),
             (DNNL_ARG_VARIANCE, cmd, raw(variance)), (DNNL_ARG_SHIFT, cmd, raw(shift)),
@@ -39,6 +40,7 @@ extension CPUBackend {
         if relu {
             let wmd = prim.desc(dnnl_query_workspace_md)
             let ws = Storage(count: (descSize(wmd) + 3) / 4)
+            ws.layout = layout   // the ReLU mask is in the activation's layout; backward must match it
             args.append((DNNL_ARG_WORKSPACE, wmd, raw(ws)))
             workspace = ws
         }
@@ -49,10 +51,11 @@ extension CPUBackend {
     public func batchNormInference(_ x: Tensor, scale: Tensor?, shift: Tensor, mean: Tensor, variance: Tensor,
                                    epsilon: Float, relu: Bool) -> Tensor {
         let c = x.shape[3]
-        let prim = forwardPrimitive(x.shape, epsilon: epsilon, flags: flags(scale: scale != nil, relu: relu, globalStats: true),
+        let layout = x.storage.layout
+        let prim = forwardPrimitive(x.shape, layout, epsilon: epsilon, flags: flags(scale: scale != nil, relu: relu, globalStats: true),
                                     prop: dnnl_forward_inference)
-        let md = activationDesc(x.shape), cmd = channelDesc(c)
-        let y = Tensor(empty: x.shape)
+        let md = activationDesc(x), cmd = channelDesc(c)
+        let y = emptyActivation(x.shape, layout)
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (DNNL_ARG_SRC, md, raw(x)), (DNNL_ARG_DST, md, raw(y)), (DNNL_ARG_MEAN, cmd, raw(mean)),
             (DNNL_ARG_VARIANCE, cmd, raw(variance)), (DNNL_ARG_SHIFT, cmd, raw(shift)),
@@ -70,15 +73,18 @@ extension CPUBackend {
             return frozenBackward(dy, input: x, scale: scale, mean: mean, variance: variance, epsilon: epsilon)
         }
         let f = flags(scale: scale != nil, relu: relu)
-        let hint = forwardPrimitive(x.shape, epsilon: epsilon, flags: f, prop: dnnl_forward_training)
-        let md = activationDesc(x.shape), cmd = channelDesc(c)
-        let prim = cache.get("bn.bwd|\(x.shape)|\(epsilon)|\(f)") {
+        let layout = workspace?.layout ?? x.storage.layout
+        let x = conform(x, to: layout)
+        let dy = conform(dy, to: layout)
+        let hint = forwardPrimitive(x.shape, layout, epsilon: epsilon, flags: f, prop: dnnl_forward_training)
+        let md = activationDesc(x.shape, layout), cmd = channelDesc(c)
+        let prim = cache.get("bn.bwd|\(x.shape)|\(layout)|\(epsilon)|\(f)") {
             makePrimitive("batch norm backward", { d in
                 var m = md, dm = md
                 return dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &dm, &m, epsilon, f)
             }, empty: dnnl_batch_normalization_desc_t(), hint: hint)
         }
-        let dx = Tensor(empty: x.shape), dshift = Tensor(empty: [c])
+        let dx = emptyActivation(x.shape, layout), dshift = Tensor(empty: [c])
         let dscale = scale == nil ? nil : Tensor(empty: [c])
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (DNNL_ARG_SRC, md, raw(x)), (DNNL_ARG_DIFF_DST, md, raw(dy)), (DNNL_ARG_MEAN, cmd, raw(mean)),
@@ -110,17 +116,19 @@ extension CPUBackend {
                                 epsilon: Float) -> (dx: Tensor, dscale: Tensor?, dshift: Tensor) {
         let t = Profiler.begin(); defer { Profiler.end(.batchNorm, pass: "backward", t) }
         let c = x.shape[3], rows = x.count / c
-        var inv = [Float](repeating: 0, count: c)
-        for j in 0..<c { inv[j] = 1 / (variance.pointer[j] + epsilon).squareRoot() }
+        let variances = variance.pointer, gammas = scale?.pointer
+        let factor = (0..<c).map { j in (gammas?[j] ?? 1) / (variances[j] + epsilon).squareRoot() }
+        let inv = (0..<c).map { j in 1 / (variances[j] + epsilon).squareRoot() }
         let dx = Tensor(empty: x.shape), dshift = Tensor(zeros: [c]), dscale = scale == nil ? nil : Tensor(zeros: [c])
         let g = dy.pointer, xs = x.pointer, out = dx.pointer, m = mean.pointer
+        let ds = dshift.pointer, dg = dscale?.pointer
         for r in 0..<rows {
             let base = r * c
             for j in 0..<c {
                 let d = g[base + j]
-                out[base + j] = d * inv[j] * (scale?.pointer[j] ?? 1)
-                dshift.pointer[j] += d
-                if let dscale { dscale.pointer[j] += d * (xs[base + j] - m[j]) * inv[j] }
+                out[base + j] = d * factor[j]
+                ds[j] += d
+                if let dg { dg[j] += d * (xs[base + j] - m[j]) * inv[j] }
             }
         }
         return (dx, dscale, dshift)

@@ -1,15 +1,26 @@
 import CDNNL
 
-/// Convolutions on oneDNN: activations NHWC on both sides, weights in whatever blocked format the
-/// kernel prefers (`any`), reordered from torchvision's OIHW on the way in and back on the way out.
+/// Convolutions on oneDNN: activations in one layout on both sides (nChw8c when both channel counts
+/// fill whole blocks, else NHWC: mixed pairs fall to slow reference kernels), weights in whatever
+/// blocked format the kernel prefers (`any`), reordered from torchvision's OIHW on the way in.
 extension CPUBackend {
-    private func convDescs(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry)
+    /// The activation layout of a convolution: nChw8c when both channel counts fill whole blocks and
+    /// oneDNN has a fast kernel for it (large dilations on small maps fall to `ref:` blocked), else NHWC.
+    func convLayout(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry) -> MemoryLayout4D {
+        guard preferredLayout(channels: wShape[1]) == .nChw8c && preferredLayout(channels: wShape[0]) == .nChw8c else { return .nhwc }
+        return layoutChoice("conv|\(xShape)|\(wShape)|\(g)") {
+            forwardHint(xShape, wShape, g, bias: false, layout: .nChw8c).implementation.hasPrefix("ref") ? .nhwc : .nChw8c
+        }
+    }
+
+    private func convDescs(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, layout: MemoryLayout4D? = nil)
         -> (src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, dst: dnnl_memory_desc_t, dstShape: [Int]) {
         precondition(xShape.count == 4 && wShape.count == 4, "convolution wants NHWC input and OIHW weights, got \(xShape) and \(wShape)")
         precondition(xShape[3] == wShape[1], "convolution input has \(xShape[3]) channels, weights expect \(wShape[1])")
         precondition(wShape[2] == g.kh && wShape[3] == g.kw, "weights \(wShape) do not match kernel \(g.kh)x\(g.kw)")
         let dstShape = [xShape[0], g.outputH, g.outputW, wShape[0]]
-        return (activationDesc(xShape), anyDesc(wShape), activationDesc(dstShape), dstShape)
+        let layout = layout ?? convLayout(xShape, wShape, g)
+        return (activationDesc(xShape, layout), anyDesc(wShape), activationDesc(dstShape, layout), dstShape)
     }
 
     private func initConv(_ d: inout dnnl_convolution_desc_t, prop: dnnl_prop_kind_t, src: dnnl_memory_desc_t,
@@ -26,10 +37,11 @@ extension CPUBackend {
     }
 
     /// The forward-training primitive without post-ops: the hint oneDNN needs for the backward ones.
-    private func forwardHint(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, bias: Bool) -> Primitive {
-        let (src, w, dst, _) = convDescs(xShape, wShape, g)
+    private func forwardHint(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, bias: Bool, layout: MemoryLayout4D? = nil) -> Primitive {
+        let layout = layout ?? convLayout(xShape, wShape, g)
+        let (src, w, dst, _) = convDescs(xShape, wShape, g, layout: layout)
         let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([wShape[0]], dnnl_x) : nil
-        return cache.get("conv.fwd.hint|\(xShape)|\(wShape)|\(g)|\(bias)") {
+        return cache.get("conv.fwd.hint|\(xShape)|\(wShape)|\(g)|\(bias)|\(layout)") {
             makePrimitive("convolution", { self.initConv(&$0, prop: dnnl_forward_training, src: src, weights: w, bias: biasMD, dst: dst, g) },
                           empty: dnnl_convolution_desc_t())
         }
@@ -39,7 +51,7 @@ extension CPUBackend {
                               residual: Bool, relu: Bool, training: Bool) -> Primitive {
         let (src, w, dst, _) = convDescs(xShape, wShape, g)
         let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([wShape[0]], dnnl_x) : nil
-        let key = "conv.fwd|\(xShape)|\(wShape)|\(g)|b\(bias)|r\(residual)|relu\(relu)|t\(training)"
+        let key = "conv.fwd|\(xShape)|\(wShape)|\(g)|b\(bias)|r\(residual)|relu\(relu)|t\(training)|\(convLayout(xShape, wShape, g))"
         return cache.get(key) {
             var po: dnnl_post_ops_t?
             dnnlCheck(dnnl_post_ops_create(&po), "post-ops create")
@@ -59,12 +71,15 @@ extension CPUBackend {
                             residual: Tensor?, relu: Bool, training: Bool) -> Tensor {
         let (src, _, dst, dstShape) = convDescs(x.shape, weight.shape, g)
         if let residual { precondition(residual.shape == dstShape, "residual \(residual.shape) does not match convolution output \(dstShape)") }
+        let layout = convLayout(x.shape, weight.shape, g)
+        let x = conform(x, to: layout)
+        let residual = residual.map { conform($0, to: layout) }
         let prim = convolutionPrimitive(xShape: x.shape, wShape: weight.shape, geometry: g, bias: bias != nil,
                                         residual: residual != nil, relu: relu, training: training)
         let wanted = prim.desc(dnnl_query_weights_md), plain = memoryDesc(weight.shape, dnnl_oihw)
         let (wPtr, keep) = training || descEqual(plain, wanted) ? blockedWeights(weight, plain: plain, wanted: wanted)
             : { let s = BlockedWeightCache.shared.blocked(weight, plain: plain, wanted: wanted); return (raw(s), s) }()
-        let y = Tensor(empty: dstShape)
+        let y = emptyActivation(dstShape, layout)
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (DNNL_ARG_SRC, src, raw(x)), (DNNL_ARG_WEIGHTS, wanted, wPtr), (DNNL_ARG_DST, dst, raw(y)),
         ]
@@ -79,7 +94,9 @@ extension CPUBackend {
         let (src, w, dst, dstShape) = convDescs(inputShape, weight.shape, g)
         precondition(dy.shape == dstShape, "convolution gradient \(dy.shape), expected \(dstShape)")
         let hint = forwardHint(inputShape, weight.shape, g, bias: false)
-        let prim = cache.get("conv.bwd_data|\(inputShape)|\(weight.shape)|\(g)") {
+        let layout = convLayout(inputShape, weight.shape, g)
+        let dy = conform(dy, to: layout)
+        let prim = cache.get("conv.bwd_data|\(inputShape)|\(weight.shape)|\(g)|\(convLayout(inputShape, weight.shape, g))") {
             makePrimitive("convolution backward data", { d in
                 var s = src, ww = w, o = dst
                 let n = g.dnnl
@@ -89,7 +106,7 @@ extension CPUBackend {
         }
         let wanted = prim.desc(dnnl_query_weights_md)
         let (wPtr, keep) = blockedWeights(weight, plain: memoryDesc(weight.shape, dnnl_oihw), wanted: wanted)
-        let dx = Tensor(empty: inputShape)
+        let dx = emptyActivation(inputShape, layout)
         prim.execute([(DNNL_ARG_DIFF_DST, dst, raw(dy)), (DNNL_ARG_WEIGHTS, wanted, wPtr), (DNNL_ARG_DIFF_SRC, src, raw(dx))])
         withExtendedLifetime(keep) {}
         return dx
@@ -100,8 +117,11 @@ extension CPUBackend {
         let (src, w, dst, dstShape) = convDescs(x.shape, weightShape, g)
         precondition(dy.shape == dstShape, "convolution gradient \(dy.shape), expected \(dstShape)")
         let biasMD = memoryDesc([weightShape[0]], dnnl_x)
+        let layout = convLayout(x.shape, weightShape, g)
+        let x = conform(x, to: layout)
+        let dy = conform(dy, to: layout)
         let hint = forwardHint(x.shape, weightShape, g, bias: withBias)
-        let prim = cache.get("conv.bwd_weights|\(x.shape)|\(weightShape)|\(g)|\(withBias)") {
+        let prim = cache.get("conv.bwd_weights|\(x.shape)|\(weightShape)|\(g)|\(withBias)|\(convLayout(x.shape, weightShape, g))") {
             makePrimitive("convolution backward weights", { d in
                 var s = src, ww = w, o = dst, b = biasMD
                 let n = g.dnnl

@@ -2,8 +2,16 @@ import CDNNL
 
 /// Elementwise ops on oneDNN, so that they run on the same OpenMP pool as the convolutions
 /// (mixing oneDNN's spinning OpenMP threads with another pool slows both down; see CPU.md).
-/// Every tensor is seen as one flat vector: these ops do not care about layout.
+/// Every tensor is seen as one flat vector: these ops do not care about layout, as long as their
+/// operands share one; outputs take the first operand's.
 extension CPUBackend {
+    /// An uninitialised tensor shaped and laid out like `t`.
+    private func like(_ t: Tensor) -> Tensor {
+        let y = Tensor(empty: t.shape)
+        y.storage.layout = t.storage.layout
+        return y
+    }
+
     private func flat(_ n: Int) -> dnnl_memory_desc_t { memoryDesc([n], dnnl_a) }
 
     private func eltwiseForward(_ n: Int, _ alg: dnnl_alg_kind_t, alpha: Float = 0, beta: Float = 0) -> Primitive {
@@ -17,7 +25,7 @@ extension CPUBackend {
     }
 
     private func eltwise(_ x: Tensor, _ alg: dnnl_alg_kind_t, alpha: Float = 0, beta: Float = 0) -> Tensor {
-        let y = Tensor(empty: x.shape)
+        let y = like(x)
         let md = flat(x.count)
         eltwiseForward(x.count, alg, alpha: alpha, beta: beta).execute([(DNNL_ARG_SRC, md, raw(x)), (DNNL_ARG_DST, md, raw(y))])
         return y
@@ -35,7 +43,8 @@ extension CPUBackend {
                 return dnnl_eltwise_backward_desc_init(&d, dnnl_eltwise_relu_use_dst_for_bwd, &dm, &m, 0, 0)
             }, empty: dnnl_eltwise_desc_t(), hint: hint)
         }
-        let dx = Tensor(empty: y.shape)
+        let dy = conform(dy, to: y.storage.layout)
+        let dx = like(y)
         prim.execute([(DNNL_ARG_DST, md, raw(y)), (DNNL_ARG_DIFF_DST, md, raw(dy)), (DNNL_ARG_DIFF_SRC, md, raw(dx))])
         return dx
     }
@@ -44,6 +53,7 @@ extension CPUBackend {
 
     private func binary(_ a: Tensor, _ b: Tensor, _ alg: dnnl_alg_kind_t, into out: Tensor, relu: Bool = false) {
         precondition(a.count == b.count, "elementwise op on \(a.shape) and \(b.shape)")
+        let b = conform(b, to: a.storage.layout)
         let n = a.count, md = flat(n)
         let prim = cache.get("binary|\(n)|\(alg.rawValue)|relu\(relu)") {
             var po: dnnl_post_ops_t?
@@ -59,13 +69,13 @@ extension CPUBackend {
     }
 
     public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
-        let y = Tensor(empty: a.shape)
+        let y = like(a)
         binary(a, b, dnnl_binary_add, into: y)
         return y
     }
 
     public func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor {
-        let y = Tensor(empty: a.shape)
+        let y = like(a)
         binary(a, b, dnnl_binary_add, into: y, relu: true)
         return y
     }
@@ -73,7 +83,7 @@ extension CPUBackend {
     public func addInPlace(_ a: Tensor, _ b: Tensor) { binary(a, b, dnnl_binary_add, into: a); a.storage.markModified() }
 
     public func multiply(_ a: Tensor, _ b: Tensor) -> Tensor {
-        let y = Tensor(empty: a.shape)
+        let y = like(a)
         binary(a, b, dnnl_binary_mul, into: y)
         return y
     }

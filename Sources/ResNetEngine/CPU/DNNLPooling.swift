@@ -10,11 +10,11 @@ extension CPUBackend {
         }
     }
 
-    private func poolForward(_ shape: [Int], _ kind: PoolKind, _ g: WindowGeometry, training: Bool) -> (Primitive, [Int]) {
+    private func poolForward(_ shape: [Int], _ layout: MemoryLayout4D, _ kind: PoolKind, _ g: WindowGeometry, training: Bool) -> (Primitive, [Int]) {
         let outShape = [shape[0], g.outputH, g.outputW, shape[3]]
-        let src = activationDesc(shape), dst = activationDesc(outShape)
+        let src = activationDesc(shape, layout), dst = activationDesc(outShape, layout)
         let prop = training ? dnnl_forward_training : dnnl_forward_inference
-        let prim = cache.get("pool.fwd|\(shape)|\(kind)|\(g)|\(training)") {
+        let prim = cache.get("pool.fwd|\(shape)|\(layout)|\(kind)|\(g)|\(training)") {
             makePrimitive("pooling", { d in
                 var s = src, o = dst
                 let n = g.dnnl
@@ -27,15 +27,17 @@ extension CPUBackend {
 
     public func pool(_ x: Tensor, kind: PoolKind, geometry g: WindowGeometry, training: Bool) -> (y: Tensor, workspace: Storage?) {
         precondition(x.rank == 4 && x.shape[1] == g.inputH && x.shape[2] == g.inputW, "pooling input \(x.shape) does not match \(g)")
-        let (prim, outShape) = poolForward(x.shape, kind, g, training: training)
-        let y = Tensor(empty: outShape)
+        let layout = x.storage.layout
+        let (prim, outShape) = poolForward(x.shape, layout, kind, g, training: training)
+        let y = emptyActivation(outShape, layout)
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-            (DNNL_ARG_SRC, activationDesc(x.shape), raw(x)), (DNNL_ARG_DST, activationDesc(outShape), raw(y)),
+            (DNNL_ARG_SRC, activationDesc(x), raw(x)), (DNNL_ARG_DST, activationDesc(y), raw(y)),
         ]
         var workspace: Storage?
         let wmd = prim.desc(dnnl_query_workspace_md)
         if training && kind == .max && descSize(wmd) > 0 {
             let ws = Storage(count: (descSize(wmd) + 3) / 4)
+            ws.layout = layout   // max indices follow the activation's layout; backward must match it
             args.append((DNNL_ARG_WORKSPACE, wmd, raw(ws)))
             workspace = ws
         }
@@ -44,10 +46,12 @@ extension CPUBackend {
     }
 
     public func poolBackward(_ dy: Tensor, kind: PoolKind, geometry g: WindowGeometry, inputShape: [Int], workspace: Storage?) -> Tensor {
-        let (hint, outShape) = poolForward(inputShape, kind, g, training: true)
+        let layout = workspace?.layout ?? dy.storage.layout
+        let dy = conform(dy, to: layout)
+        let (hint, outShape) = poolForward(inputShape, layout, kind, g, training: true)
         precondition(dy.shape == outShape, "pooling gradient \(dy.shape), expected \(outShape)")
-        let src = activationDesc(inputShape), dst = activationDesc(outShape)
-        let prim = cache.get("pool.bwd|\(inputShape)|\(kind)|\(g)") {
+        let src = activationDesc(inputShape, layout), dst = activationDesc(outShape, layout)
+        let prim = cache.get("pool.bwd|\(inputShape)|\(layout)|\(kind)|\(g)") {
             makePrimitive("pooling backward", { d in
                 var s = src, o = dst
                 let n = g.dnnl
@@ -55,7 +59,7 @@ extension CPUBackend {
                                                           n.padLeft, n.padRight)
             }, empty: dnnl_pooling_v2_desc_t(), hint: hint)
         }
-        let dx = Tensor(empty: inputShape)
+        let dx = emptyActivation(inputShape, layout)
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (DNNL_ARG_DIFF_DST, dst, raw(dy)), (DNNL_ARG_DIFF_SRC, src, raw(dx)),
         ]

@@ -38,7 +38,8 @@ public func crossEntropy(_ logits: Tensor, targets: Tensor, labelSmoothing: Floa
     if labelSmoothing > 0 {
         let k = Float(targets.shape[1])
         t = Tensor(empty: targets.shape)
-        for i in 0..<t.count { t.pointer[i] = targets.pointer[i] * (1 - labelSmoothing) + labelSmoothing / k }
+        let out = t.pointer, source = targets.pointer
+        for i in 0..<t.count { out[i] = source[i] * (1 - labelSmoothing) + labelSmoothing / k }
     }
     let (loss, gradient) = backend.softmaxCrossEntropy(logits, targets: t)
     return record("crossEntropy", [logits], Tensor(scalar: loss)) { dy in [backend.scale(gradient, by: dy.scalar)] }

@@ -12,11 +12,23 @@ public final class Storage: @unchecked Sendable {
     public let device: Device
     /// The raw buffer. Writing through it directly (not through `Tensor.pointer`) must be followed
     /// by `markModified()`.
-    public let pointer: UnsafeMutablePointer<Float>
+    public private(set) var pointer: UnsafeMutablePointer<Float>
+    /// How a 4-D activation's values are ordered in memory: NHWC, or oneDNN's channel-blocked
+    /// nChw8c that its AVX2 kernels run fastest on. A property of the buffer, shared by every tensor
+    /// viewing it; Swift-side access (`Tensor.pointer`, `array`) converts to NHWC first.
+    public internal(set) var layout = MemoryLayout4D.nhwc
     /// Moves on whenever the values may have changed: what caches of derived values compare.
     public private(set) var version: UInt64 = 0
 
     @inline(__always) public func markModified() { version &+= 1 }
+
+    /// Takes `other`'s buffer (same size) and gives it this one: an out-of-place layout conversion
+    /// becomes in place without a copy back.
+    func swapBuffer(with other: Storage) {
+        precondition(other.count == count, "swapping buffers of different sizes")
+        swap(&pointer, &other.pointer)
+        markModified()
+    }
 
     /// Bytes currently allocated by all storages: what the memory plan is measured with.
     nonisolated(unsafe) public private(set) static var liveBytes = 0
@@ -56,4 +68,12 @@ public final class Storage: @unchecked Sendable {
     public static func resetPeak() {
         lock.lock(); peakBytes = liveBytes; lock.unlock()
     }
+}
+
+/// The memory order of a 4-D activation ([N, H, W, C] logically).
+public enum MemoryLayout4D: String, Sendable {
+    /// Channels last, the public layout.
+    case nhwc
+    /// oneDNN's nChw8c: channels in blocks of 8, each block stored as its own NHW8 slab.
+    case nChw8c
 }

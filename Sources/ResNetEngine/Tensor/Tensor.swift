@@ -88,11 +88,23 @@ public final class Tensor: @unchecked Sendable {
     public var device: Device { storage.device }
     /// The values, writable. Handing out a writable pointer counts as a modification (the storage's
     /// `version` moves on), so caches derived from the values, such as folded inference weights, rebuild.
-    public var pointer: UnsafeMutablePointer<Float> { storage.markModified(); return storage.pointer }
+    public var pointer: UnsafeMutablePointer<Float> {
+        makePlain()
+        storage.markModified()
+        return storage.pointer
+    }
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
 
     /// The values in row-major order of `shape`.
-    public var array: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
+    public var array: [Float] {
+        makePlain()
+        return Array(UnsafeBufferPointer(start: storage.pointer, count: count))
+    }
+
+    /// Converts a blocked activation to NHWC in place, so Swift code reads it in the public layout.
+    @inline(__always) public func makePlain() {
+        if storage.layout != .nhwc { convertLayout(self, to: .nhwc) }
+    }
 
     /// The value of a one-element tensor.
     public var scalar: Float {
@@ -107,12 +119,15 @@ public final class Tensor: @unchecked Sendable {
     public func copy() -> Tensor {
         let t = Tensor(empty: shape)
         t.storage.pointer.update(from: storage.pointer, count: count)
+        t.storage.layout = storage.layout
         return t
     }
 
     /// Overwrites this tensor's values in place (loading weights, the optimizer's update).
     public func assign(_ values: Tensor) {
         precondition(values.count == count, "assigning \(values.shape) to \(shape)")
+        makePlain()
+        values.makePlain()
         storage.pointer.update(from: values.storage.pointer, count: count)
         storage.markModified()
     }

@@ -1,0 +1,102 @@
+import XCTest
+@testable import ResNetEngine
+import ResNetLayers
+import ResNetModels
+
+/// Activations run in oneDNN's blocked nChw8c layout between layers when their channels fill whole
+/// blocks. Everything a user sees (outputs, end points, gradients, running statistics) must be what
+/// the plain NHWC engine gives.
+final class BlockedLayoutTests: XCTestCase {
+    override func tearDown() { OneDNN.blockedActivations = true }
+
+    private struct Run {
+        var output: [Float]
+        var endPoints: [[Float]]
+        var gradients: [[Float]]
+        var evalGradients: [[Float]]
+        var buffers: [[Float]]
+        var names: [String]
+    }
+
+    /// One training step's forward and backward, then an inference pass, in one layout.
+    private func run(_ name: String, size: Int, blocked: Bool, configure: (inout ResNetConfig) -> Void = { _ in }) throws -> Run {
+        OneDNN.blockedActivations = blocked
+        let net = try ResNetRegistry.make(name, configure)
+        let x = Tensor.randomNormal([2, size, size, net.config.inputChannels], seed: 3)
+        net.train()
+        let y = net(x)
+        let r = Tensor.randomNormal(y.shape, seed: 4)
+        sum(multiply(y, r)).backward()
+        let gradients = net.namedParameters.map { $0.tensor.grad?.array ?? [] }
+        // Eval mode with gradients on: running statistics, BN backward as a fixed affine map (Swift).
+        net.eval()
+        for p in net.namedParameters { p.tensor.zeroGradient() }
+        sum(multiply(net(x), r)).backward()
+        let evalGradients = net.namedParameters.map { $0.tensor.grad?.array ?? [] }
+        let points = GradMode.withoutGradient { net.endPoints(x) }
+        return Run(output: y.array, endPoints: points.map { $0.tensor.array },
+                   gradients: gradients, evalGradients: evalGradients,
+                   buffers: net.namedBuffers.map { $0.tensor.array }, names: net.namedParameters.map(\.name))
+    }
+
+    /// max |a - b| (or max |a| without b), in a plain loop: gradients here have millions of entries.
+    private func maxAbsDifference(_ a: [Float], _ b: [Float]?) -> Float {
+        var m: Float = 0
+        a.withUnsafeBufferPointer { a in
+            if let b { b.withUnsafeBufferPointer { b in for i in 0..<min(a.count, b.count) { m = max(m, abs(a[i] - b[i])) } } }
+            else { for v in a { m = max(m, abs(v)) } }
+        }
+        return m
+    }
+
+    private func assertClose(_ a: [Float], _ b: [Float], _ what: String, tolerance: Float = 1e-3) {
+        XCTAssertEqual(a.count, b.count, what)
+        let scale = maxAbsDifference(b, nil)
+        let error = maxAbsDifference(a, b)
+        XCTAssertLessThanOrEqual(error / max(scale, 1e-6), tolerance, what)
+    }
+
+    func testBlockedAndNHWCGiveTheSameNetwork() throws {
+        let cases: [(String, Int, (inout ResNetConfig) -> Void)] = [
+            ("resnet20", 16, { _ in }),                       // option-A shortcuts: Swift kernels between blocked convs
+            ("resnet50", 64, { $0.numClasses = 5 }),          // ImageNet stem (3 channels stay NHWC), bottlenecks
+            ("resnet_v2_50", 64, { $0.numClasses = 5 }),      // pre-activation, max-pool shortcuts
+        ]
+        for (name, size, configure) in cases {
+            let plain = try run(name, size: size, blocked: false, configure: configure)
+            let blocked = try run(name, size: size, blocked: true, configure: configure)
+            assertClose(blocked.output, plain.output, "\(name) training output")
+            for (i, (a, b)) in zip(blocked.endPoints, plain.endPoints).enumerated() { assertClose(a, b, "\(name) end point \(i)") }
+            // Training gradients are compared on the network's own scale and loosely: through batch-norm
+            // backward over a batch of 2, a deep net amplifies float32 rounding (measured 0.1-3% between
+            // the layouts, both equally close to finite differences), and some are exactly zero in exact
+            // arithmetic (a conv bias right before a batch norm). A layout mix-up scrambles values: O(1).
+            // With running statistics backward is linear, but an untrained 50-layer net's activations grow
+            // unit by unit and ReLU masks flip where rounding moves a value across zero: held at 2%.
+            for (gradients, reference, tolerance, mode) in [(blocked.gradients, plain.gradients, Float(5e-2), "training"),
+                                                             (blocked.evalGradients, plain.evalGradients, Float(2e-2), "eval")] {
+                let scale = reference.map { maxAbsDifference($0, nil) }.max() ?? 1
+                for (i, (a, b)) in zip(gradients, reference).enumerated() {
+                    let error = maxAbsDifference(a, b)
+                    XCTAssertLessThanOrEqual(error / scale, tolerance, "\(name) \(mode) gradient \(plain.names[i])")
+                }
+            }
+            for (i, (a, b)) in zip(blocked.buffers, plain.buffers).enumerated() { assertClose(a, b, "\(name) buffer \(i)") }
+        }
+    }
+
+    /// The layouts really differ: a ResNet-50 unit's output is blocked, and reading it converts it.
+    func testActivationsAreBlockedInsideAndNHWCOutside() throws {
+        OneDNN.blockedActivations = true
+        let conv = Conv2D(8, 16, kernel: 3, padding: .symmetric(1), seed: 1)
+        let x = Tensor.randomNormal([1, 5, 6, 8], seed: 2)
+        let y = GradMode.withoutGradient { conv(x) }
+        XCTAssertEqual(y.storage.layout, .nChw8c)
+        let values = y.array
+        XCTAssertEqual(y.storage.layout, .nhwc)
+        OneDNN.blockedActivations = false
+        let plain = GradMode.withoutGradient { conv(x) }
+        XCTAssertEqual(plain.storage.layout, .nhwc)
+        XCTAssertEqual(values, plain.array)
+    }
+}
