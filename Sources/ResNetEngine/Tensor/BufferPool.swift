@@ -24,19 +24,40 @@ final class BufferPool: @unchecked Sendable {
         }
     }
 
-    func allocate(bytes: Int) -> UnsafeMutableRawPointer {
+    /// A buffer of at least `bytes`, and its real size (what `release` must be given back).
+    func allocate(bytes: Int) -> (pointer: UnsafeMutableRawPointer, bytes: Int) {
         if bytes >= Self.minimumPooledBytes {
             lock.lock()
-            if let p = idle[bytes]?.popLast() {
-                idleBytes -= bytes
+            // The same size, else the smallest idle buffer up to twice as large: activations and
+            // gradients of neighbouring sizes share buffers instead of each size keeping its own,
+            // which held ResNet-50 training 0.8 GB above its live peak.
+            let size = idle[bytes].map { _ in bytes }
+                ?? idle.keys.filter { $0 > bytes && $0 <= 2 * bytes && !(idle[$0]!.isEmpty) }.min()
+            if let size, let p = idle[size]?.popLast() {
+                if idle[size]!.isEmpty { idle[size] = nil }
+                idleBytes -= size
                 lock.unlock()
-                return p
+                return (p, size)
             }
             lock.unlock()
         }
+        if bytes >= Self.mappedBytes {
+            guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+                fatalError("out of memory allocating \(bytes) bytes")
+            }
+            return (p, bytes)
+        }
         var raw: UnsafeMutableRawPointer?
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("out of memory allocating \(bytes) bytes") }
-        return raw
+        return (raw, bytes)
+    }
+
+    /// Buffers from this size up are their own memory mappings, so freeing one gives its pages back
+    /// at once; from malloc's heap they stayed resident as fragments (ResNet-50 training: 0.35 GB).
+    static let mappedBytes = 1 << 20
+
+    private func systemFree(_ p: UnsafeMutableRawPointer, bytes: Int) {
+        if bytes >= Self.mappedBytes { munmap(p, bytes) } else { free(p) }
     }
 
     func release(_ p: UnsafeMutableRawPointer, bytes: Int) {
@@ -50,13 +71,13 @@ final class BufferPool: @unchecked Sendable {
             }
             lock.unlock()
         }
-        free(p)
+        systemFree(p, bytes: bytes)
     }
 
     /// Returns every idle buffer to the system.
     func drain() {
         lock.lock()
-        for (_, list) in idle { for p in list { free(p) } }
+        for (bytes, list) in idle { for p in list { systemFree(p, bytes: bytes) } }
         idle.removeAll()
         idleBytes = 0
         lock.unlock()

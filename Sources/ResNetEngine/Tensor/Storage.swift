@@ -19,6 +19,8 @@ public final class Storage: @unchecked Sendable {
     public internal(set) var layout = MemoryLayout4D.nhwc
     /// Moves on whenever the values may have changed: what caches of derived values compare.
     public private(set) var version: UInt64 = 0
+    /// The buffer's real size, which may exceed `count` floats when the pool hands out a larger one.
+    private var capacityBytes: Int
 
     @inline(__always) public func markModified() { version &+= 1 }
 
@@ -27,6 +29,7 @@ public final class Storage: @unchecked Sendable {
     func swapBuffer(with other: Storage) {
         precondition(other.count == count, "swapping buffers of different sizes")
         swap(&pointer, &other.pointer)
+        swap(&capacityBytes, &other.capacityBytes)
         markModified()
     }
 
@@ -40,15 +43,16 @@ public final class Storage: @unchecked Sendable {
         precondition(count >= 0, "negative storage size")
         self.count = count
         self.device = device
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        pointer = BufferPool.shared.allocate(bytes: bytes).bindMemory(to: Float.self, capacity: max(count, 1))
+        let (raw, bytes) = BufferPool.shared.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        capacityBytes = bytes
         if zeroed { pointer.initialize(repeating: 0, count: count) }
         Storage.account(bytes)
     }
 
     deinit {
-        BufferPool.shared.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Float>.stride)
-        Storage.account(-max(count, 1) * MemoryLayout<Float>.stride)
+        BufferPool.shared.release(UnsafeMutableRawPointer(pointer), bytes: capacityBytes)
+        Storage.account(-capacityBytes)
     }
 
     private static func account(_ delta: Int) {
