@@ -10,8 +10,8 @@ public enum Device: String, Sendable {
 public final class Storage: @unchecked Sendable {
     public let count: Int
     public let device: Device
-    /// The raw buffer. Writing through it directly (not through `Tensor.pointer`) must be followed
-    /// by `markModified()`.
+    /// The raw buffer, in `layout` order (use `Tensor.pointer` for NHWC). Writing through it directly
+    /// must be followed by `markModified()`.
     public private(set) var pointer: UnsafeMutablePointer<Float>
     /// How a 4-D activation's values are ordered in memory: NHWC, or oneDNN's channel-blocked
     /// nChw8c that its AVX2 kernels run fastest on. A property of the buffer, shared by every tensor
