@@ -100,6 +100,9 @@ func emptyActivation(_ shape: [Int], _ layout: MemoryLayout4D) -> Tensor {
     return t
 }
 
+/// An uninitialised tensor shaped and laid out like `t`.
+func emptyLike(_ t: Tensor) -> Tensor { emptyActivation(t.shape, t.storage.layout) }
+
 /// "64x256x1x1": a descriptor's logical dims, for labels.
 func dimsString(_ md: dnnl_memory_desc_t) -> String {
     withUnsafeBytes(of: md.dims) { Array($0.bindMemory(to: Int64.self).prefix(Int(md.ndims))) }.map(String.init).joined(separator: "x")

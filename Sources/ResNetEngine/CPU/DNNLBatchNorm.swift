@@ -30,7 +30,7 @@ extension CPUBackend {
         let layout = x.storage.layout
         let prim = forwardPrimitive(x.shape, layout, epsilon: epsilon, flags: flags(scale: scale != nil, relu: relu), prop: dnnl_forward_training)
         let md = activationDesc(x), cmd = channelDesc(c)
-        let y = emptyActivation(x.shape, layout), mean = Tensor(empty: [c]), variance = Tensor(empty: [c])
+        let y = emptyLike(x), mean = Tensor(empty: [c]), variance = Tensor(empty: [c])
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (DNNL_ARG_SRC, md, raw(x)), (DNNL_ARG_DST, md, raw(y)), (DNNL_ARG_MEAN, cmd, raw(mean)),
             (DNNL_ARG_VARIANCE, cmd, raw(variance)), (DNNL_ARG_SHIFT, cmd, raw(shift)),
@@ -55,7 +55,7 @@ extension CPUBackend {
         let prim = forwardPrimitive(x.shape, layout, epsilon: epsilon, flags: flags(scale: scale != nil, relu: relu, globalStats: true),
                                     prop: dnnl_forward_inference)
         let md = activationDesc(x), cmd = channelDesc(c)
-        let y = emptyActivation(x.shape, layout)
+        let y = emptyLike(x)
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (DNNL_ARG_SRC, md, raw(x)), (DNNL_ARG_DST, md, raw(y)), (DNNL_ARG_MEAN, cmd, raw(mean)),
             (DNNL_ARG_VARIANCE, cmd, raw(variance)), (DNNL_ARG_SHIFT, cmd, raw(shift)),

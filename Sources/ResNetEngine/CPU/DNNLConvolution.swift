@@ -13,13 +13,12 @@ extension CPUBackend {
         }
     }
 
-    private func convDescs(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, layout: MemoryLayout4D? = nil)
+    private func convDescs(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, layout: MemoryLayout4D)
         -> (src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, dst: dnnl_memory_desc_t, dstShape: [Int]) {
         precondition(xShape.count == 4 && wShape.count == 4, "convolution wants NHWC input and OIHW weights, got \(xShape) and \(wShape)")
         precondition(xShape[3] == wShape[1], "convolution input has \(xShape[3]) channels, weights expect \(wShape[1])")
         precondition(wShape[2] == g.kh && wShape[3] == g.kw, "weights \(wShape) do not match kernel \(g.kh)x\(g.kw)")
         let dstShape = [xShape[0], g.outputH, g.outputW, wShape[0]]
-        let layout = layout ?? convLayout(xShape, wShape, g)
         return (activationDesc(xShape, layout), anyDesc(wShape), activationDesc(dstShape, layout), dstShape)
     }
 
@@ -37,8 +36,7 @@ extension CPUBackend {
     }
 
     /// The forward-training primitive without post-ops: the hint oneDNN needs for the backward ones.
-    private func forwardHint(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, bias: Bool, layout: MemoryLayout4D? = nil) -> Primitive {
-        let layout = layout ?? convLayout(xShape, wShape, g)
+    private func forwardHint(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, bias: Bool, layout: MemoryLayout4D) -> Primitive {
         let (src, w, dst, _) = convDescs(xShape, wShape, g, layout: layout)
         let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([wShape[0]], dnnl_x) : nil
         return cache.get("conv.fwd.hint|\(xShape)|\(wShape)|\(g)|\(bias)|\(layout)") {
@@ -48,10 +46,10 @@ extension CPUBackend {
     }
 
     func convolutionPrimitive(xShape: [Int], wShape: [Int], geometry g: WindowGeometry, bias: Bool,
-                              residual: Bool, relu: Bool, training: Bool) -> Primitive {
-        let (src, w, dst, _) = convDescs(xShape, wShape, g)
+                              residual: Bool, relu: Bool, training: Bool, layout: MemoryLayout4D) -> Primitive {
+        let (src, w, dst, _) = convDescs(xShape, wShape, g, layout: layout)
         let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([wShape[0]], dnnl_x) : nil
-        let key = "conv.fwd|\(xShape)|\(wShape)|\(g)|b\(bias)|r\(residual)|relu\(relu)|t\(training)|\(convLayout(xShape, wShape, g))"
+        let key = "conv.fwd|\(xShape)|\(wShape)|\(g)|b\(bias)|r\(residual)|relu\(relu)|t\(training)|\(layout)"
         return cache.get(key) {
             var po: dnnl_post_ops_t?
             dnnlCheck(dnnl_post_ops_create(&po), "post-ops create")
@@ -69,16 +67,22 @@ extension CPUBackend {
 
     public func convolution(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: WindowGeometry,
                             residual: Tensor?, relu: Bool, training: Bool) -> Tensor {
-        let (src, _, dst, dstShape) = convDescs(x.shape, weight.shape, g)
-        if let residual { precondition(residual.shape == dstShape, "residual \(residual.shape) does not match convolution output \(dstShape)") }
         let layout = convLayout(x.shape, weight.shape, g)
+        let (src, _, dst, dstShape) = convDescs(x.shape, weight.shape, g, layout: layout)
+        if let residual { precondition(residual.shape == dstShape, "residual \(residual.shape) does not match convolution output \(dstShape)") }
         let x = conform(x, to: layout)
         let residual = residual.map { conform($0, to: layout) }
         let prim = convolutionPrimitive(xShape: x.shape, wShape: weight.shape, geometry: g, bias: bias != nil,
-                                        residual: residual != nil, relu: relu, training: training)
+                                        residual: residual != nil, relu: relu, training: training, layout: layout)
         let wanted = prim.desc(dnnl_query_weights_md), plain = memoryDesc(weight.shape, dnnl_oihw)
-        let (wPtr, keep) = training || descEqual(plain, wanted) ? blockedWeights(weight, plain: plain, wanted: wanted)
-            : { let s = BlockedWeightCache.shared.blocked(weight, plain: plain, wanted: wanted); return (raw(s), s) }()
+        // Inference keeps its weights reordered between calls; training's change every step.
+        let (wPtr, keep): (UnsafeMutableRawPointer, Storage?)
+        if training || descEqual(plain, wanted) {
+            (wPtr, keep) = blockedWeights(weight, plain: plain, wanted: wanted)
+        } else {
+            let cached = BlockedWeightCache.shared.blocked(weight, plain: plain, wanted: wanted)
+            (wPtr, keep) = (raw(cached), cached)
+        }
         let y = emptyActivation(dstShape, layout)
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (DNNL_ARG_SRC, src, raw(x)), (DNNL_ARG_WEIGHTS, wanted, wPtr), (DNNL_ARG_DST, dst, raw(y)),
@@ -91,12 +95,12 @@ extension CPUBackend {
     }
 
     public func convolutionBackwardData(_ dy: Tensor, weight: Tensor, geometry g: WindowGeometry, inputShape: [Int]) -> Tensor {
-        let (src, w, dst, dstShape) = convDescs(inputShape, weight.shape, g)
-        precondition(dy.shape == dstShape, "convolution gradient \(dy.shape), expected \(dstShape)")
-        let hint = forwardHint(inputShape, weight.shape, g, bias: false)
         let layout = convLayout(inputShape, weight.shape, g)
+        let (src, w, dst, dstShape) = convDescs(inputShape, weight.shape, g, layout: layout)
+        precondition(dy.shape == dstShape, "convolution gradient \(dy.shape), expected \(dstShape)")
+        let hint = forwardHint(inputShape, weight.shape, g, bias: false, layout: layout)
         let dy = conform(dy, to: layout)
-        let prim = cache.get("conv.bwd_data|\(inputShape)|\(weight.shape)|\(g)|\(convLayout(inputShape, weight.shape, g))") {
+        let prim = cache.get("conv.bwd_data|\(inputShape)|\(weight.shape)|\(g)|\(layout)") {
             makePrimitive("convolution backward data", { d in
                 var s = src, ww = w, o = dst
                 let n = g.dnnl
@@ -114,14 +118,14 @@ extension CPUBackend {
 
     public func convolutionBackwardWeights(_ dy: Tensor, input x: Tensor, geometry g: WindowGeometry,
                                            weightShape: [Int], withBias: Bool) -> (weight: Tensor, bias: Tensor?) {
-        let (src, w, dst, dstShape) = convDescs(x.shape, weightShape, g)
+        let layout = convLayout(x.shape, weightShape, g)
+        let (src, w, dst, dstShape) = convDescs(x.shape, weightShape, g, layout: layout)
         precondition(dy.shape == dstShape, "convolution gradient \(dy.shape), expected \(dstShape)")
         let biasMD = memoryDesc([weightShape[0]], dnnl_x)
-        let layout = convLayout(x.shape, weightShape, g)
         let x = conform(x, to: layout)
         let dy = conform(dy, to: layout)
-        let hint = forwardHint(x.shape, weightShape, g, bias: withBias)
-        let prim = cache.get("conv.bwd_weights|\(x.shape)|\(weightShape)|\(g)|\(withBias)|\(convLayout(x.shape, weightShape, g))") {
+        let hint = forwardHint(x.shape, weightShape, g, bias: withBias, layout: layout)
+        let prim = cache.get("conv.bwd_weights|\(x.shape)|\(weightShape)|\(g)|\(withBias)|\(layout)") {
             makePrimitive("convolution backward weights", { d in
                 var s = src, ww = w, o = dst, b = biasMD
                 let n = g.dnnl

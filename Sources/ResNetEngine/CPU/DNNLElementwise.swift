@@ -5,13 +5,6 @@ import CDNNL
 /// Every tensor is seen as one flat vector: these ops do not care about layout, as long as their
 /// operands share one; outputs take the first operand's.
 extension CPUBackend {
-    /// An uninitialised tensor shaped and laid out like `t`.
-    private func like(_ t: Tensor) -> Tensor {
-        let y = Tensor(empty: t.shape)
-        y.storage.layout = t.storage.layout
-        return y
-    }
-
     private func flat(_ n: Int) -> dnnl_memory_desc_t { memoryDesc([n], dnnl_a) }
 
     private func eltwiseForward(_ n: Int, _ alg: dnnl_alg_kind_t, alpha: Float = 0, beta: Float = 0) -> Primitive {
@@ -25,7 +18,7 @@ extension CPUBackend {
     }
 
     private func eltwise(_ x: Tensor, _ alg: dnnl_alg_kind_t, alpha: Float = 0, beta: Float = 0) -> Tensor {
-        let y = like(x)
+        let y = emptyLike(x)
         let md = flat(x.count)
         eltwiseForward(x.count, alg, alpha: alpha, beta: beta).execute([(DNNL_ARG_SRC, md, raw(x)), (DNNL_ARG_DST, md, raw(y))])
         return y
@@ -44,7 +37,7 @@ extension CPUBackend {
             }, empty: dnnl_eltwise_desc_t(), hint: hint)
         }
         let dy = conform(dy, to: y.storage.layout)
-        let dx = like(y)
+        let dx = emptyLike(y)
         prim.execute([(DNNL_ARG_DST, md, raw(y)), (DNNL_ARG_DIFF_DST, md, raw(dy)), (DNNL_ARG_DIFF_SRC, md, raw(dx))])
         return dx
     }
@@ -69,13 +62,13 @@ extension CPUBackend {
     }
 
     public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
-        let y = like(a)
+        let y = emptyLike(a)
         binary(a, b, dnnl_binary_add, into: y)
         return y
     }
 
     public func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor {
-        let y = like(a)
+        let y = emptyLike(a)
         binary(a, b, dnnl_binary_add, into: y, relu: true)
         return y
     }
@@ -83,7 +76,7 @@ extension CPUBackend {
     public func addInPlace(_ a: Tensor, _ b: Tensor) { binary(a, b, dnnl_binary_add, into: a); a.storage.markModified() }
 
     public func multiply(_ a: Tensor, _ b: Tensor) -> Tensor {
-        let y = like(a)
+        let y = emptyLike(a)
         binary(a, b, dnnl_binary_mul, into: y)
         return y
     }

@@ -102,7 +102,6 @@ public struct Benchmark {
         for _ in 0..<warmup { step() }
         Storage.resetPeak()
         Profiler.start(detail)
-        defer { Profiler.stop() }
         var durations: [Double] = []
         for i in 0..<steps {
             let start = DispatchTime.now().uptimeNanoseconds
