@@ -4,24 +4,14 @@ image size, threads, burn-in and timed steps; channels_last (PyTorch's fast CPU 
 Prints one JSON line: {"model", "mode", "median", "mean", "std", "peak_rss_bytes"}, or
 {"model", "mode", "unsupported": true} for SwiftResNet's pre-activation resnet_v2_* models, which
 torchvision lacks (so bench/compare.py can ask every framework for every case)."""
-import argparse, json, resource, statistics, sys, time
-
 import torch
 import torchvision
 
-p = argparse.ArgumentParser()
-p.add_argument("--model", default="resnet50")
-p.add_argument("--mode", choices=["forward", "backward", "train"], default="forward")
-p.add_argument("--batch-size", type=int, default=32)
-p.add_argument("--image-size", type=int, default=224)
-p.add_argument("--warmup", type=int, default=10)
-p.add_argument("--steps", type=int, default=100)
-p.add_argument("--threads", type=int, default=2)
-p.add_argument("--nchw", action="store_true", help="use PyTorch's default NCHW layout instead of channels_last")
-a = p.parse_args()
+from peer_timing import exit_unsupported, parse_args, time_and_report
+
+a = parse_args()
 if a.model.startswith("resnet_v2_"):
-    print(json.dumps({"model": a.model, "mode": a.mode, "unsupported": True}))
-    sys.exit(0)
+    exit_unsupported(a)
 
 torch.set_num_threads(a.threads)
 net = getattr(torchvision.models, a.model)(num_classes=1000)
@@ -46,12 +36,4 @@ def step():
 
 
 net.eval() if a.mode == "forward" else net.train()
-for _ in range(a.warmup):
-    step()
-times = []
-for _ in range(a.steps):
-    t = time.perf_counter()
-    step()
-    times.append(time.perf_counter() - t)
-print(json.dumps({"model": a.model, "mode": a.mode, "median": statistics.median(times), "mean": statistics.mean(times),
-                  "std": statistics.pstdev(times), "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+time_and_report(a, step)

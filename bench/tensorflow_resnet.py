@@ -5,26 +5,18 @@ tf.function, oneDNN kernels, NHWC; no XLA), so the third column of bench/compare
 user gets out of the box. Same CLI and output as pytorch_resnet.py; prints one JSON line:
 {"model", "mode", "median", "mean", "std", "peak_rss_bytes"}, or {"model", "mode", "unsupported": true}
 for a SwiftResNet model that keras.applications lacks."""
-import argparse, json, os, resource, statistics, sys, time
+import os
+
+from peer_timing import exit_unsupported, parse_args, time_and_report
 
 # keras.applications by SwiftResNet's registry names (v1 = ResNet50..., v2 = the pre-activation ResNet50V2...).
 MODELS = {"resnet50": "ResNet50", "resnet101": "ResNet101", "resnet152": "ResNet152",
           "resnet_v2_50": "ResNet50V2", "resnet_v2_101": "ResNet101V2", "resnet_v2_152": "ResNet152V2"}
 
-p = argparse.ArgumentParser()
-p.add_argument("--model", default="resnet50")
-p.add_argument("--mode", choices=["forward", "backward", "train"], default="forward")
-p.add_argument("--batch-size", type=int, default=32)
-p.add_argument("--image-size", type=int, default=224)
-p.add_argument("--warmup", type=int, default=10, help="untimed steps, the first of which traces the tf.function")
-p.add_argument("--steps", type=int, default=100)
-p.add_argument("--threads", type=int, default=2)
-p.add_argument("--nchw", action="store_true", help="accepted for pytorch_resnet.py's CLI; TensorFlow's CPU kernels are NHWC only")
-a = p.parse_args()
-
+a = parse_args(warmup_help="untimed steps, the first of which traces the tf.function",
+               nchw_help="accepted for pytorch_resnet.py's CLI; TensorFlow's CPU kernels are NHWC only")
 if a.model not in MODELS:
-    print(json.dumps({"model": a.model, "mode": a.mode, "unsupported": True}))
-    sys.exit(0)
+    exit_unsupported(a)
 
 # Threads must be fixed before TensorFlow starts its thread pools, i.e. before the import and the first op.
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
@@ -75,13 +67,4 @@ def step():
         backward(x, y)[0].numpy()
 
 
-for _ in range(a.warmup):
-    step()
-times = []
-for _ in range(a.steps):
-    t = time.perf_counter()
-    step()
-    times.append(time.perf_counter() - t)
-print(json.dumps({"model": a.model, "mode": a.mode, "median": statistics.median(times), "mean": statistics.mean(times),
-                  "std": statistics.pstdev(times), "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                  "onednn": os.environ["TF_ENABLE_ONEDNN_OPTS"] not in ("0", "false", "False")}))
+time_and_report(a, step, onednn=os.environ["TF_ENABLE_ONEDNN_OPTS"] not in ("0", "false", "False"))
