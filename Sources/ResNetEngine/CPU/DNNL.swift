@@ -266,7 +266,20 @@ public enum OneDNN {
 
     /// Whether activations run in oneDNN's blocked nChw8c layout between layers (the default) or
     /// stay NHWC (`SWIFTRESNET_LAYOUT=nhwc`). Values read from Swift are NHWC either way.
-    nonisolated(unsafe) public static var blockedActivations = ProcessInfo.processInfo.environment["SWIFTRESNET_LAYOUT"] != "nhwc"
+    nonisolated(unsafe) public static var blockedActivations = layoutFromEnvironment()
+
+    /// `SWIFTRESNET_LAYOUT`: `nhwc`, or `blocked` / `nChw8c` (the default); anything else is named on
+    /// stderr and ignored rather than silently read as one of them.
+    private static func layoutFromEnvironment() -> Bool {
+        guard let value = ProcessInfo.processInfo.environment["SWIFTRESNET_LAYOUT"] else { return true }
+        switch value.lowercased() {
+        case "nhwc": return false
+        case "blocked", "nchw8c", "": return true
+        default:
+            FileHandle.standardError.write(Data("warning: SWIFTRESNET_LAYOUT=\(value) is not nhwc or blocked; using blocked\n".utf8))
+            return true
+        }
+    }
 
     /// Every primitive created so far with the implementation oneDNN picked for it.
     public static var implementations: [(key: String, implementation: String)] { PrimitiveCache.shared.implementations }
