@@ -1,3 +1,4 @@
+import Foundation
 import ResNetEngine
 
 /// Convolutions each followed by batch norm, with ReLU between them, as in every ResNet unit:
@@ -8,9 +9,9 @@ import ResNetEngine
 /// One description, three executions:
 /// - inference folds each BN into the convolution before it: one oneDNN call per link, ReLU and
 ///   the residual add as post-ops;
-/// - training joins each BN-ReLU to the convolution after it (`batchNormReLUConv2d`), so the
-///   BN-ReLU output is recomputed in backward instead of kept: the activation memory of a
-///   bottleneck drops by a third;
+/// - training joins each BN-ReLU to the convolution after it (`fusedConv2d`), so the BN-ReLU
+///   output is recomputed in backward instead of kept, and recomputes cheap convolutions' outputs
+///   too: the activation memory of a stage-1 bottleneck drops by more than half;
 /// - anything else (frozen BN while fine-tuning, a summary tracing layer by layer) runs layer by layer.
 public func convChain(_ x: Tensor, convs: [Conv2D], norms: [BatchNorm2D], residual: Tensor? = nil, relu: Bool = false,
                       owner: Module? = nil) -> Tensor {
@@ -22,13 +23,7 @@ public func convChain(_ x: Tensor, convs: [Conv2D], norms: [BatchNorm2D], residu
         return foldedChain(x, convs: convs, norms: norms, residual: residual, relu: relu)
     }
     if !tracing && GradMode.isEnabled && norms.allSatisfy({ $0.usesBatchStatistics }) && (lastHasNorm || !relu) {
-        var h = convs[0](x)
-        for i in 1..<convs.count {
-            let fuseResidual = i == convs.count - 1 && !lastHasNorm
-            h = norms[i - 1].thenConv(h, convs[i], residual: fuseResidual ? residual : nil)
-        }
-        guard lastHasNorm else { return h }
-        return addResidual(norms[convs.count - 1](h, relu: relu && residual == nil), residual, relu: relu, owner: owner)
+        return trainingChain(x, convs: convs, norms: norms, residual: residual, relu: relu, owner: owner)
     }
     var h = x
     for (i, conv) in convs.enumerated() {
@@ -50,6 +45,29 @@ private func foldedChain(_ x: Tensor, convs: [Conv2D], norms: [BatchNorm2D], res
     return h
 }
 
+/// The training execution: link i is `fusedConv2d(h, pre: norms[i - 1], conv: convs[i])`, so no
+/// BN-ReLU output is kept; the last link also takes its batch norm when the convolution's output
+/// is cheaper to recompute than to keep (`Conv2D.recomputesOutput`).
+private func trainingChain(_ x: Tensor, convs: [Conv2D], norms: [BatchNorm2D], residual: Tensor?, relu: Bool, owner: Module?) -> Tensor {
+    let lastHasNorm = norms.count == convs.count
+    var h = x
+    for (i, conv) in convs.enumerated() {
+        let last = i == convs.count - 1
+        let pre = i > 0 ? norms[i - 1] : nil
+        let post = last && lastHasNorm && conv.recomputesOutput ? norms[i] : nil
+        if pre == nil && post == nil {
+            h = conv(h, residual: last && !lastHasNorm ? residual : nil)
+            continue
+        }
+        h = fusedConv2d(h, pre: pre?.trainingParameters, conv: conv.parameters, post: post?.trainingParameters,
+                        postReLU: post != nil && relu && residual == nil, residual: last && !lastHasNorm ? residual : nil)
+        for bn in [pre, post].compactMap({ $0 }) { bn.countBatch() }
+        if last && post != nil { return addResidual(h, residual, relu: relu, owner: owner) }
+    }
+    guard lastHasNorm else { return h }
+    return addResidual(norms[convs.count - 1](h, relu: relu && residual == nil), residual, relu: relu, owner: owner)
+}
+
 /// `relu(h + residual)` (or without ReLU) in one pass, recorded for summaries as the unit's add.
 private func addResidual(_ h: Tensor, _ residual: Tensor?, relu: Bool, owner: Module?) -> Tensor {
     guard let residual else { return h }
@@ -66,12 +84,35 @@ extension Conv2D {
 }
 
 extension BatchNorm2D {
-    /// `conv(relu(self(x))) + residual` in training with the BN-ReLU output recomputed in backward.
-    func thenConv(_ x: Tensor, _ conv: Conv2D, residual: Tensor?) -> Tensor {
-        let y = batchNormReLUConv2d(x, scale: weight, shift: bias, statistics: BatchNormStatistics(mean: runningMean, variance: runningVar),
-                                    momentum: momentum, epsilon: epsilon, weight: conv.weight, bias: conv.bias, stride: conv.stride,
-                                    padding: conv.padding, dilation: conv.dilation, residual: residual)
-        numBatchesTracked.pointer[0] += 1
-        return y
+    /// This layer as the batch norm of a fused training link.
+    var trainingParameters: BatchNormParameters {
+        BatchNormParameters(scale: weight, shift: bias, statistics: BatchNormStatistics(mean: runningMean, variance: runningVar),
+                            momentum: momentum, epsilon: epsilon)
     }
+
+    /// Counts one training batch, as `callAsFunction` does, for a link that normalized outside it.
+    func countBatch() { numBatchesTracked.pointer[0] += 1 }
+}
+
+extension Conv2D {
+    /// This layer as the convolution of a fused training link.
+    var parameters: ConvolutionParameters {
+        ConvolutionParameters(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation)
+    }
+
+    /// Inputs per output value up to which training recomputes this convolution's output in backward
+    /// instead of keeping it for the batch norm after it. Keeping costs 4 bytes per output value,
+    /// recomputing 2 x fan-in FLOPs, so small fan-ins save most memory per FLOP: in ResNet-50 the
+    /// 1x1 expansions and projections of stages 1-2 (fan-in 64, 128: 0.6 GB at batch 32) for about
+    /// 3% more FLOPs. 0 keeps every output; `Int.max` recomputes all. `SWIFTRESNET_RECOMPUTE_FANIN`
+    /// sets the default.
+    nonisolated(unsafe) public static var recomputeFanIn: Int = {
+        let text = ProcessInfo.processInfo.environment["SWIFTRESNET_RECOMPUTE_FANIN"]
+        if let text, let value = Int(text), value >= 0 { return value }
+        if let text { FileHandle.standardError.write(Data("warning: SWIFTRESNET_RECOMPUTE_FANIN=\(text) is not a count; using 128\n".utf8)) }
+        return 128
+    }()
+
+    /// Whether training recomputes this convolution's output (see `recomputeFanIn`).
+    var recomputesOutput: Bool { inChannels * kernel * kernel <= Conv2D.recomputeFanIn }
 }

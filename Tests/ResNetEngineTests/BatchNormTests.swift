@@ -153,37 +153,84 @@ final class BatchNormTests: XCTestCase {
                             reference: { refBatchNormTraining($0[0], scale: nil, shift: $0[1].data, epsilon: Double(Self.epsilon)).y })
     }
 
-    // MARK: BN-ReLU-conv with the BN output recomputed in backward
+    // MARK: Fused links with the BN-ReLU output and the convolution output recomputed in backward
 
-    /// Every input's gradient (x, shift, weight, scale, bias, residual) against float64 differences of
-    /// conv(relu(bn(x))) + residual, on an odd 3x3/stride-2 case.
-    func testBatchNormReLUConvGradients() {
-        let stats = BatchNormStatistics(mean: Tensor(zeros: [3]), variance: Tensor(repeating: 1, shape: [3]))
+    /// conv(relu(bn(x))) + residual: every input's gradient (x, weight, bias, shift, scale, residual)
+    /// against float64 differences, on an odd 3x3/stride-2 case.
+    func testFusedConvWithPreNormGradients() {
         let x = randomDArray([2, 5, 7, 3], seed: 31, std: 1.5, mean: 0.3)
         let shift = randomDArray([3], seed: 32), w = randomDArray([4, 3, 3, 3], seed: 33, std: 0.4)
         let scale = randomDArray([3], seed: 34), bias = randomDArray([4], seed: 35)
         let g = WindowGeometry(inputH: 5, inputW: 7, kernelH: 3, kernelW: 3, stride: (2, 2), padding: .symmetric(1))
         let rg = RefWindow(g)
         let residual = randomDArray([2, rg.outputH(5), rg.outputW(7), 4], seed: 36)
-        GradientCheck.check("batchNormReLUConv2d", inputs: [x, shift, w, scale, bias, residual],
-                            engine: { batchNormReLUConv2d($0[0], scale: $0[3], shift: $0[1], statistics: stats, epsilon: Self.epsilon,
-                                                          weight: $0[2], bias: $0[4], stride: 2, padding: .symmetric(1), residual: $0[5]) },
+        GradientCheck.check("fusedConv2d pre", inputs: [x, w, bias, shift, scale, residual],
+                            engine: { fusedConv2d($0[0], pre: Self.norm(scale: $0[4], shift: $0[3]),
+                                                  conv: ConvolutionParameters(weight: $0[1], bias: $0[2], stride: 2, padding: .symmetric(1)),
+                                                  residual: $0[5]) },
                             reference: {
-                                let y = refBatchNormTraining($0[0], scale: $0[3].data, shift: $0[1].data, epsilon: Double(Self.epsilon), relu: true).y
-                                return refConv2d(y, $0[2], bias: $0[4], rg, residual: $0[5])
+                                let y = refBatchNormTraining($0[0], scale: $0[4].data, shift: $0[3].data, epsilon: Double(Self.epsilon), relu: true).y
+                                return refConv2d(y, $0[1], bias: $0[2], rg, residual: $0[5])
                             })
     }
 
-    /// The running statistics move exactly as with `batchNorm(training: true)`.
-    func testBatchNormReLUConvUpdatesRunningStatisticsLikeBatchNorm() {
+    /// bn2(conv(relu(bn1(x)))), the bottleneck's last link with its conv output recomputed: every
+    /// gradient, both batch norms' included, on an odd 1x1 case.
+    func testFusedConvWithPreAndPostNormGradients() {
+        let x = randomDArray([3, 5, 3, 3], seed: 61, std: 1.5, mean: 0.3)
+        let w = randomDArray([5, 3, 1, 1], seed: 62, std: 0.5)
+        let (scale1, shift1) = (randomDArray([3], seed: 63), randomDArray([3], seed: 64))
+        let (scale2, shift2) = (randomDArray([5], seed: 65), randomDArray([5], seed: 66))
+        let rg = RefWindow(WindowGeometry(inputH: 5, inputW: 3, kernelH: 1, kernelW: 1, stride: (1, 1), padding: .valid))
+        GradientCheck.check("fusedConv2d pre+post", inputs: [x, w, shift1, scale1, shift2, scale2],
+                            engine: { fusedConv2d($0[0], pre: Self.norm(scale: $0[3], shift: $0[2]), conv: ConvolutionParameters(weight: $0[1]),
+                                                  post: Self.norm(scale: $0[5], shift: $0[4])) },
+                            reference: {
+                                let e = Double(Self.epsilon)
+                                let y = refBatchNormTraining($0[0], scale: $0[3].data, shift: $0[2].data, epsilon: e, relu: true).y
+                                return refBatchNormTraining(refConv2d(y, $0[1], rg), scale: $0[5].data, shift: $0[4].data, epsilon: e).y
+                            })
+    }
+
+    /// relu(bn(conv(x))) with an input that needs no gradient (a stem on the images) and a batch
+    /// norm without scale: the weight and shift gradients (a bias before batch norm has none).
+    func testFusedConvWithPostNormAndReLUGradients() {
+        let x = randomDArray([2, 6, 5, 2], seed: 71, std: 1.2)
+        let w = randomDArray([4, 2, 3, 3], seed: 72, std: 0.5), shift = randomDArray([4], seed: 74)
+        let g = WindowGeometry(inputH: 6, inputW: 5, kernelH: 3, kernelW: 3, stride: (2, 2), padding: .symmetric(1))
+        let rg = RefWindow(g)
+        GradientCheck.check("fusedConv2d post+relu", inputs: [x, w, shift], wrt: [1, 2],
+                            engine: { fusedConv2d($0[0], conv: ConvolutionParameters(weight: $0[1], stride: 2, padding: .symmetric(1)),
+                                                  post: Self.norm(scale: nil, shift: $0[2]), postReLU: true) },
+                            reference: {
+                                refBatchNormTraining(refConv2d($0[0], $0[1], rg), scale: nil, shift: $0[2].data,
+                                                     epsilon: Double(Self.epsilon), relu: true).y
+                            })
+    }
+
+    /// Both batch norms of a link move their running statistics exactly as `batchNorm(training: true)`.
+    func testFusedConvUpdatesRunningStatisticsLikeBatchNorm() {
         let x = randomTensor([2, 4, 4, 3], seed: 41, std: 2, mean: 1), w = randomTensor([2, 3, 1, 1], seed: 42)
-        let a = BatchNormStatistics(mean: Tensor(zeros: [3]), variance: Tensor(repeating: 1, shape: [3]))
-        let b = BatchNormStatistics(mean: Tensor(zeros: [3]), variance: Tensor(repeating: 1, shape: [3]))
-        _ = batchNormReLUConv2d(x, scale: nil, shift: Tensor(zeros: [3]), statistics: a, momentum: 0.3, weight: w)
-        _ = batchNorm(x, scale: nil, shift: Tensor(zeros: [3]), statistics: b, training: true, momentum: 0.3)
-        XCTAssertEqual(a.mean.array, b.mean.array)
-        XCTAssertEqual(a.variance.array, b.variance.array)
-        XCTAssertNotEqual(a.mean.array, [0, 0, 0])
+        func fresh(_ c: Int) -> BatchNormStatistics { BatchNormStatistics(mean: Tensor(zeros: [c]), variance: Tensor(repeating: 1, shape: [c])) }
+        let (pre, post, preExpected, postExpected) = (fresh(3), fresh(2), fresh(3), fresh(2))
+        _ = fusedConv2d(x, pre: BatchNormParameters(scale: nil, shift: Tensor(zeros: [3]), statistics: pre, momentum: 0.3),
+                        conv: ConvolutionParameters(weight: w),
+                        post: BatchNormParameters(scale: nil, shift: Tensor(zeros: [2]), statistics: post, momentum: 0.2))
+        let r = batchNorm(x, scale: nil, shift: Tensor(zeros: [3]), statistics: preExpected, training: true, momentum: 0.3, relu: true)
+        _ = batchNorm(conv2d(r, w), scale: nil, shift: Tensor(zeros: [2]), statistics: postExpected, training: true, momentum: 0.2)
+        XCTAssertEqual(pre.mean.array, preExpected.mean.array)
+        XCTAssertEqual(pre.variance.array, preExpected.variance.array)
+        XCTAssertEqual(post.mean.array, postExpected.mean.array)
+        XCTAssertEqual(post.variance.array, postExpected.variance.array)
+        XCTAssertNotEqual(pre.mean.array, [0, 0, 0])
+        XCTAssertNotEqual(post.mean.array, [0, 0])
+    }
+
+    /// A link's batch norm over fresh running statistics (the gradient checks don't look at them).
+    static func norm(scale: Tensor?, shift: Tensor) -> BatchNormParameters {
+        let c = shift.count
+        return BatchNormParameters(scale: scale, shift: shift, statistics: BatchNormStatistics(mean: Tensor(zeros: [c]), variance: Tensor(repeating: 1, shape: [c])),
+                                   epsilon: epsilon)
     }
 
     /// Training forward and backward on a blocked (nChw8c) input give the reference's values, and

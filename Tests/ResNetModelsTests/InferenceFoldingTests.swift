@@ -86,8 +86,18 @@ final class InferenceFoldingTests: XCTestCase {
     }
 
     /// Training runs each BN-ReLU joined to the next convolution with its output recomputed in
-    /// backward; the gradients must be those of the same unit written out layer by layer.
+    /// backward, and recomputes cheap convolutions' outputs too; whatever is recomputed, the
+    /// gradients must be those of the same unit written out layer by layer.
     func testTrainingChainGradientsMatchLayerByLayer() throws {
+        let saved = Conv2D.recomputeFanIn
+        defer { Conv2D.recomputeFanIn = saved }
+        for fanIn in [0, 128, Int.max] {
+            Conv2D.recomputeFanIn = fanIn
+            try assertTrainingChainGradientsMatchLayerByLayer("fan-in \(fanIn)")
+        }
+    }
+
+    private func assertTrainingChainGradientsMatchLayerByLayer(_ what: String) throws {
         for name in ["resnet50", "resnet_v2_50", "resnet20"] {
             let net = try ResNetRegistry.make(name) { $0.shortcut = name == "resnet20" ? .b : $0.shortcut }
             let unit = try XCTUnwrap(net.modules.first { $0.path == "layer2.0" })  // a unit with a projection shortcut
@@ -105,7 +115,8 @@ final class InferenceFoldingTests: XCTestCase {
             for (i, (a, b)) in zip(chained, layered).enumerated() {
                 let scale = b.map { abs($0) }.max() ?? 1
                 let error = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-                XCTAssertLessThan(error / max(scale, 1e-6), 1e-3, "\(name) \(unit.namedParameters[i].name)")
+                XCTAssertLessThan(error / max(scale, 1e-6), 1e-3, "\(what): \(name) \(unit.namedParameters[i].name)")
+                XCTAssertFalse(a.isEmpty, "\(what): \(name) \(unit.namedParameters[i].name) got no gradient")
             }
         }
     }

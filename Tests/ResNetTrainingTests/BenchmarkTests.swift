@@ -11,6 +11,10 @@ final class BenchmarkTests: XCTestCase {
         func calls(_ kind: Profiler.Kind, _ pass: String) -> Int { kinds.first { $0.kind == kind && $0.pass == pass }?.calls ?? 0 }
         // resnet20: the 3x3 stem and 18 convolutions in 9 basic blocks (option-A shortcuts have none).
         XCTAssertEqual(calls(.convolution, "forward"), 19)
+        // Backward reruns the stem (fan-in 27: cheaper to recompute than to keep, Conv2D.recomputeFanIn)
+        // and each unit's first batch norm + ReLU (fusedConv2d).
+        XCTAssertEqual(calls(.convolution, "recompute"), 1)
+        XCTAssertEqual(calls(.batchNorm, "recompute"), 9)
         // Backward-weights for all 19, backward-data for all but the stem (the input needs no gradient).
         XCTAssertEqual(calls(.convolution, "backward"), 37)
         XCTAssertGreaterThan(calls(.batchNorm, "forward"), 0)

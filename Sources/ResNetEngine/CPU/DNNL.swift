@@ -134,7 +134,7 @@ final class Primitive: @unchecked Sendable {
     /// The cache key (op and shapes): how `--detail` names the slowest primitives.
     fileprivate(set) var label = ""
     private var profileKind: Profiler.Kind { Profiler.Kind.of(primitive: name) }
-    private var pass: String { name.contains("backward") ? "backward" : "forward" }
+    private var pass: String { name.contains("backward") ? "backward" : Profiler.isRecomputing ? "recompute" : "forward" }
 
     /// Creates the primitive descriptor from an op descriptor. Scratchpad memory is user-managed so
     /// all primitives share one buffer.

@@ -50,6 +50,18 @@ public enum Profiler {
 
     public static func stop() { isEnabled = false }
 
+    /// True while backward reruns forward work to rebuild an activation it did not keep; forward
+    /// primitives then count as pass "recompute", which shows what the memory saving costs.
+    nonisolated(unsafe) public private(set) static var isRecomputing = false
+
+    /// Runs `body` as recomputation (see `isRecomputing`).
+    public static func recomputing<T>(_ body: () throws -> T) rethrows -> T {
+        let was = isRecomputing
+        isRecomputing = true
+        defer { isRecomputing = was }
+        return try body()
+    }
+
     @inline(__always) static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     /// Adds one timed call (ops run one at a time on the calling thread, so no lock is needed).

@@ -1,9 +1,9 @@
 import Foundation
 
-/// Keeps freed large buffers for reuse by the next tensor of the same size. Without it every
-/// activation of a training step is a fresh `mmap`: the kernel zero-fills it page by page on first
-/// touch, which made a 100 MB batch-norm or add cost ~100 ms instead of ~5. ResNet steps repeat the
-/// same shapes, so exact-size reuse serves nearly every allocation after the first step.
+/// Keeps freed large buffers for reuse by later tensors. Without it every activation of a training
+/// step is a fresh `mmap`: the kernel zero-fills it page by page on first touch, which made a
+/// 100 MB batch-norm or add cost ~100 ms instead of ~5. ResNet steps repeat the same shapes, so
+/// after the first step nearly every allocation is served from idle memory.
 final class BufferPool: @unchecked Sendable {
     static let shared = BufferPool()
 
@@ -12,9 +12,14 @@ final class BufferPool: @unchecked Sendable {
     /// At most this much is held idle (`SWIFTRESNET_POOL_MB` overrides; 0 turns pooling off).
     let limit: Int
 
+    /// Idle heap buffers (below `mappedBytes`) by size.
     private var idle: [Int: [UnsafeMutableRawPointer]] = [:]
-    private(set) var idleBytes = 0
+    private var idleHeapBytes = 0
+    /// Idle mapped memory (from `mappedBytes` up), split and merged as requests need.
+    private var idleMapped = IdleRanges(minimumPiece: BufferPool.mappedBytes)
     private let lock = NSLock()
+
+    var idleBytes: Int { idleHeapBytes + idleMapped.bytes }
 
     private init() {
         if let text = ProcessInfo.processInfo.environment["SWIFTRESNET_POOL_MB"], let mb = Int(text) {
@@ -24,37 +29,41 @@ final class BufferPool: @unchecked Sendable {
         }
     }
 
+    /// Buffers from this size up are their own memory mappings, so freeing one gives its pages back
+    /// at once; from malloc's heap they stayed resident as fragments (ResNet-50 training: 0.35 GB).
+    static let mappedBytes = 1 << 20
+    static let pageBytes = Int(sysconf(Int32(_SC_PAGESIZE)))
+
     /// A buffer of at least `bytes`, and its real size (what `release` must be given back).
     func allocate(bytes: Int) -> (pointer: UnsafeMutableRawPointer, bytes: Int) {
+        if bytes >= Self.mappedBytes {
+            let size = (bytes + Self.pageBytes - 1) / Self.pageBytes * Self.pageBytes
+            lock.lock()
+            let reused = idleMapped.take(size)
+            lock.unlock()
+            if let reused { return reused }
+            guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+                fatalError("out of memory allocating \(size) bytes")
+            }
+            return (p, size)
+        }
         if bytes >= Self.minimumPooledBytes {
             lock.lock()
-            // The same size, else the smallest idle buffer up to twice as large: activations and
-            // gradients of neighbouring sizes share buffers instead of each size keeping its own,
-            // which held ResNet-50 training 0.8 GB above its live peak.
-            // (Lists are never left empty, so a key means a buffer.)
+            // The same size, else the smallest idle buffer up to twice as large, so neighbouring
+            // sizes share buffers. (Lists are never left empty, so a key means a buffer.)
             let size = idle[bytes] != nil ? bytes : idle.keys.filter { $0 > bytes && $0 <= 2 * bytes }.min()
             if let size, let p = idle[size]?.popLast() {
                 if idle[size]!.isEmpty { idle[size] = nil }
-                idleBytes -= size
+                idleHeapBytes -= size
                 lock.unlock()
                 return (p, size)
             }
             lock.unlock()
         }
-        if bytes >= Self.mappedBytes {
-            guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
-                fatalError("out of memory allocating \(bytes) bytes")
-            }
-            return (p, bytes)
-        }
         var raw: UnsafeMutableRawPointer?
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("out of memory allocating \(bytes) bytes") }
         return (raw, bytes)
     }
-
-    /// Buffers from this size up are their own memory mappings, so freeing one gives its pages back
-    /// at once; from malloc's heap they stayed resident as fragments (ResNet-50 training: 0.35 GB).
-    static let mappedBytes = 1 << 20
 
     private func systemFree(_ p: UnsafeMutableRawPointer, bytes: Int) {
         if bytes >= Self.mappedBytes { munmap(p, bytes) } else { free(p) }
@@ -64,8 +73,12 @@ final class BufferPool: @unchecked Sendable {
         if bytes >= Self.minimumPooledBytes {
             lock.lock()
             if idleBytes + bytes <= limit {
-                idle[bytes, default: []].append(p)
-                idleBytes += bytes
+                if bytes >= Self.mappedBytes {
+                    idleMapped.give(p, bytes: bytes)
+                } else {
+                    idle[bytes, default: []].append(p)
+                    idleHeapBytes += bytes
+                }
                 lock.unlock()
                 return
             }
@@ -79,7 +92,8 @@ final class BufferPool: @unchecked Sendable {
         lock.lock()
         for (bytes, list) in idle { for p in list { systemFree(p, bytes: bytes) } }
         idle.removeAll()
-        idleBytes = 0
+        idleHeapBytes = 0
+        for range in idleMapped.removeAll() { systemFree(range.pointer, bytes: range.bytes) }
         lock.unlock()
     }
 }
