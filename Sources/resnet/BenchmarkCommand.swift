@@ -43,8 +43,9 @@ struct BenchmarkCommand: ParsableCommand {
                      steps, result.mean, result.standardDeviation))
         print(String(format: "%@%@, batch %d, %dx%d, %d thread(s): median %.3f s/batch, %.1f images/s, %.1f GFLOP/s",
                      model, unit.map { " " + $0 } ?? "", batchSize, imageSize, imageSize, result.threads, result.median, result.imagesPerSecond, result.gflopsPerSecond))
-        print(String(format: "peak memory: %.2f GB in tensors, %.2f GB resident", Double(result.peakTensorBytes) / 1e9,
-                     Double(result.peakResidentBytes) / 1e9))
+        print(String(format: "peak memory: %.2f GB in tensors, %.2f GB resident, %.0f MB mapped fresh per step",
+                     Double(result.peakTensorBytes) / 1e9, Double(result.peakResidentBytes) / 1e9,
+                     Double(result.freshlyMappedBytesPerStep) / 1e6))
         if detail { printDetail(result) }
     }
 

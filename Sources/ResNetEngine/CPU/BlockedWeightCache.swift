@@ -1,7 +1,8 @@
 import CDNNL
 import Foundation
 
-/// Inference weights already reordered into the blocked layout oneDNN's kernel wants, kept while
+/// Inference weights already reordered into the blocked layout oneDNN's kernel wants (or otherwise
+/// transformed, as for Winograd), kept while
 /// the weight's storage is the same object at the same `version`. Without it every inference call
 /// reorders every weight: at batch 1 that costs about as much as the convolutions themselves.
 /// Training never uses it: its weights change every step.
@@ -20,13 +21,22 @@ final class BlockedWeightCache: @unchecked Sendable {
 
     /// `weights` (described by `plain`) in the `wanted` layout, reordered on the first call after a change.
     func blocked(_ weights: Tensor, plain: dnnl_memory_desc_t, wanted: dnnl_memory_desc_t) -> Storage {
-        let source = weights.storage, id = ObjectIdentifier(source), layout = descKey(wanted)
+        cached(weights, key: descKey(wanted)) { weights in
+            let blocked = Storage(count: (descSize(wanted) + 3) / 4)
+            reorder(from: plain, raw(weights), to: wanted, raw(blocked))
+            return blocked
+        }
+    }
+
+    /// `make(weights)`, computed on the first call after a change and kept under `key` (a layout,
+    /// or another transform such as Winograd's).
+    func cached(_ weights: Tensor, key layout: Data, make: (Tensor) -> Storage) -> Storage {
+        let source = weights.storage, id = ObjectIdentifier(source)
         lock.lock(); defer { lock.unlock() }
         if let hit = entries[id]?.first(where: { $0.source === source && $0.version == source.version && $0.layout == layout }) {
             return hit.blocked
         }
-        let blocked = Storage(count: (descSize(wanted) + 3) / 4)
-        reorder(from: plain, raw(weights), to: wanted, raw(blocked))
+        let blocked = make(weights)
         // Entries of changed or freed weights go; a freed storage's identifier may be reused.
         entries[id] = (entries[id] ?? []).filter { $0.source === source && $0.version == source.version }
         entries[id]!.append(Entry(source: source, version: source.version, layout: layout, blocked: blocked))

@@ -1,3 +1,4 @@
+import Foundation
 import CDNNL
 
 /// Convolutions on oneDNN: activations in one layout on both sides (nChw8c when both channel counts
@@ -72,6 +73,10 @@ extension CPUBackend {
         if let residual { precondition(residual.shape == dstShape, "residual \(residual.shape) does not match convolution output \(dstShape)") }
         let x = conform(x, to: layout)
         let residual = residual.map { conform($0, to: layout) }
+        if !training && Winograd.applies(x.shape, weight.shape, g, layout: layout) {
+            let u = BlockedWeightCache.shared.cached(weight, key: Data("winograd F(2x2,3x3)".utf8), make: Winograd.transformWeights)
+            return Winograd.convolution(x, transformed: u, outputChannels: weight.shape[0], bias: bias, residual: residual, relu: relu)
+        }
         let prim = convolutionPrimitive(xShape: x.shape, wShape: weight.shape, geometry: g, bias: bias != nil,
                                         residual: residual != nil, relu: relu, training: training, layout: layout)
         let wanted = prim.desc(dnnl_query_weights_md), plain = memoryDesc(weight.shape, dnnl_oihw)

@@ -29,7 +29,7 @@ public struct ConvolutionParameters {
 /// - relu(pre(x)), the convolution's input, in one elementwise pass: the memory-efficient batch
 ///   norm of Pleiss et al. 2017 ("Memory-Efficient Implementation of DenseNets"), under 1% of time;
 /// - conv(...), the input of `post`, by running the convolution again: worth it where the output
-///   is large for its cost, as after a 1x1 convolution with few input channels (`Conv2D.recomputes`).
+///   is large for its cost, as after a 1x1 convolution with few input channels (`Conv2D.recomputeFanIn`).
 ///
 /// Both batch norms use batch statistics and move their running ones exactly as
 /// `batchNorm(training: true)` does. `postReLU` applies ReLU after `post`; the residual is added
@@ -40,63 +40,63 @@ public func fusedConv2d(_ x: Tensor, pre: BatchNormParameters? = nil, conv: Conv
     precondition(residual == nil || post == nil, "fusedConv2d adds the residual inside the convolution, so not after a batch norm")
     precondition(!postReLU || post != nil, "fusedConv2d's postReLU follows the post batch norm")
     let backend = Backend.current
-
-    /// Batch statistics of `t`, the running ones moved, and `t` normalized (ReLU fused when asked).
-    func normalize(_ t: Tensor, _ p: BatchNormParameters, relu: Bool) -> (Tensor, Tensor, Tensor, Storage?) {
-        let (y, mean, variance, workspace) = backend.batchNormTraining(t, scale: p.scale, shift: p.shift, epsilon: p.epsilon, relu: relu)
-        updateRunning(p.statistics, mean: mean, variance: variance, momentum: p.momentum, count: t.count / t.shape[3])
-        return (y, mean, variance, workspace)
-    }
     let g = WindowGeometry(inputH: x.shape[1], inputW: x.shape[2], kernelH: conv.weight.shape[2], kernelW: conv.weight.shape[3],
                            stride: (conv.stride, conv.stride), dilation: (conv.dilation, conv.dilation), padding: conv.padding)
-    let preStats = pre.map { normalize(x, $0, relu: true) }
-    let convInput = preStats?.0 ?? x
-    let convOutput = backend.convolution(convInput, weight: conv.weight, bias: conv.bias, geometry: g, residual: residual,
-                                         relu: false, training: true)
-    let postStats = post.map { normalize(convOutput, $0, relu: postReLU) }
-    let output = postStats?.0 ?? convOutput
+    let preNormalized = pre.map { SavedBatchNorm.normalize(x, $0, relu: true) }
+    let convOutput = backend.convolution(preNormalized?.output ?? x, weight: conv.weight, bias: conv.bias, geometry: g,
+                                         residual: residual, relu: false, training: true)
+    let postNormalized = post.map { SavedBatchNorm.normalize(convOutput, $0, relu: postReLU) }
+    let output = postNormalized?.output ?? convOutput
 
-    let preInputs = pre.map { [$0.shift] + [$0.scale].compactMap { $0 } } ?? []
-    let postInputs = post.map { [$0.shift] + [$0.scale].compactMap { $0 } } ?? []
-    let inputs = [x, conv.weight] + [conv.bias].compactMap { $0 } + preInputs + postInputs + [residual].compactMap { $0 }
+    let normInputs = [pre, post].compactMap { $0 }.flatMap { [$0.shift] + [$0.scale].compactMap { $0 } }
+    let inputs = [x, conv.weight] + [conv.bias].compactMap { $0 } + normInputs + [residual].compactMap { $0 }
     guard GradMode.isEnabled, inputs.contains(where: { $0.needsGradient }) else { return output }
 
     let xs = x.detached(), weight = conv.weight.detached(), bias = conv.bias?.detached()
-    let preSaved = pre.map { (scale: $0.scale?.detached(), shift: $0.shift.detached(), epsilon: $0.epsilon) }
-    let postSaved = post.map { (scale: $0.scale?.detached(), epsilon: $0.epsilon) }
-    let (preMoments, postMoments) = (preStats.map { ($0.1, $0.2, $0.3) }, postStats.map { ($0.1, $0.2, $0.3) })
+    let (preSaved, postSaved) = (preNormalized?.saved, postNormalized?.saved)
     let needX = x.needsGradient || pre != nil, hasResidual = residual != nil
     return record("fusedConv2d", inputs, output) { dz in
         var dc = dz, postGrads: [Tensor?] = [], dConvInput: Tensor?, dw: Tensor, db: Tensor?
         do {  // the recomputed activations live only inside this scope
-            let r = preSaved.map { p in
-                Profiler.recomputing {
-                    backend.batchNormInference(xs, scale: p.scale, shift: p.shift, mean: preMoments!.0, variance: preMoments!.1,
-                                               epsilon: p.epsilon, relu: true)
-                }
-            } ?? xs
-            if let postSaved, let (mean, variance, workspace) = postMoments {
+            let r = preSaved.map { p in Profiler.recomputing { p.normalizeAgain(xs) } } ?? xs
+            if let postSaved {
                 let c = Profiler.recomputing {
                     backend.convolution(r, weight: weight, bias: bias, geometry: g, residual: nil, relu: false, training: true)
                 }
-                let (d, dscale, dshift) = backend.batchNormBackward(dz, input: c, scale: postSaved.scale, mean: mean, variance: variance,
-                                                                   epsilon: postSaved.epsilon, relu: postReLU, workspace: workspace,
-                                                                   globalStatistics: false)
-                dc = d
-                postGrads = [dshift] + (postSaved.scale != nil ? [dscale] : [])
+                (dc, postGrads) = postSaved.backward(dz, input: c)
             }
             dConvInput = needX ? backend.convolutionBackwardData(dc, weight: weight, geometry: g, inputShape: r.shape) : nil
             (dw, db) = backend.convolutionBackwardWeights(dc, input: r, geometry: g, weightShape: weight.shape, withBias: bias != nil)
         }
-        var preGrads: [Tensor?] = []
-        var dx = dConvInput
-        if let preSaved, let (mean, variance, workspace) = preMoments, let dr = dConvInput {
-            let (d, dscale, dshift) = backend.batchNormBackward(dr, input: xs, scale: preSaved.scale, mean: mean, variance: variance,
-                                                               epsilon: preSaved.epsilon, relu: true, workspace: workspace,
-                                                               globalStatistics: false)
-            dx = d
-            preGrads = [dshift] + (preSaved.scale != nil ? [dscale] : [])
-        }
+        var dx = dConvInput, preGrads: [Tensor?] = []
+        if let preSaved, let dr = dConvInput { (dx, preGrads) = preSaved.backward(dr, input: xs) }
         return [dx, dw] + (bias != nil ? [db] : []) + preGrads + postGrads + (hasResidual ? [dc] : [])
+    }
+}
+
+/// What backward needs of one of a link's batch norms: its parameters and batch statistics.
+private struct SavedBatchNorm {
+    let scale: Tensor?, shift: Tensor, epsilon: Float, relu: Bool
+    let mean: Tensor, variance: Tensor, workspace: Storage?
+
+    /// `t` normalized with its batch statistics (ReLU fused when asked), the running ones moved.
+    static func normalize(_ t: Tensor, _ p: BatchNormParameters, relu: Bool) -> (output: Tensor, saved: SavedBatchNorm) {
+        let (y, mean, variance, workspace) = Backend.current.batchNormTraining(t, scale: p.scale, shift: p.shift, epsilon: p.epsilon, relu: relu)
+        updateRunning(p.statistics, mean: mean, variance: variance, momentum: p.momentum, count: t.count / t.shape[3])
+        return (y, SavedBatchNorm(scale: p.scale?.detached(), shift: p.shift.detached(), epsilon: p.epsilon, relu: relu,
+                                  mean: mean, variance: variance, workspace: workspace))
+    }
+
+    /// The forward output again, from the same input and the saved batch statistics.
+    func normalizeAgain(_ t: Tensor) -> Tensor {
+        Backend.current.batchNormInference(t, scale: scale, shift: shift, mean: mean, variance: variance, epsilon: epsilon, relu: relu)
+    }
+
+    /// The input's gradient, and the shift's and scale's in the op's input order.
+    func backward(_ dy: Tensor, input: Tensor) -> (Tensor, [Tensor?]) {
+        let (dx, dscale, dshift) = Backend.current.batchNormBackward(dy, input: input, scale: scale, mean: mean, variance: variance,
+                                                                    epsilon: epsilon, relu: relu, workspace: workspace,
+                                                                    globalStatistics: false)
+        return (dx, [dshift] + (scale != nil ? [dscale] : []))
     }
 }

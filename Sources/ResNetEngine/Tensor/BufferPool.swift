@@ -20,6 +20,9 @@ final class BufferPool: @unchecked Sendable {
     private let lock = NSLock()
 
     var idleBytes: Int { idleHeapBytes + idleMapped.bytes }
+    /// Bytes mapped fresh so far: after the first step of a steady loop this should stop growing,
+    /// since every fresh page costs a zero-filling page fault on first touch.
+    private(set) var mappedTotal = 0
 
     private init() {
         if let text = ProcessInfo.processInfo.environment["SWIFTRESNET_POOL_MB"], let mb = Int(text) {
@@ -40,6 +43,7 @@ final class BufferPool: @unchecked Sendable {
             let size = (bytes + Self.pageBytes - 1) / Self.pageBytes * Self.pageBytes
             lock.lock()
             let reused = idleMapped.take(size)
+            if reused == nil { mappedTotal += size }
             lock.unlock()
             if let reused { return reused }
             guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {

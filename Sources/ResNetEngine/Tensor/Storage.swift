@@ -65,6 +65,9 @@ public final class Storage: @unchecked Sendable {
     /// Bytes of freed buffers kept for reuse (resident, but not in any tensor).
     public static var pooledBytes: Int { BufferPool.shared.idleBytes }
 
+    /// Bytes the pool has mapped fresh from the system so far (each page zero-filled on first touch).
+    public static var freshlyMappedBytes: Int { BufferPool.shared.mappedTotal }
+
     /// Gives pooled buffers back to the system (after training, before a long idle phase).
     public static func releasePooledBuffers() { BufferPool.shared.drain() }
 

@@ -31,6 +31,9 @@ public struct Benchmark {
         public var peakTensorBytes: Int
         /// The process's peak resident memory (getrusage), everything included.
         public var peakResidentBytes: Int
+        /// Memory mapped fresh per timed step (page faults the buffer pool could not avoid): 0 in a
+        /// steady state.
+        public var freshlyMappedBytesPerStep: Int
         /// With `detail`: seconds per step by op kind and pass, the untimed rest as kind "other".
         public var breakdown: [Profiler.Entry]?
         /// With `detail`: the most expensive primitives (op and shapes), seconds per step.
@@ -101,6 +104,7 @@ public struct Benchmark {
         }
         for _ in 0..<warmup { step() }
         Storage.resetPeak()
+        let mappedBefore = Storage.freshlyMappedBytes
         Profiler.start(detail)
         var durations: [Double] = []
         for i in 0..<steps {
@@ -122,7 +126,8 @@ public struct Benchmark {
                       imagesPerSecond: Double(batchSize) / median,
                       gflopsPerSecond: flopsPerImage * Double(batchSize) * mode.flopFactor / median / 1e9,
                       forwardGFLOPsPerImage: flopsPerImage / 1e9, peakTensorBytes: Storage.peakBytes,
-                      peakResidentBytes: Int(usage.ru_maxrss) * 1024)
+                      peakResidentBytes: Int(usage.ru_maxrss) * 1024,
+                      freshlyMappedBytesPerStep: (Storage.freshlyMappedBytes - mappedBefore) / max(steps, 1))
         if detail { addDetail(to: &result) }
         return result
     }

@@ -1,0 +1,160 @@
+import CDNNL
+import Foundation
+
+/// Inference 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray
+/// 2015, "Fast Algorithms for Convolutional Neural Networks"): each 2x2 output tile costs 16
+/// multiplications per channel pair instead of 36, as 16 matrix products on oneDNN's sgemm.
+/// oneDNN 2.6 has Winograd kernels for AVX-512 only; on AVX2 its direct 3x3 kernels already run at
+/// the sgemm rate, so fewer multiplications are the way left to go faster.
+///
+/// Activations are nChw8c (the blocked layout between layers), so the tile transforms work on
+/// eight channels at once. Bias, residual add and ReLU are applied in the output transform.
+enum Winograd {
+    /// `SWIFTRESNET_WINOGRAD=0` keeps every convolution on oneDNN's direct kernels.
+    static let enabled: Bool = {
+        guard let value = ProcessInfo.processInfo.environment["SWIFTRESNET_WINOGRAD"] else { return true }
+        return value != "0"
+    }()
+
+    /// At least this many 2x2 tiles per call: below it the 16 products are too small for sgemm to
+    /// beat the direct kernel.
+    static let minimumTiles = 256
+
+    /// Whether `x` (already in `layout`) convolved with `weight` by `g` takes the Winograd path.
+    static func applies(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, layout: MemoryLayout4D) -> Bool {
+        guard enabled, layout == .nChw8c, wShape[2] == 3, wShape[3] == 3, g.strideH == 1, g.strideW == 1,
+              g.dilationH == 1, g.dilationW == 1, g.outputH == xShape[1], g.outputW == xShape[2],
+              g.padTop == 1, g.padLeft == 1 else { return false }
+        return xShape[0] * ((g.outputH + 1) / 2) * ((g.outputW + 1) / 2) >= minimumTiles
+    }
+
+    /// The filters transformed, U = G g G^T, laid out [16][C][K] for the products.
+    static func transformWeights(_ w: Tensor) -> Storage {
+        let (k, c) = (w.shape[0], w.shape[1])
+        let u = Storage(count: 16 * c * k)
+        let src = UnsafePointer(w.storage.pointer), dst = u.pointer
+        parallelFor(k) { o in
+            for i in 0..<c {
+                let g = src + (o * c + i) * 9
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 12) { gg in
+                    // G g: 4x3, then (G g) G^T: 4x4.
+                    for col in 0..<3 {
+                        let (g0, g1, g2) = (g[col], g[3 + col], g[6 + col])
+                        gg[col] = g0
+                        gg[3 + col] = 0.5 * (g0 + g1 + g2)
+                        gg[6 + col] = 0.5 * (g0 - g1 + g2)
+                        gg[9 + col] = g2
+                    }
+                    for row in 0..<4 {
+                        let (a0, a1, a2) = (gg[row * 3], gg[row * 3 + 1], gg[row * 3 + 2])
+                        dst[((row * 4) * c + i) * k + o] = a0
+                        dst[((row * 4 + 1) * c + i) * k + o] = 0.5 * (a0 + a1 + a2)
+                        dst[((row * 4 + 2) * c + i) * k + o] = 0.5 * (a0 - a1 + a2)
+                        dst[((row * 4 + 3) * c + i) * k + o] = a2
+                    }
+                }
+            }
+        }
+        return u
+    }
+
+    /// y = relu(conv3x3(x, w) + bias + residual), `x` and `residual` nChw8c, `u` from `transformWeights`.
+    static func convolution(_ x: Tensor, transformed u: Storage, outputChannels k: Int, bias: Tensor?,
+                            residual: Tensor?, relu: Bool) -> Tensor {
+        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (th, tw) = ((h + 1) / 2, (w + 1) / 2)
+        let tiles = n * th * tw
+        let label = Profiler.isEnabled ? "winograd|\(x.shape)|k\(k)" : ""
+        var start = Profiler.begin()
+
+        // V = B^T d B for every 4x4 input tile and channel, laid out [16][tiles][C].
+        let v = Storage(count: 16 * tiles * c)
+        let xp = UnsafePointer(x.storage.pointer), vp = v.pointer
+        let cBlocks = c / 8
+        parallelChunks(tiles, minimumChunk: 16) { range in
+          withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 16) { d in
+            @inline(__always) func store(_ value: SIMD8<Float>, _ p: Int, _ t: Int, _ cb: Int) {
+                UnsafeMutableRawPointer(vp + (p * tiles + t) * c + cb * 8).storeBytes(of: value, as: SIMD8<Float>.self)
+            }
+            for t in range {
+                let (img, rest) = t.quotientAndRemainder(dividingBy: th * tw)
+                let (ty, tx) = rest.quotientAndRemainder(dividingBy: tw)
+                let (y0, x0) = (2 * ty - 1, 2 * tx - 1)
+                let interior = y0 >= 0 && x0 >= 0 && y0 + 3 < h && x0 + 3 < w
+                for cb in 0..<cBlocks {
+                    let plane = xp + ((img * cBlocks + cb) * h) * w * 8
+                    for r in 0..<4 {
+                        let yy = y0 + r
+                        for s in 0..<4 {
+                            let xx = x0 + s
+                            if interior || (yy >= 0 && yy < h && xx >= 0 && xx < w) {
+                                d[r * 4 + s] = UnsafeRawPointer(plane + (yy * w + xx) * 8).loadUnaligned(as: SIMD8<Float>.self)
+                            } else {
+                                d[r * 4 + s] = .zero
+                            }
+                        }
+                    }
+                    // Rows: B^T d.
+                    for s in 0..<4 {
+                        let (a0, a1, a2, a3) = (d[s], d[4 + s], d[8 + s], d[12 + s])
+                        d[s] = a0 - a2; d[4 + s] = a1 + a2; d[8 + s] = a2 - a1; d[12 + s] = a1 - a3
+                    }
+                    // Columns: (B^T d) B, stored.
+                    for r in 0..<4 {
+                        let (a0, a1, a2, a3) = (d[r * 4], d[r * 4 + 1], d[r * 4 + 2], d[r * 4 + 3])
+                        store(a0 - a2, r * 4, t, cb); store(a1 + a2, r * 4 + 1, t, cb)
+                        store(a2 - a1, r * 4 + 2, t, cb); store(a1 - a3, r * 4 + 3, t, cb)
+                    }
+                }
+            }
+          }
+        }
+        if Profiler.isEnabled { Profiler.record(.convolution, pass: "forward", label: label + "|input transform", since: start) }
+
+        // M_p = V_p U_p: 16 products [tiles x C] x [C x K].
+        start = Profiler.begin()
+        let m = Storage(count: 16 * tiles * k)
+        for p in 0..<16 {
+            dnnlCheck(dnnl_sgemm(78, 78, Int64(tiles), Int64(k), Int64(c), 1, vp + p * tiles * c, Int64(c),
+                                 u.pointer + p * c * k, Int64(k), 0, m.pointer + p * tiles * k, Int64(k)), "Winograd sgemm")
+        }
+        withExtendedLifetime(v) {}
+        if Profiler.isEnabled { Profiler.record(.convolution, pass: "forward", label: label + "|products", since: start) }
+
+        // Y = A^T M A per tile, plus bias and residual, ReLU, into nChw8c.
+        start = Profiler.begin()
+        let y = emptyActivation([n, h, w, k], .nChw8c)
+        let yp = y.storage.pointer, mp = UnsafePointer(m.pointer)
+        let rp = residual.map { UnsafePointer($0.storage.pointer) }, bp = bias.map { UnsafePointer($0.storage.pointer) }
+        let kBlocks = k / 8
+        parallelChunks(tiles, minimumChunk: 16) { range in
+            for t in range {
+                let (img, rest) = t.quotientAndRemainder(dividingBy: th * tw)
+                let (ty, tx) = rest.quotientAndRemainder(dividingBy: tw)
+                for kb in 0..<kBlocks {
+                    @inline(__always) func at(_ p: Int) -> SIMD8<Float> {
+                        UnsafeRawPointer(mp + (p * tiles + t) * k + kb * 8).loadUnaligned(as: SIMD8<Float>.self)
+                    }
+                    // Rows: A^T M (2x4), then columns: (A^T M) A (2x2).
+                    let (m0, m1, m2, m3) = (at(0) + at(4) + at(8), at(1) + at(5) + at(9), at(2) + at(6) + at(10), at(3) + at(7) + at(11))
+                    let (n0, n1, n2, n3) = (at(4) - at(8) - at(12), at(5) - at(9) - at(13), at(6) - at(10) - at(14), at(7) - at(11) - at(15))
+                    let b = bp.map { UnsafeRawPointer($0 + kb * 8).loadUnaligned(as: SIMD8<Float>.self) } ?? .zero
+                    let plane = ((img * kBlocks + kb) * h) * w * 8
+                    @inline(__always) func put(_ value: SIMD8<Float>, _ yy: Int, _ xx: Int) {
+                        guard yy < h && xx < w else { return }
+                        let offset = plane + (yy * w + xx) * 8
+                        var v = value + b
+                        if let rp { v += UnsafeRawPointer(rp + offset).loadUnaligned(as: SIMD8<Float>.self) }
+                        if relu { v = pointwiseMax(v, SIMD8<Float>(repeating: 0)) }
+                        UnsafeMutableRawPointer(yp + offset).storeBytes(of: v, as: SIMD8<Float>.self)
+                    }
+                    put(m0 + m1 + m2, 2 * ty, 2 * tx); put(m1 - m2 - m3, 2 * ty, 2 * tx + 1)
+                    put(n0 + n1 + n2, 2 * ty + 1, 2 * tx); put(n1 - n2 - n3, 2 * ty + 1, 2 * tx + 1)
+                }
+            }
+        }
+        withExtendedLifetime((m, x, residual, bias)) {}
+        if Profiler.isEnabled { Profiler.record(.convolution, pass: "forward", label: label + "|output transform", since: start) }
+        return y
+    }
+}
