@@ -22,7 +22,7 @@ enum Winograd {
 
     /// Whether `x` (already in `layout`) convolved with `weight` by `g` takes the Winograd path.
     static func applies(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, layout: MemoryLayout4D) -> Bool {
-        guard enabled, layout == .nChw8c, wShape[2] == 3, wShape[3] == 3, g.strideH == 1, g.strideW == 1,
+        guard enabled, layout == .nChw8c, xShape[3] == wShape[1], wShape[1] % 8 == 0, wShape[0] % 8 == 0, wShape[2] == 3, wShape[3] == 3, g.strideH == 1, g.strideW == 1,
               g.dilationH == 1, g.dilationW == 1, g.outputH == xShape[1], g.outputW == xShape[2],
               g.padTop == 1, g.padLeft == 1 else { return false }
         return xShape[0] * ((g.outputH + 1) / 2) * ((g.outputW + 1) / 2) >= minimumTiles
