@@ -103,8 +103,8 @@ extension Conv2D {
     /// Inputs per output value up to which training recomputes this convolution's output in backward
     /// instead of keeping it for the batch norm after it. Keeping costs 4 bytes per output value,
     /// recomputing 2 x fan-in FLOPs, so small fan-ins save most memory per FLOP: in ResNet-50 the
-    /// 1x1 expansions and projections of stages 1-2 (fan-in 64, 128: 0.6 GB at batch 32) for about
-    /// 3% more FLOPs. 0 keeps every output; `Int.max` recomputes all. `SWIFTRESNET_RECOMPUTE_FANIN`
+    /// 1x1 expansions of stages 1-2 and stage 1's projection (fan-in 64, 128: 0.6 GB at batch 32)
+    /// for about 3% more FLOPs. 0 keeps every output; `Int.max` recomputes all. `SWIFTRESNET_RECOMPUTE_FANIN`
     /// sets the default.
     nonisolated(unsafe) public static var recomputeFanIn: Int = {
         let text = ProcessInfo.processInfo.environment["SWIFTRESNET_RECOMPUTE_FANIN"]

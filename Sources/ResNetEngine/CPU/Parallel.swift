@@ -9,15 +9,21 @@ public func parallelChunks(_ count: Int, minimumChunk: Int = 1 << 14, _ body: (R
     if workers <= 1 || OpenMP.parallel == nil { body(0..<count); return }
     withoutActuallyEscaping(body) { body in
         let chunk = (count + workers - 1) / workers
-        let task = ParallelTask { thread in
-            let start = thread * chunk
-            let end = min(start + chunk, count)
-            if start < end { body(start..<end) }
+        // OpenMP may start fewer threads than asked (nested inside another parallel region, under
+        // OMP_THREAD_LIMIT): each thread then takes every team-size-th chunk, so none is skipped.
+        let task = ParallelTask { thread, team in
+            var i = thread
+            while i < workers {
+                let start = i * chunk
+                let end = min(start + chunk, count)
+                if start < end { body(start..<end) }
+                i += max(team, 1)
+            }
         }
         let context = Unmanaged.passUnretained(task).toOpaque()
         OpenMP.parallel!({ context in
             let task = Unmanaged<ParallelTask>.fromOpaque(context!).takeUnretainedValue()
-            task.run(Int(OpenMP.threadNumber!()))
+            task.run(Int(OpenMP.threadNumber!()), Int(OpenMP.teamSize?() ?? 1))
         }, context, UInt32(workers), 0)
         withExtendedLifetime(task) {}
     }
@@ -29,8 +35,8 @@ public func parallelFor(_ iterations: Int, _ body: (Int) -> Void) {
 }
 
 private final class ParallelTask {
-    let run: (Int) -> Void
-    init(_ run: @escaping (Int) -> Void) { self.run = run }
+    let run: (Int, Int) -> Void
+    init(_ run: @escaping (Int, Int) -> Void) { self.run = run }
 }
 
 /// libgomp's entry points, looked up at run time: libgomp comes in with libdnnl, and has no -dev
@@ -39,6 +45,7 @@ enum OpenMP {
     typealias ParallelFn = @convention(c) (@convention(c) (UnsafeMutableRawPointer?) -> Void, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void
     static let parallel: ParallelFn? = symbol("GOMP_parallel")
     static let threadNumber: (@convention(c) () -> Int32)? = symbol("omp_get_thread_num")
+    static let teamSize: (@convention(c) () -> Int32)? = symbol("omp_get_num_threads")
     static let maxThreads: (@convention(c) () -> Int32)? = symbol("omp_get_max_threads")
     static let setNumThreads: (@convention(c) (Int32) -> Void)? = symbol("omp_set_num_threads")
     static var threads: Int { OneDNN.threads }

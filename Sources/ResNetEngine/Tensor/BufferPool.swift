@@ -19,10 +19,17 @@ final class BufferPool: @unchecked Sendable {
     private var idleMapped = IdleRanges(minimumPiece: BufferPool.mappedBytes)
     private let lock = NSLock()
 
-    var idleBytes: Int { idleHeapBytes + idleMapped.bytes }
+    var idleBytes: Int {
+        lock.lock(); defer { lock.unlock() }
+        return idleHeapBytes + idleMapped.bytes
+    }
     /// Bytes mapped fresh so far: after the first step of a steady loop this should stop growing,
     /// since every fresh page costs a zero-filling page fault on first touch.
-    private(set) var mappedTotal = 0
+    private var mappedTotalUnlocked = 0
+    var mappedTotal: Int {
+        lock.lock(); defer { lock.unlock() }
+        return mappedTotalUnlocked
+    }
 
     private init() {
         if let text = ProcessInfo.processInfo.environment["SWIFTRESNET_POOL_MB"], let mb = Int(text) {
@@ -43,7 +50,7 @@ final class BufferPool: @unchecked Sendable {
             let size = (bytes + Self.pageBytes - 1) / Self.pageBytes * Self.pageBytes
             lock.lock()
             let reused = idleMapped.take(size)
-            if reused == nil { mappedTotal += size }
+            if reused == nil { mappedTotalUnlocked += size }
             lock.unlock()
             if let reused { return reused }
             guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
@@ -76,7 +83,7 @@ final class BufferPool: @unchecked Sendable {
     func release(_ p: UnsafeMutableRawPointer, bytes: Int) {
         if bytes >= Self.minimumPooledBytes {
             lock.lock()
-            if idleBytes + bytes <= limit {
+            if idleHeapBytes + idleMapped.bytes + bytes <= limit {
                 if bytes >= Self.mappedBytes {
                     idleMapped.give(p, bytes: bytes)
                 } else {
