@@ -1,4 +1,3 @@
-import Foundation
 import ResNetEngine
 
 /// Convolutions each followed by batch norm, with ReLU between them, as in every ResNet unit:
@@ -55,12 +54,13 @@ private func trainingChain(_ x: Tensor, convs: [Conv2D], norms: [BatchNorm2D], r
         let last = i == convs.count - 1
         let pre = i > 0 ? norms[i - 1] : nil
         let post = last && lastHasNorm && conv.recomputesOutput ? norms[i] : nil
+        let fusedResidual = last && !lastHasNorm ? residual : nil   // added inside the convolution
         if pre == nil && post == nil {
-            h = conv(h, residual: last && !lastHasNorm ? residual : nil)
+            h = conv(h, residual: fusedResidual)
             continue
         }
         h = fusedConv2d(h, pre: pre?.trainingParameters, conv: conv.parameters, post: post?.trainingParameters,
-                        postReLU: post != nil && relu && residual == nil, residual: last && !lastHasNorm ? residual : nil)
+                        postReLU: post != nil && relu && residual == nil, residual: fusedResidual)
         for bn in [pre, post].compactMap({ $0 }) { bn.countBatch() }
         if last && post != nil { return addResidual(h, residual, relu: relu, owner: owner) }
     }
@@ -76,13 +76,6 @@ private func addResidual(_ h: Tensor, _ residual: Tensor?, relu: Bool, owner: Mo
     return y
 }
 
-extension Conv2D {
-    /// `bn(conv(x))`, ReLU fused when asked: a chain of one.
-    public func callAsFunction(_ x: Tensor, then bn: BatchNorm2D, relu: Bool = false) -> Tensor {
-        convChain(x, convs: [self], norms: [bn], relu: relu)
-    }
-}
-
 extension BatchNorm2D {
     /// This layer as the batch norm of a fused training link.
     var trainingParameters: BatchNormParameters {
@@ -95,6 +88,11 @@ extension BatchNorm2D {
 }
 
 extension Conv2D {
+    /// `bn(conv(x))`, ReLU fused when asked: a chain of one.
+    public func callAsFunction(_ x: Tensor, then bn: BatchNorm2D, relu: Bool = false) -> Tensor {
+        convChain(x, convs: [self], norms: [bn], relu: relu)
+    }
+
     /// This layer as the convolution of a fused training link.
     var parameters: ConvolutionParameters {
         ConvolutionParameters(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation)
@@ -106,12 +104,10 @@ extension Conv2D {
     /// 1x1 expansions of stages 1-2 and stage 1's projection (fan-in 64, 128: 0.6 GB at batch 32)
     /// for about 3% more FLOPs. 0 keeps every output; `Int.max` recomputes all. `SWIFTRESNET_RECOMPUTE_FANIN`
     /// sets the default.
-    nonisolated(unsafe) public static var recomputeFanIn: Int = {
-        let text = ProcessInfo.processInfo.environment["SWIFTRESNET_RECOMPUTE_FANIN"]
-        if let text, let value = Int(text), value >= 0 { return value }
-        if let text { FileHandle.standardError.write(Data("warning: SWIFTRESNET_RECOMPUTE_FANIN=\(text) is not a count; using 128\n".utf8)) }
-        return 128
-    }()
+    nonisolated(unsafe) public static var recomputeFanIn =
+        EnvironmentSetting.read("SWIFTRESNET_RECOMPUTE_FANIN", fallback: 128, fallbackText: "128", expected: "a count") { text in
+            Int(text).flatMap { $0 >= 0 ? $0 : nil }
+        }
 
     /// Whether training recomputes this convolution's output (see `recomputeFanIn`).
     var recomputesOutput: Bool { inChannels * kernel * kernel <= Conv2D.recomputeFanIn }

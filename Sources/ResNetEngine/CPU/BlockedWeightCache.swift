@@ -2,9 +2,9 @@ import CDNNL
 import Foundation
 
 /// Inference weights already reordered into the blocked layout oneDNN's kernel wants (or otherwise
-/// transformed, as for Winograd), kept while
-/// the weight's storage is the same object at the same `version`. Without it every inference call
-/// reorders every weight: at batch 1 that costs about as much as the convolutions themselves.
+/// transformed, as for Winograd), kept while the weight's storage is the same object at the same
+/// `version`. Without it every inference call reorders every weight: at batch 1 that costs about
+/// as much as the convolutions themselves.
 /// Training never uses it: its weights change every step.
 final class BlockedWeightCache: @unchecked Sendable {
     static let shared = BlockedWeightCache()
@@ -12,8 +12,9 @@ final class BlockedWeightCache: @unchecked Sendable {
     private struct Entry {
         weak var source: Storage?
         let version: UInt64
-        let layout: Data
-        let blocked: Storage
+        /// What was made: a oneDNN layout's descriptor, or a transform's name.
+        let key: Data
+        let value: Storage
     }
 
     private var entries: [ObjectIdentifier: [Entry]] = [:]
@@ -30,24 +31,24 @@ final class BlockedWeightCache: @unchecked Sendable {
 
     /// `make(weights)`, computed on the first call after a change and kept under `key` (a layout,
     /// or another transform such as Winograd's).
-    func cached(_ weights: Tensor, key layout: Data, make: (Tensor) -> Storage) -> Storage {
+    func cached(_ weights: Tensor, key: Data, make: (Tensor) -> Storage) -> Storage {
         let source = weights.storage, id = ObjectIdentifier(source)
         lock.lock(); defer { lock.unlock() }
-        if let hit = entries[id]?.first(where: { $0.source === source && $0.version == source.version && $0.layout == layout }) {
-            return hit.blocked
+        if let hit = entries[id]?.first(where: { $0.source === source && $0.version == source.version && $0.key == key }) {
+            return hit.value
         }
-        let blocked = make(weights)
+        let value = make(weights)
         // Entries of changed or freed weights go; a freed storage's identifier may be reused.
         entries[id] = (entries[id] ?? []).filter { $0.source === source && $0.version == source.version }
-        entries[id]!.append(Entry(source: source, version: source.version, layout: layout, blocked: blocked))
+        entries[id]!.append(Entry(source: source, version: source.version, key: key, value: value))
         if entries.count > 64 { entries = entries.filter { $0.value.contains { $0.source != nil } } }
-        return blocked
+        return value
     }
 
-    /// Bytes held in cached blocked weights.
+    /// Bytes held in cached weights.
     var bytes: Int {
         lock.lock(); defer { lock.unlock() }
-        return entries.values.joined().reduce(0) { $0 + $1.blocked.count * 4 }
+        return entries.values.joined().reduce(0) { $0 + $1.value.count * 4 }
     }
 
     func removeAll() { lock.lock(); entries.removeAll(); lock.unlock() }

@@ -271,13 +271,12 @@ public enum OneDNN {
     /// `SWIFTRESNET_LAYOUT`: `nhwc`, or `blocked` / `nChw8c` (the default); anything else is named on
     /// stderr and ignored rather than silently read as one of them.
     private static func layoutFromEnvironment() -> Bool {
-        guard let value = ProcessInfo.processInfo.environment["SWIFTRESNET_LAYOUT"] else { return true }
-        switch value.lowercased() {
-        case "nhwc": return false
-        case "blocked", "nchw8c", "": return true
-        default:
-            FileHandle.standardError.write(Data("warning: SWIFTRESNET_LAYOUT=\(value) is not nhwc or blocked; using blocked\n".utf8))
-            return true
+        EnvironmentSetting.read("SWIFTRESNET_LAYOUT", fallback: true, fallbackText: "blocked", expected: "nhwc or blocked") { value in
+            switch value.lowercased() {
+            case "nhwc": return false
+            case "blocked", "nchw8c", "": return true
+            default: return nil
+            }
         }
     }
 

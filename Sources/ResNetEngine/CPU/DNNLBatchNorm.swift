@@ -117,8 +117,8 @@ extension CPUBackend {
         let t = Profiler.begin(); defer { Profiler.end(.batchNorm, pass: "backward", t) }
         let c = x.shape[3], rows = x.count / c
         let variances = variance.pointer, gammas = scale?.pointer
-        let factor = (0..<c).map { j in (gammas?[j] ?? 1) / (variances[j] + epsilon).squareRoot() }
         let inv = (0..<c).map { j in 1 / (variances[j] + epsilon).squareRoot() }
+        let factor = (0..<c).map { j in (gammas?[j] ?? 1) * inv[j] }
         let dx = Tensor(empty: x.shape), dshift = Tensor(zeros: [c]), dscale = scale == nil ? nil : Tensor(zeros: [c])
         let g = dy.pointer, xs = x.pointer, out = dx.pointer, m = mean.pointer
         let ds = dshift.pointer, dg = dscale?.pointer

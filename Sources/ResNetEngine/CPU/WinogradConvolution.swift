@@ -1,5 +1,4 @@
 import CDNNL
-import Foundation
 
 /// Inference 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray
 /// 2015, "Fast Algorithms for Convolutional Neural Networks"): each 2x2 output tile costs 16
@@ -11,10 +10,9 @@ import Foundation
 /// eight channels at once. Bias, residual add and ReLU are applied in the output transform.
 enum Winograd {
     /// `SWIFTRESNET_WINOGRAD=0` keeps every convolution on oneDNN's direct kernels.
-    static let enabled: Bool = {
-        guard let value = ProcessInfo.processInfo.environment["SWIFTRESNET_WINOGRAD"] else { return true }
-        return value != "0"
-    }()
+    static let enabled = EnvironmentSetting.read("SWIFTRESNET_WINOGRAD", fallback: true, fallbackText: "1", expected: "0 or 1") {
+        ["0": false, "1": true][$0]
+    }
 
     /// At least this many 2x2 tiles per call: below it the 16 products are too small for sgemm to
     /// beat the direct kernel.
@@ -65,6 +63,12 @@ enum Winograd {
         let (th, tw) = ((h + 1) / 2, (w + 1) / 2)
         let tiles = n * th * tw
         let label = Profiler.isEnabled ? "winograd|\(x.shape)|k\(k)" : ""
+        /// Tile t's image and tile row and column (tiles run image by image, row by row).
+        @inline(__always) func position(_ t: Int) -> (img: Int, ty: Int, tx: Int) {
+            let (img, rest) = t.quotientAndRemainder(dividingBy: th * tw)
+            let (ty, tx) = rest.quotientAndRemainder(dividingBy: tw)
+            return (img, ty, tx)
+        }
         var start = Profiler.begin()
 
         // V = B^T d B for every 4x4 input tile and channel, laid out [16][tiles][C].
@@ -77,8 +81,7 @@ enum Winograd {
                 UnsafeMutableRawPointer(vp + (p * tiles + t) * c + cb * 8).storeBytes(of: value, as: SIMD8<Float>.self)
             }
             for t in range {
-                let (img, rest) = t.quotientAndRemainder(dividingBy: th * tw)
-                let (ty, tx) = rest.quotientAndRemainder(dividingBy: tw)
+                let (img, ty, tx) = position(t)
                 let (y0, x0) = (2 * ty - 1, 2 * tx - 1)
                 let interior = y0 >= 0 && x0 >= 0 && y0 + 3 < h && x0 + 3 < w
                 for cb in 0..<cBlocks {
@@ -129,8 +132,7 @@ enum Winograd {
         let kBlocks = k / 8
         parallelChunks(tiles, minimumChunk: 16) { range in
             for t in range {
-                let (img, rest) = t.quotientAndRemainder(dividingBy: th * tw)
-                let (ty, tx) = rest.quotientAndRemainder(dividingBy: tw)
+                let (img, ty, tx) = position(t)
                 for kb in 0..<kBlocks {
                     @inline(__always) func at(_ p: Int) -> SIMD8<Float> {
                         UnsafeRawPointer(mp + (p * tiles + t) * k + kb * 8).loadUnaligned(as: SIMD8<Float>.self)

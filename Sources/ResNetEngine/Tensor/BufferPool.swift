@@ -32,11 +32,9 @@ final class BufferPool: @unchecked Sendable {
     }
 
     private init() {
-        if let text = ProcessInfo.processInfo.environment["SWIFTRESNET_POOL_MB"], let mb = Int(text) {
-            limit = max(0, mb) << 20
-        } else {
-            limit = Int(min(ProcessInfo.processInfo.physicalMemory / 4, 8 << 30))
-        }
+        let defaultLimit = Int(min(ProcessInfo.processInfo.physicalMemory / 4, 8 << 30))
+        limit = EnvironmentSetting.read("SWIFTRESNET_POOL_MB", fallback: defaultLimit, fallbackText: "\(defaultLimit >> 20) MB",
+                                        expected: "a size in MB") { Int($0).map { max(0, $0) << 20 } }
     }
 
     /// Buffers from this size up are their own memory mappings, so freeing one gives its pages back
