@@ -8,8 +8,11 @@ import Darwin
 /// (`strerror`) instead of Foundation's bare nil.
 public enum FileIO {
     /// Reads a whole file into memory.
-    public static func read(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
+    public static func read(_ path: String) throws -> [UInt8] { try read(path, maxBytes: Int.max) }
+
+    /// Reads a whole regular file of at most `maxBytes` (TEMPORARY: merged with the data-side checks).
+    public static func read(_ path: String, maxBytes: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         if fd < 0 {
             let code = errno
             if code == ENOENT { throw DataError.notFound(path: path, what: "file") }
@@ -19,6 +22,8 @@ public enum FileIO {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw DataError.unreadable(path: path, reason: errnoDescription(errno)) }
         if (st.st_mode & S_IFMT) == S_IFDIR { throw DataError.unreadable(path: path, reason: "is a directory") }
+        if (st.st_mode & S_IFMT) != S_IFREG { throw DataError.unreadable(path: path, reason: "not a regular file") }
+        if Int(st.st_size) > maxBytes { throw DataError.unreadable(path: path, reason: "\(st.st_size) bytes, above the limit of \(maxBytes)") }
         var result = [UInt8]()
         result.reserveCapacity(max(Int(st.st_size), 0))
         var chunk = [UInt8](repeating: 0, count: 1 << 16)

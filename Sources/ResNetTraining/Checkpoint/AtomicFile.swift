@@ -7,14 +7,18 @@ import Musl
 import Darwin
 #endif
 
-/// A failed system call while writing a file atomically.
+/// A failed system call while writing a file atomically. The message names the file being
+/// written (the target, not only its temporary) and the OS's reason, e.g. ENOSPC.
 public struct AtomicFileError: Error, Equatable, CustomStringConvertible {
     public let operation: String
     public let path: String
     public let code: Int32
+    /// The file the write was for; nil when `path` is the file itself.
+    public var target: String? = nil
 
     public var description: String {
-        "AtomicFile: \(operation) \(path) failed: \(String(cString: strerror(code))) (errno \(code))"
+        let what = target.map { "\($0) (temporary \(URL(fileURLWithPath: path).lastPathComponent))" } ?? path
+        return "cannot save \(what): \(operation) failed: \(String(cString: strerror(code))) (errno \(code))"
     }
 }
 
@@ -33,8 +37,30 @@ public enum AtomicFile {
         try write(to: url) { handle in try handle.write(contentsOf: data) }
     }
 
-    /// Calls `body` with a handle on the temporary file, then commits it to `url`.
-    public static func write(to url: URL, _ body: (FileHandle) throws -> Void) throws {
+    /// Where `write(to:_:)`'s body writes: POSIX `write(2)` on the temporary file, so a failure
+    /// (ENOSPC, EIO) is an `AtomicFileError` naming the target, not Foundation's generic text.
+    public struct Output {
+        let fd: Int32
+        let temporary: String
+        let target: String
+
+        public func write(contentsOf data: Data) throws {
+            try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+                var offset = 0
+                while offset < raw.count {
+                    let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw AtomicFileError(operation: "write", path: temporary, code: errno, target: target)
+                    }
+                    offset += n
+                }
+            }
+        }
+    }
+
+    /// Calls `body` with the temporary file's output, then commits it to `url`.
+    public static func write(to url: URL, _ body: (Output) throws -> Void) throws {
         let target = url.standardizedFileURL
         let directory = target.deletingLastPathComponent().path
         let temporary = temporaryURL(for: target).path
@@ -46,20 +72,19 @@ public enum AtomicFile {
         // A leftover with our own PID (a previous failed run that reused the PID, or a crash
         // mid-write in this process) is ours to replace.
         if unlink(temporary) != 0 && errno != ENOENT {
-            throw AtomicFileError(operation: "unlink", path: temporary, code: errno)
+            throw AtomicFileError(operation: "unlink", path: temporary, code: errno, target: target.path)
         }
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw AtomicFileError(operation: "open", path: temporary, code: errno) }
+        guard fd >= 0 else { throw AtomicFileError(operation: "open", path: temporary, code: errno, target: target.path) }
 
         var open = true
         do {
-            let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
-            try body(handle)
-            guard fsync(fd) == 0 else { throw AtomicFileError(operation: "fsync", path: temporary, code: errno) }
+            try body(Output(fd: fd, temporary: temporary, target: target.path))
+            guard fsync(fd) == 0 else { throw AtomicFileError(operation: "fsync", path: temporary, code: errno, target: target.path) }
             open = false
-            guard close(fd) == 0 else { throw AtomicFileError(operation: "close", path: temporary, code: errno) }
+            guard close(fd) == 0 else { throw AtomicFileError(operation: "close", path: temporary, code: errno, target: target.path) }
             guard rename(temporary, target.path) == 0 else {
-                throw AtomicFileError(operation: "rename to \(target.path)", path: temporary, code: errno)
+                throw AtomicFileError(operation: "rename", path: temporary, code: errno, target: target.path)
             }
         } catch {
             if open { _ = close(fd) }

@@ -1,4 +1,5 @@
 import Foundation
+import ResNetData
 import ResNetEngine
 
 /// The safetensors format (Hugging Face): 8 bytes little-endian u64 `N`, `N` bytes of UTF-8 JSON
@@ -37,10 +38,21 @@ public enum SafeTensors {
     /// Reads the whole file into memory and validates it. Deliberately not memory-mapped: a
     /// mapping of a file that someone truncates in place would crash with SIGBUS on access, and
     /// reading 240 MB (ResNet-152) takes well under a second.
+    /// Only regular files are read (a FIFO would block, `/dev/zero` never ends), and at most
+    /// `maxFileBytes`.
     public static func read(_ url: URL) throws -> SafeTensorsFile {
-        let data = try Data(contentsOf: url)
-        return try parse(data, source: url.path)
+        let bytes: [UInt8]
+        do {
+            bytes = try FileIO.read(url.path, maxBytes: maxFileBytes)
+        } catch let error as DataError {
+            if case .notFound = error { throw SafeTensorsError.unreadable(file: url.path, reason: "file not found", missing: true) }
+            throw SafeTensorsError.unreadable(file: url.path, reason: "\(error)", missing: false)
+        }
+        return try parse(Data(bytes), source: url.path)
     }
+
+    /// The largest tensor file read: 16 GiB, far above wide_resnet101_2's 0.5 GB of weights.
+    public static let maxFileBytes = 16 << 30
 
     /// Validates a safetensors image held in memory; `source` names it in errors.
     public static func parse(_ data: Data, source: String = "<memory>") throws -> SafeTensorsFile {

@@ -39,6 +39,8 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
     case unrepresentableValue(file: String, key: String, value: Float, dtype: String)
     /// Writing: a tensor named `__metadata__`.
     case reservedName(file: String, key: String)
+    /// The file could not be read: missing, not a regular file, too large, or the OS refused.
+    case unreadable(file: String, reason: String, missing: Bool)
 
     public var file: String {
         switch self {
@@ -48,7 +50,7 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
              .invalidOffsets(let f, _, _, _), .sizeMismatch(let f, _, _, _),
              .overlappingTensors(let f, _, _, _, _), .gapBetweenTensors(let f, _, _, _, _),
              .trailingBytes(let f, _, _), .truncatedData(let f, _, _, _), .noSuchTensor(let f, _),
-             .unrepresentableValue(let f, _, _, _), .reservedName(let f, _):
+             .unrepresentableValue(let f, _, _, _), .reservedName(let f, _), .unreadable(let f, _, _):
             return f
         }
     }
@@ -94,6 +96,8 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
             return "\(p) tensor '\(key)': value \(value) cannot be written as \(dtype)"
         case .reservedName(_, let key):
             return "\(p) '\(key)' is reserved and cannot name a tensor"
+        case .unreadable(_, let reason, _):
+            return "\(p) \(reason)"
         }
     }
 }
