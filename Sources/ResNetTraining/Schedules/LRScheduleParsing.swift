@@ -24,7 +24,7 @@ extension LRSchedule: CustomStringConvertible {
                 throw fail("warmup needs a positive whole number of epochs")
             }
             let start = head.count == 3 ? Float(head[2]) : 0.1
-            guard let start, (0...1).contains(start) else { throw fail("warmup's start factor must lie in [0, 1]") }
+            guard let start, start.isFinite, (0...1).contains(start) else { throw fail("warmup's start factor must lie in [0, 1]") }
             let rest = String(trimmed[trimmed.index(after: plus)...])
             let inner: LRSchedule
             do { inner = try LRSchedule(parsing: rest, totalEpochs: totalEpochs) } catch { throw fail("after '+': '\(rest)' is not a schedule") }
@@ -35,7 +35,8 @@ extension LRSchedule: CustomStringConvertible {
         let parts = trimmed.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         func gamma(at index: Int) throws -> Float {
             guard parts.count > index else { return 0.1 }
-            guard let g = Float(parts[index]), g > 0 else { throw fail("gamma '\(parts[index])' must be a positive number") }
+            // A decay factor: above 1 the rate grows without bound, and 1e39 is already infinite as a Float.
+            guard let g = Float(parts[index]), g.isFinite, g > 0, g <= 1 else { throw fail("gamma '\(parts[index])' must be a number in (0, 1]") }
             return g
         }
         switch parts[0] {
@@ -65,7 +66,7 @@ extension LRSchedule: CustomStringConvertible {
                 throw fail(parts.count >= 2 ? "cosine epochs '\(parts[1])' must be a positive whole number" : "cosine needs its length: give cosine:EPOCHS or the total epochs")
             }
             let minimum = parts.count == 3 ? Float(parts[2]) : 0
-            guard let minimum, minimum >= 0 else { throw fail("cosine's minimum learning rate must be a non-negative number") }
+            guard let minimum, minimum.isFinite, minimum >= 0 else { throw fail("cosine's minimum learning rate must be a non-negative number") }
             self = .cosine(epochs: epochs, minimum: minimum)
         default:
             throw fail("unknown schedule '\(parts[0])'")

@@ -70,27 +70,69 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
                            verticalFlip: verticalFlip, fillMode: FillMode(rawValue: fillMode) ?? .nearest, cval: cval)
     }
 
-    /// Rejects values that would fail later, naming the option.
+    /// Upper bounds on what a run may ask for: far above any real use, low enough that a typo
+    /// (an extra zero, a pasted number) is an error before memory is allocated.
+    public static let maxEpochs = 100_000
+    public static let maxBatchSize = 65_536
+    public static let maxClasses = 100_000
+    public static let maxWorkers = 256
+
+    /// Rejects values that would fail later or silently give a wrong result, naming the option
+    /// and the limit. Called for the CLI's options and for the settings of a checkpoint.json.
     public func validate() throws {
         func bad(_ s: String) -> TrainingError { .invalidOption(s) }
-        guard epochs >= 1 else { throw bad("--epochs must be at least 1 (got \(epochs))") }
-        guard batchSize >= 1 else { throw bad("--batch-size must be at least 1 (got \(batchSize))") }
+        func finite(_ value: Double, _ option: String, in range: ClosedRange<Double>) throws {
+            guard value.isFinite, range.contains(value) else { throw bad("\(option) must be a number in [\(range.lowerBound), \(range.upperBound)] (got \(value))") }
+        }
+        guard (1...Self.maxEpochs).contains(epochs) else { throw bad("--epochs must be between 1 and \(Self.maxEpochs) (got \(epochs))") }
+        guard (1...Self.maxBatchSize).contains(batchSize) else { throw bad("--batch-size must be between 1 and \(Self.maxBatchSize) (got \(batchSize))") }
         guard ["sgd", "adam", "adamw"].contains(optimizer) else { throw bad("--optimizer must be sgd, adam or adamw (got '\(optimizer)')") }
-        guard resolvedLearningRate > 0, resolvedLearningRate.isFinite else { throw bad("--lr must be positive (got \(resolvedLearningRate))") }
-        guard resolvedWeightDecay >= 0 else { throw bad("--weight-decay must not be negative") }
-        guard (0..<1).contains(labelSmoothing) else { throw bad("--label-smoothing must be in [0, 1) (got \(labelSmoothing))") }
-        guard topK >= 1 else { throw bad("--top-k must be at least 1") }
+        guard resolvedLearningRate > 0, resolvedLearningRate.isFinite else { throw bad("--lr must be a positive, finite number (got \(resolvedLearningRate))") }
+        try finite(Double(momentum), "--momentum", in: 0...0.999_999)
+        try finite(Double(resolvedWeightDecay), "--weight-decay", in: 0...1)
+        guard (0...epochs).contains(warmupEpochs) else { throw bad("--warmup-epochs must be between 0 and --epochs (\(epochs)) (got \(warmupEpochs))") }
+        guard labelSmoothing.isFinite, (0..<1).contains(labelSmoothing) else { throw bad("--label-smoothing must be in [0, 1) (got \(labelSmoothing))") }
+        guard (1...Self.maxClasses).contains(topK) else { throw bad("--top-k must be between 1 and \(Self.maxClasses) (got \(topK))") }
+        if let classes, !(1...Self.maxClasses).contains(classes) { throw bad("--classes must be between 1 and \(Self.maxClasses) (got \(classes))") }
+        if let workers, !(1...Self.maxWorkers).contains(workers) { throw bad("--workers must be between 1 and \(Self.maxWorkers) (got \(workers))") }
+        if let data, data.isEmpty { throw bad("--data must not be empty") }
+        if let datasetLocation, datasetLocation.isEmpty { throw bad("--dataset-dir must not be empty") }
+        guard splitRatios.count == 3, splitRatios.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= 1e6 }), splitRatios[0] > 0 else {
+            throw bad("--split must be three finite ratios in [0, 1000000] with a positive train ratio, like 8:1:1 (got \(splitRatios))")
+        }
         guard ResizeFilter(rawValue: resizeFilter) != nil else { throw bad("--resize must be nearest or bilinear (got '\(resizeFilter)')") }
         guard FillMode(rawValue: fillMode) != nil else {
             throw bad("--fill-mode must be one of \(FillMode.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(fillMode)')")
         }
+        // Augmentation ranges: a NaN would flow into every pixel and keep the loss finite, so the
+        // divergence guard would never fire.
+        try finite(widthShiftRange, "--width-shift", in: 0...Double(Preprocessing.maxSide))
+        try finite(heightShiftRange, "--height-shift", in: 0...Double(Preprocessing.maxSide))
+        try finite(shearRange, "--shear", in: 0...360)
+        try finite(zoomRange, "--zoom", in: 0...0.99)
+        try finite(rotationRange, "--rotation", in: 0...360)
+        try finite(Double(cval), "--cval", in: -1e6...1e6)
+        guard rescale.isFinite, rescale != 0, abs(rescale) <= 1e6 else { throw bad("--rescale must be a finite, non-zero number (got \(rescale))") }
+        for (option, values) in [("mean", mean), ("std", std)] {
+            guard let values else { continue }
+            guard [1, 3].contains(values.count), values.allSatisfy(\.isFinite) else { throw bad("\(option) must be 1 or 3 finite numbers (got \(values))") }
+        }
+        if let std, std.contains(where: { $0 <= 0 }) { throw bad("std must be positive (got \(std))") }
         guard ["loss", "acc"].contains(monitor.replacingOccurrences(of: "val_", with: "")) || monitor.contains("top") else {
             throw bad("--monitor must be val_acc, val_loss, val_topK, acc, loss or topK (got '\(monitor)')")
         }
-        if let imageSize, imageSize < 8 { throw bad("--image-size must be at least 8 (got \(imageSize))") }
+        if let earlyStoppingPatience, !(0...Self.maxEpochs).contains(earlyStoppingPatience) {
+            throw bad("--early-stopping must be between 0 and \(Self.maxEpochs) epochs (got \(earlyStoppingPatience))")
+        }
+        guard (0...Self.maxEpochs).contains(plateauPatience) else { throw bad("plateau patience must be between 0 and \(Self.maxEpochs) (got \(plateauPatience))") }
+        guard plateauFactor.isFinite, plateauFactor > 0, plateauFactor < 1 else { throw bad("plateau factor must be in (0, 1) (got \(plateauFactor))") }
+        if let imageSize, !(8...Preprocessing.maxSide).contains(imageSize) {
+            throw bad("--image-size must be between 8 and \(Preprocessing.maxSide) (got \(imageSize))")
+        }
         if let channels, ![1, 3].contains(channels) { throw bad("--channels must be 1 or 3 (got \(channels))") }
         if schedule != "plateau" { _ = try LRSchedule(parsing: schedule, totalEpochs: epochs) }
-        _ = try ResNetRegistry.config(model)
+        let config = try ResNetRegistry.config(model)
+        if let imageSize { try config.validateInput(height: imageSize, width: imageSize) }
     }
 }
 
@@ -100,6 +142,8 @@ public enum TrainingError: Error, CustomStringConvertible {
     case checkpoint(String)
     case weights(String)
     case diverged(String)
+    /// Stopped by SIGINT or SIGTERM; the message says what is committed and how to resume.
+    case interrupted(String)
 
     public var description: String {
         switch self {
@@ -107,6 +151,7 @@ public enum TrainingError: Error, CustomStringConvertible {
         case .checkpoint(let s): return "checkpoint: \(s)"
         case .weights(let s): return "weights: \(s)"
         case .diverged(let s): return s
+        case .interrupted(let s): return s
         }
     }
 }
