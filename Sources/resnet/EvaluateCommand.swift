@@ -18,6 +18,16 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Images per batch.") var batchSize = 128
     @Option(help: "text or json.") var format: Format = .text
 
+    func validate() throws {
+        guard (1...TrainingSettings.maxBatchSize).contains(batchSize) else {
+            throw ValidationError("--batch-size must be between 1 and \(TrainingSettings.maxBatchSize) (got \(batchSize))")
+        }
+        if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1 (got \(topK))") }
+        guard ["train", "validation", "val", "test"].contains(split) else {
+            throw ValidationError("--split must be train, validation or test (got '\(split)')")
+        }
+    }
+
     func run() throws {
         do {
             let predictor = try Predictor(checkpoint: checkpoint)
@@ -26,9 +36,8 @@ struct EvaluateCommand: ParsableCommand {
             // test images are never training images.
             if data != nil || dataset != nil { s.data = data; s.dataset = dataset; s.datasetLocation = datasetDir }
             s.batchSize = batchSize
-            s.imageSize = predictor.info.preprocessing.height
-            s.channels = predictor.info.preprocessing.channels
-            let prepared = try PreparedData(s, forEvaluation: true)
+            // The checkpoint's preprocessing as saved (height, width, channels, normalisation).
+            let prepared = try PreparedData(s, forEvaluation: true, preprocessing: predictor.info.preprocessing)
             guard prepared.classNames == predictor.classNames else {
                 throw TrainingError.checkpoint("the data's classes \(prepared.classNames) differ from the checkpoint's \(predictor.classNames)")
             }

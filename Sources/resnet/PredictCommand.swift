@@ -13,30 +13,40 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "text or json.") var format: Format = .text
     @Argument(help: "Image files (JPEG, PNG, PPM/PGM).") var images: [String]
 
-    func run() throws {
+    func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image file") }
-        do {
-            let predictor = try Predictor(checkpoint: checkpoint)
-            let k = min(max(topK, 1), predictor.classNames.count)
-            let results = try predictor.topK(files: images, k: k)
-            if format == .json {
-                let rows: [[String: Any]] = zip(images, results).map { file, top in
-                    ["image": file, "predictions": top.map { ["class": $0.name, "probability": Double($0.probability)] }]
+        guard topK >= 1 else { throw ValidationError("--top-k must be at least 1 (got \(topK))") }
+    }
+
+    /// Each image is classified on its own: one unreadable file is reported on stderr and the
+    /// others still get their answer; the exit status says whether any failed.
+    func run() throws {
+        let predictor: Predictor
+        do { predictor = try Predictor(checkpoint: checkpoint) } catch { throw CleanExit.failure("\(error)") }
+        let k = min(topK, predictor.classNames.count)
+        var rows: [[String: Any]] = []
+        var failures = 0
+        for file in images {
+            do {
+                let top = try predictor.topK(file: file, k: k)
+                if format == .json {
+                    rows.append(["image": file, "predictions": top.map { ["class": $0.name, "probability": Double($0.probability)] }])
+                    continue
                 }
-                let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
-                print(String(decoding: data, as: UTF8.self))
-                return
-            }
-            for (file, top) in zip(images, results) {
                 print(file)
                 for (i, p) in top.enumerated() {
                     print(String(format: "  %d. %@ %6.2f%%", i + 1, p.name.padding(toLength: 24, withPad: " ", startingAt: 0), p.probability * 100))
                 }
+            } catch {
+                failures += 1
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                if format == .json { rows.append(["image": file, "error": "\(error)"]) }
             }
-        } catch let e as ValidationError {
-            throw e
-        } catch {
-            throw CleanExit.failure("\(error)")
         }
+        if format == .json {
+            let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+        if failures > 0 { throw CleanExit.failure("\(failures) of \(images.count) image(s) could not be classified") }
     }
 }

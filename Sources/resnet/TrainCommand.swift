@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import ResNetData
 import ResNetTraining
@@ -37,7 +38,14 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "oneDNN threads (default: all cores).") var threads: Int?
 
     func run() throws {
-        if let threads { OneDNN.setThreads(threads) }
+        if let threads {
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            guard (1...cores).contains(threads) else { throw ValidationError("--threads must be between 1 and \(cores) (the cores of this machine) (got \(threads))") }
+            OneDNN.setThreads(threads)
+        }
+        let stop = StopRequest()
+        let signals = SignalHandlers(stop)
+        defer { signals.restore() }
         do {
             let trainer: Trainer
             if let resume {
@@ -54,14 +62,15 @@ struct TrainCommand: ParsableCommand {
                 let settings = try makeSettings()
                 if settings.model == "resnet20" && model == nil { print("model: resnet20 (the default for small images; --model to choose)") }
                 let dir = out ?? defaultRunDirectory(settings)
-                if FileManager.default.fileExists(atPath: RunDirectory(dir).info.path) {
-                    throw ValidationError("\(dir) already holds a checkpoint: use --resume \(dir) to continue it, or --out for a new run")
-                }
                 trainer = try Trainer.start(settings, runDirectory: dir, weights: weights)
             }
+            trainer.stopRequest = stop
             try trainer.fit()
         } catch let e as ValidationError {
             throw e
+        } catch TrainingError.interrupted(let message) {
+            FileHandle.standardError.write(Data("\n\(message)\n".utf8))
+            throw ExitCode(130)   // the shell's code for "ended by Ctrl-C"
         } catch {
             throw CleanExit.failure("\(error)")
         }
@@ -94,6 +103,33 @@ struct TrainCommand: ParsableCommand {
         f.dateFormat = "yyyyMMdd-HHmmss"
         let source = s.data.map { URL(fileURLWithPath: $0).lastPathComponent } ?? (s.dataset ?? "fashion-mnist")
         return "runs/\(s.model)-\(source)-\(f.string(from: Date()))"
+    }
+}
+
+/// Ctrl-C and SIGTERM ask the trainer to stop at the next step instead of killing it mid-write;
+/// a second signal ends the process at once, as users expect from a second Ctrl-C.
+final class SignalHandlers {
+    private var sources: [DispatchSourceSignal] = []
+
+    init(_ stop: StopRequest) {
+        for (signal, name) in [(SIGINT, "Ctrl-C (SIGINT)"), (SIGTERM, "SIGTERM")] {
+            Foundation.signal(signal, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
+            source.setEventHandler {
+                if stop.requested != nil { exit(128 + signal) }
+                stop.request(name)
+                FileHandle.standardError.write(Data("\n\(name): stopping after this step (again to quit at once)\n".utf8))
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Back to the default dispositions once training is over.
+    func restore() {
+        for source in sources { source.cancel() }
+        Foundation.signal(SIGINT, SIG_DFL)
+        Foundation.signal(SIGTERM, SIG_DFL)
     }
 }
 

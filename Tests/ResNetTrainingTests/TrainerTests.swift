@@ -7,19 +7,7 @@ import XCTest
 
 /// The training loop end to end on a tiny made-up dataset (3 classes of 12x12 RGB PNGs): exact
 /// resume, torn and failed saves, foreign weights, divergence and early stopping.
-final class TrainerTests: XCTestCase {
-    private var directory: URL!
-
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("trainer-tests-\(getpid())-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
-
+final class TrainerTests: TrainerTestCase {
     // MARK: 1. Exact resume
 
     /// A run killed after epoch 1 (its run directory copied at the moment epoch 2 begins, which is
@@ -45,7 +33,7 @@ final class TrainerTests: XCTestCase {
         let testB = try runB.fit()
 
         assertSameTensors(a, b, RunDirectory.weightsFile)
-        assertSameTensors(a, b, RunDirectory.optimizerFile)
+        assertSameTensors(a, b, RunDirectory.epochFileName(.optimizer, epoch: 2))
         try assertSameHistory(a, b, rows: 2)
         let infoA = try RunDirectory(a).loadInfo(), infoB = try RunDirectory(b).loadInfo()
         XCTAssertEqual(infoA.epoch, 2)
@@ -80,7 +68,7 @@ final class TrainerTests: XCTestCase {
             try resumed.fit()
 
             assertSameTensors(a, b, RunDirectory.weightsFile)
-            assertSameTensors(a, b, RunDirectory.optimizerFile)
+            assertSameTensors(a, b, RunDirectory.epochFileName(.optimizer, epoch: 2))
             try assertSameHistory(a, b, rows: 2)
             let infoB = try RunDirectory(b).loadInfo()
             XCTAssertEqual(infoB.settings.epochs, 2, "the new target is saved")
@@ -96,43 +84,52 @@ final class TrainerTests: XCTestCase {
 
     // MARK: 2. Torn and failed saves
 
-    /// Truncated temporaries left next to the checkpoint by a killed save (this process's PID and
-    /// a dead one) neither damage the committed checkpoint nor stop a resume; the next save
-    /// replaces ours and deletes the dead process's.
-    func testLeftoverTemporariesFromAKilledSaveAreHarmless() throws {
+    /// Truncated temporaries left by a killed save (this process's PID and a dead one) and whole
+    /// but uncommitted tensor files neither damage the committed checkpoint nor stop a resume;
+    /// the resume removes them, and the next commit leaves only what its JSON names.
+    func testLeftoversFromAKilledSaveAreHarmless() throws {
         let data = try makeDataset("data")
         let dir = path("run")
         try Trainer.start(settings(data: data, epochs: 1), runDirectory: dir, say: { _ in }).fit()
         let run = RunDirectory(dir)
         let before = try snapshot(run)
+        XCTAssertEqual(try listing(run), [".lock", "best-epoch1.safetensors", "best.safetensors", "checkpoint-epoch1.safetensors",
+                                          "checkpoint.json", "checkpoint.safetensors", "history.csv", "history.svg",
+                                          "optimizer-epoch1.safetensors"])
 
         let good = try Data(contentsOf: run.weights)
-        let ours = AtomicFile.temporaryURL(for: run.weights)
-        let dead = AtomicFile.temporaryURL(for: run.weights, pid: deadPID())
-        let optimizerTemp = AtomicFile.temporaryURL(for: run.optimizerState)
+        let next = run.file(RunDirectory.epochFileName(.weights, epoch: 2))
+        let ours = AtomicFile.temporaryURL(for: next)
+        let dead = AtomicFile.temporaryURL(for: next, pid: deadPID())
+        let optimizerTemp = AtomicFile.temporaryURL(for: run.file(RunDirectory.epochFileName(.optimizer, epoch: 2)))
         try good.prefix(good.count / 2).write(to: ours)
         try good.prefix(100).write(to: dead)
         try Data(repeating: 0xFF, count: 37).write(to: optimizerTemp)
+        try good.write(to: next)   // a whole weights file of a save that never committed
 
         XCTAssertEqual(try snapshot(run), before)
-        XCTAssertNoThrow(try run.loadTensors(run.weights, epoch: 1))
+        XCTAssertNoThrow(try run.loadCommitted(.weights))
         XCTAssertThrowsError(try SafeTensors.read(ours), "the leftover really is torn")
 
         let resumed = try Trainer.resume(runDirectory: dir, epochs: 2, say: { _ in })
         XCTAssertEqual(resumed.info.epoch, 1)
-        try resumed.fit()
-        XCTAssertEqual(try run.loadInfo().epoch, 2)
-        XCTAssertNoThrow(try run.loadTensors(run.weights, epoch: 2))
-        XCTAssertNoThrow(try run.loadTensors(run.optimizerState, epoch: 2))
-        for leftover in [ours, dead, optimizerTemp] {
+        for leftover in [ours, dead, optimizerTemp, next] {
             XCTAssertFalse(FileManager.default.fileExists(atPath: leftover.path), "\(leftover.lastPathComponent) was cleaned up")
         }
+        try resumed.fit()
+        XCTAssertEqual(try run.loadInfo().epoch, 2)
+        XCTAssertNoThrow(try run.loadCommitted(.weights))
+        XCTAssertNoThrow(try run.loadCommitted(.optimizer))
+        let names = try listing(run)
+        XCTAssertFalse(names.contains("checkpoint-epoch1.safetensors"), "\(names)")
+        XCTAssertFalse(names.contains("optimizer-epoch1.safetensors"), "\(names)")
+        XCTAssertTrue(names.contains("checkpoint-epoch2.safetensors"), "\(names)")
     }
 
     /// A save that fails (here: the weights' temporary path is blocked by a directory, so the
-    /// write cannot even start) stops training with the error and leaves the previous checkpoint
-    /// byte-for-byte as it was; once the obstacle is gone the run resumes from it, and the
-    /// history rows of the failed epoch are dropped and rewritten.
+    /// write cannot even start) stops training with an error naming the file, and leaves the
+    /// previous checkpoint byte-for-byte as it was; once the obstacle is gone the run resumes from
+    /// it, and the history rows of the failed epoch are dropped and rewritten.
     func testAFailedSaveLeavesThePreviousCheckpointResumable() throws {
         let data = try makeDataset("data")
         let dir = path("run")
@@ -140,12 +137,11 @@ final class TrainerTests: XCTestCase {
         let run = RunDirectory(dir)
         let before = try snapshot(run)
 
-        let blocker = AtomicFile.temporaryURL(for: run.weights)
-        try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: false)
-        try Data("x".utf8).write(to: blocker.appendingPathComponent("keep"))
+        let blocker = try block(run, .weights, epoch: 2)
         let failing = try Trainer.resume(runDirectory: dir, epochs: 2, say: { _ in })
         XCTAssertThrowsError(try failing.fit()) { error in
             XCTAssertTrue(error is AtomicFileError, "\(error)")
+            XCTAssertTrue("\(error)".contains(run.file("checkpoint-epoch2.safetensors").path), "\(error)")
         }
         XCTAssertEqual(try snapshot(run), before, "the epoch-1 checkpoint is untouched")
         XCTAssertEqual(try run.loadInfo().epoch, 1)
@@ -156,10 +152,8 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(try historyRows(dir).count, 2, "epoch 2 logged once, not twice")
     }
 
-    /// The torn states a resume must refuse: weights older than checkpoint.json (an old file copied
-    /// over), and a save that stopped after the weights but before the optimizer state and JSON.
-    /// Both name the offending file. (The second cannot be recovered from: the epoch-1 weights
-    /// were already replaced. AtomicFile makes each file atomic, not the three together.)
+    /// A committed file replaced by another epoch's (an old file copied over) is refused,
+    /// naming the file and both epochs.
     func testResumeRefusesWeightsFromAnotherEpoch() throws {
         let data = try makeDataset("data")
         let dir = path("run")
@@ -167,34 +161,17 @@ final class TrainerTests: XCTestCase {
         let run = RunDirectory(dir)
         let epoch1Weights = try Data(contentsOf: run.weights)
         try Trainer.resume(runDirectory: dir, epochs: 2, say: { _ in }).fit()
-        XCTAssertEqual(try run.loadInfo().epoch, 2)
-
-        let epoch2Weights = try Data(contentsOf: run.weights)
-        try epoch1Weights.write(to: run.weights)
+        let info = try run.loadInfo()
+        XCTAssertEqual(info.epoch, 2)
+        let committed = run.committedFile(.weights, info: info)!
+        try epoch1Weights.write(to: committed)
         XCTAssertThrowsError(try Trainer.resume(runDirectory: dir, epochs: 3, say: { _ in })) { error in
             guard case TrainingError.checkpoint(let message) = error else { return XCTFail("\(error)") }
-            XCTAssertTrue(message.contains(run.weights.path), message)
+            XCTAssertTrue(message.contains(committed.path), message)
             XCTAssertTrue(message.contains("epoch 1"), message)
             XCTAssertTrue(message.contains("epoch 2"), message)
         }
-        try epoch2Weights.write(to: run.weights)
-
-        // A save killed after replacing the weights, before the optimizer state and the JSON: the
-        // committed epoch-2 weights are still there as checkpoint.safetensors.prev, and resume uses them.
-        let blocker = AtomicFile.temporaryURL(for: run.optimizerState)
-        try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: false)
-        try Data("x".utf8).write(to: blocker.appendingPathComponent("keep"))
-        XCTAssertThrowsError(try Trainer.resume(runDirectory: dir, epochs: 3, say: { _ in }).fit())
-        try FileManager.default.removeItem(at: blocker)
-        XCTAssertEqual(try run.loadInfo().epoch, 2)
-        XCTAssertEqual(try SafeTensors.read(run.weights).metadata["epoch"], "3", "the weights file was replaced")
-        let resumed = try Trainer.resume(runDirectory: dir, epochs: 3, say: { _ in })
-        let committed = try SafeTensors.parse(epoch2Weights)
-        for name in ["conv1.weight", "layer3.2.bn2.running_var", "fc.bias"] {
-            XCTAssertEqual(resumed.model.stateDict()[name]!.array, try committed.tensor(name).array, name)
-        }
-        try resumed.fit()
-        XCTAssertEqual(try run.loadInfo().epoch, 3)
+        XCTAssertThrowsError(try Predictor(checkpoint: dir)) { XCTAssertTrue("\($0)".contains("epoch 1"), "\($0)") }
     }
 
     /// Non-finite numbers in the description (a NaN metric, the plateau schedule's initial ±inf best)
@@ -208,7 +185,8 @@ final class TrainerTests: XCTestCase {
         var info = try run.loadInfo()
         info.history.append(["loss": .nan])
         info.plateau = ["best": .infinity, "bad_epochs": 0]
-        try run.save(info: info, model: trainer.model.stateDict(), optimizer: [:])
+        info.epoch = 2
+        try run.commit(info, model: trainer.model.stateDict(), optimizer: [:], best: nil)
         let back = try run.loadInfo()
         XCTAssertTrue(back.history.last!["loss"]!.isNaN)
         XCTAssertEqual(back.plateau?["best"], .infinity)
@@ -248,7 +226,10 @@ final class TrainerTests: XCTestCase {
         try SafeTensors.write(tenClass.stateDict(), to: tenFile)
         let wide = try model("resnet18", seed: 4)
         let freshHead = wide.stateDict()["fc.weight"]!.array, freshBias = wide.stateDict()["fc.bias"]!.array
-        let headNotes = try WeightLoader.load(try WeightLoader.read(tenFile.path), into: wide, source: tenFile.path)
+        // Only fine-tuning (`--weights`) may swap the head; a checkpoint's own classifier must fit.
+        assertWeightsError(try WeightLoader.load(try WeightLoader.read(tenFile.path), into: wide, source: tenFile.path),
+                           contains: ["fc.weight", "[10, 512]", "[1000, 512]"])
+        let headNotes = try WeightLoader.load(try WeightLoader.read(tenFile.path), into: wide, source: tenFile.path, allowNewHead: true)
         XCTAssertEqual(headNotes.count, 1)
         XCTAssertTrue(headNotes.first?.contains("10 classes") ?? false, "\(headNotes)")
         XCTAssertTrue(headNotes.first?.contains("1000") ?? false, "\(headNotes)")
@@ -321,7 +302,7 @@ final class TrainerTests: XCTestCase {
         }
         XCTAssertEqual(try snapshot(run, includingInfo: false), before, "the epoch-1 checkpoint is intact")
         XCTAssertEqual(try run.loadInfo().epoch, 1)
-        XCTAssertNoThrow(try run.loadTensors(run.weights, epoch: 1))
+        XCTAssertNoThrow(try run.loadCommitted(.weights))
         XCTAssertNoThrow(try Trainer.resume(runDirectory: dir, say: { _ in }))
     }
 
@@ -414,141 +395,12 @@ final class TrainerTests: XCTestCase {
         let expected = GradMode.withoutGradient { softmax(trainer.model(Tensor(shape: [1, 12, 12, 3], values: input))) }.array
         for (p, e) in zip(probabilities, expected) { XCTAssertEqual(p, e, accuracy: 1e-5) }
 
-        let top = try predictor.topK(files: [image], k: 2)[0]
+        let top = try predictor.topK(file: image, k: 2)
         XCTAssertEqual(top.count, 2)
         XCTAssertEqual(top[0].probability, probabilities.max()!, accuracy: 1e-6)
         XCTAssertEqual(try Predictor(checkpoint: RunDirectory(dir).best.path).probabilities(files: [image])[0].count, 3)
         XCTAssertThrowsError(try Predictor(checkpoint: directory.appendingPathComponent("query.png").path)) {
             XCTAssertTrue("\($0)".contains("checkpoint.json"), "\($0)")
-        }
-    }
-
-    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-
-    /// The shared settings: resnet20 at 12x12, batch 8, 2 workers, shifts and flips, SGD with
-    /// Nesterov momentum and a cosine schedule.
-    private func settings(data: String, epochs: Int) -> TrainingSettings {
-        var s = TrainingSettings()
-        s.model = "resnet20"
-        s.data = data
-        s.imageSize = 12
-        s.batchSize = 8
-        s.workers = 2
-        s.widthShiftRange = 0.1
-        s.heightShiftRange = 0.1
-        s.horizontalFlip = true
-        s.optimizer = "sgd"
-        s.momentum = 0.9
-        s.learningRate = 0.05
-        s.schedule = "cosine"
-        s.epochs = epochs
-        s.seed = 42
-        return s
-    }
-
-    /// DIR/{train,validation,test}/<class>/<i>.png: 3 classes, 8/2/2 images each, 12x12 RGB. Class
-    /// c has a bright channel c and a stripe pattern of its own, plus noise; with `identical`
-    /// every image is the same noise picture.
-    private func makeDataset(_ name: String, identical: Bool = false) throws -> String {
-        let root = directory.appendingPathComponent(name)
-        var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
-        func noise() -> Int {
-            rng = rng &* 6364136223846793005 &+ 1442695040888963407
-            return Int(rng >> 59)  // 0..<32
-        }
-        let side = 12
-        for (split, count) in [("train", 8), ("validation", 2), ("test", 2)] {
-            for c in 0..<3 {
-                let folder = root.appendingPathComponent(split).appendingPathComponent("class\(c)")
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                for i in 0..<count {
-                    var pixels = [UInt8](repeating: 0, count: side * side * 3)
-                    if identical { rng = 12345 }
-                    for y in 0..<side {
-                        for x in 0..<side {
-                            for ch in 0..<3 {
-                                let stripe = identical ? 0 : ((c == 0 ? x : c == 1 ? y : x + y) / 2 % 2) * 60
-                                let base = identical ? 100 : (ch == c ? 150 : 40)
-                                pixels[(y * side + x) * 3 + ch] = UInt8(min(255, base + stripe + noise()))
-                            }
-                        }
-                    }
-                    try PNGCodec.write(PixelImage(width: side, height: side, channels: 3, pixels: pixels),
-                                       to: folder.appendingPathComponent("\(i).png").path)
-                }
-            }
-        }
-        return root.path
-    }
-
-    private func model(_ name: String, seed: UInt64, classes: Int = 1000) throws -> ResNet {
-        var config = try ResNetRegistry.config(name)
-        config.numClasses = classes
-        config.seed = seed
-        return try ResNet(config)
-    }
-
-    /// Every tensor of `file` in both run directories has the same dtype, shape and bytes.
-    private func assertSameTensors(_ a: String, _ b: String, _ file: String,
-                                   line: UInt = #line) {
-        do {
-            let fa = try SafeTensors.read(URL(fileURLWithPath: a).appendingPathComponent(file))
-            let fb = try SafeTensors.read(URL(fileURLWithPath: b).appendingPathComponent(file))
-            XCTAssertEqual(fa.metadata, fb.metadata, file, line: line)
-            XCTAssertEqual(fa.names, fb.names, file, line: line)
-            XCTAssertFalse(fa.names.isEmpty, line: line)
-            var differing: [String] = []
-            for name in fa.names where fb.entries[name] != nil {
-                XCTAssertEqual(fa.entries[name], fb.entries[name], "\(file) \(name)", line: line)
-                if try fa.rawBytes(name) != fb.rawBytes(name) {
-                    let x = try fa.tensor(name).array, y = try fb.tensor(name).array
-                    let diff = zip(x, y).map { abs($0 - $1) }.max() ?? 0
-                    differing.append("\(name) (max |diff| \(diff))")
-                }
-            }
-            XCTAssertEqual(differing, [], "\(file): tensors not bit-identical", line: line)
-        } catch {
-            XCTFail("\(file): \(error)", line: line)
-        }
-    }
-
-    /// history.csv's rows without the wall-clock `time` column, which differs from run to run.
-    private func historyRows(_ dir: String) throws -> [String] {
-        let text = try String(contentsOf: RunDirectory(dir).historyCSV, encoding: .utf8)
-        let lines = text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-        guard let header = lines.first else { return [] }
-        let time = header.firstIndex(of: "time")
-        XCTAssertNotNil(time, "history.csv has a time column")
-        return lines.dropFirst().map { row in row.enumerated().filter { $0.offset != time }.map(\.element).joined(separator: ",") }
-    }
-
-    private func assertSameHistory(_ a: String, _ b: String, rows: Int, line: UInt = #line) throws {
-        let ra = try historyRows(a), rb = try historyRows(b)
-        XCTAssertEqual(ra.count, rows, line: line)
-        XCTAssertEqual(rb, ra, "history.csv rows", line: line)
-        let ha = try String(contentsOf: RunDirectory(a).historyCSV, encoding: .utf8)
-        let hb = try String(contentsOf: RunDirectory(b).historyCSV, encoding: .utf8)
-        XCTAssertEqual(ha.split(separator: "\n").first, hb.split(separator: "\n").first, "header", line: line)
-    }
-
-    /// The bytes of the committed checkpoint files.
-    private func snapshot(_ run: RunDirectory, includingInfo: Bool = true) throws -> [String: Data] {
-        var files = [run.weights, run.optimizerState]
-        if includingInfo { files.append(run.info) }
-        return Dictionary(uniqueKeysWithValues: try files.map { ($0.lastPathComponent, try Data(contentsOf: $0)) })
-    }
-
-    /// A PID no process has now.
-    private func deadPID() -> Int32 {
-        var pid: Int32 = 4_000_000
-        while kill(pid, 0) == 0 || errno != ESRCH { pid -= 1 }
-        return pid
-    }
-
-    private func assertWeightsError(_ body: @autoclosure () throws -> Any, contains parts: [String], line: UInt = #line) {
-        XCTAssertThrowsError(try body(), line: line) { error in
-            guard case TrainingError.weights(let message) = error else { return XCTFail("\(error)", line: line) }
-            for part in parts { XCTAssertTrue(message.contains(part), "'\(part)' not in: \(message)", line: line) }
         }
     }
 }

@@ -12,50 +12,46 @@ public final class Predictor {
     /// `path`: a run directory (uses checkpoint.safetensors) or a .safetensors file whose directory
     /// holds the run's checkpoint.json (e.g. RUN_DIR/best.safetensors).
     public init(checkpoint path: String) throws {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw TrainingError.checkpoint("\(path) not found")
+        let tensors: [String: Tensor]
+        switch try RunDirectory.resolve(path) {
+        case .committed(let run, let role):
+            // The JSON and the tensor file it names, checked against each other.
+            (info, tensors, weightsFile) = try run.loadCommitted(role)
+        case .file(let file):
+            throw TrainingError.checkpoint("no \(RunDirectory.infoFile) beside \(file.path): the model configuration and class names are unknown")
         }
-        let file = URL(fileURLWithPath: path)
-        let run = RunDirectory(isDir.boolValue ? path : file.deletingLastPathComponent().path)
-        guard FileManager.default.fileExists(atPath: run.info.path) else {
-            throw TrainingError.checkpoint("no \(RunDirectory.infoFile) beside \(path): the model configuration and class names are unknown")
-        }
-        info = try run.loadInfo()
-        weightsFile = isDir.boolValue ? run.weights : file
         model = try ResNet(info.modelConfig)
-        try WeightLoader.load(try SafeTensors.read(weightsFile).tensors(), into: model, source: weightsFile.path)
+        try WeightLoader.load(tensors, into: model, source: weightsFile.path)
         model.eval()
     }
 
     public var classNames: [String] { info.classNames }
 
-    /// Class probabilities for each image file, preprocessed as in training (no augmentation).
-    public func probabilities(files: [String]) throws -> [[Float]] {
+    /// Class probabilities for one image file, preprocessed as in training (no augmentation).
+    public func probabilities(file path: String) throws -> [Float] {
         let p = info.preprocessing
         let pipeline = p.pipeline()
-        // checkpoint.json is a text file people edit: a mean/std of the wrong length must be an error.
         try pipeline.validate()
-        var out: [[Float]] = []
-        for path in files {
-            let image = try ImageDecoder.decode(file: path, channels: p.channels, sizeHint: pipeline.sizeHint)
-            var input = [Float](repeating: 0, count: p.height * p.width * p.channels)
-            var rng = SampleRandom(seed: 0)
-            let size = input.withUnsafeMutableBufferPointer { pipeline.process(image, rng: &rng, into: $0.baseAddress!) }
-            guard size.height == p.height && size.width == p.width else {
-                throw TrainingError.invalidOption("\(path): preprocessing produced \(size.height)x\(size.width), expected \(p.height)x\(p.width)")
-            }
-            let logits = GradMode.withoutGradient { model(Tensor(shape: [1, p.height, p.width, p.channels], values: input)) }
-            out.append(GradMode.withoutGradient { softmax(logits) }.array)
+        let image = try ImageDecoder.decode(file: path, channels: p.channels, sizeHint: pipeline.sizeHint)
+        var input = [Float](repeating: 0, count: p.height * p.width * p.channels)
+        var rng = SampleRandom(seed: 0)
+        let size = input.withUnsafeMutableBufferPointer { pipeline.process(image, rng: &rng, into: $0.baseAddress!) }
+        guard size.height == p.height && size.width == p.width else {
+            throw TrainingError.invalidOption("\(path): preprocessing produced \(size.height)x\(size.width), expected \(p.height)x\(p.width)")
         }
-        return out
+        let logits = GradMode.withoutGradient { model(Tensor(shape: [1, p.height, p.width, p.channels], values: input)) }
+        return GradMode.withoutGradient { softmax(logits) }.array
     }
 
-    /// The `k` most probable classes of each file, best first.
-    public func topK(files: [String], k: Int) throws -> [[(name: String, probability: Float)]] {
-        try probabilities(files: files).map { probs in
-            probs.enumerated().sorted { $0.element != $1.element ? $0.element > $1.element : $0.offset < $1.offset }
-                .prefix(k).map { (classNames[$0.offset], $0.element) }
-        }
+    /// Class probabilities for each image file; the first unreadable file throws.
+    public func probabilities(files: [String]) throws -> [[Float]] {
+        try files.map { try probabilities(file: $0) }
+    }
+
+    /// The `k` most probable classes of one file, best first.
+    public func topK(file: String, k: Int) throws -> [(name: String, probability: Float)] {
+        try probabilities(file: file).enumerated()
+            .sorted { $0.element != $1.element ? $0.element > $1.element : $0.offset < $1.offset }
+            .prefix(k).map { (classNames[$0.offset], $0.element) }
     }
 }

@@ -48,85 +48,15 @@ public struct CheckpointInfo: Codable, Sendable {
     public var plateau: [String: Double]?
     /// Where the optimizer's state (momentum buffers, Adam moments) is, relative to the run directory.
     public var optimizerStateFile = RunDirectory.optimizerFile
+    /// The committed weights, relative to the run directory (nil in runs saved before per-epoch
+    /// names: `checkpoint.safetensors`).
+    public var weightsFile: String?
+    /// The committed best weights (nil in older runs: `best.safetensors` when there is a best epoch).
+    public var bestFile: String?
     /// The loader's position: same seed, next epoch, first batch.
     public var loaderSeed: UInt64
     public var stoppedEarly = false
-}
 
-/// The files of a run directory, each written to a temporary name, synced, then renamed.
-public struct RunDirectory: Sendable {
-    public static let weightsFile = "checkpoint.safetensors"
-    public static let optimizerFile = "optimizer.safetensors"
-    public static let infoFile = "checkpoint.json"
-    public static let bestFile = "best.safetensors"
-
-    public let url: URL
-    public init(_ path: String) { url = URL(fileURLWithPath: path) }
-
-    public var weights: URL { url.appendingPathComponent(Self.weightsFile) }
-    public var optimizerState: URL { url.appendingPathComponent(Self.optimizerFile) }
-    public var info: URL { url.appendingPathComponent(Self.infoFile) }
-    public var best: URL { url.appendingPathComponent(Self.bestFile) }
-    public var historyCSV: URL { url.appendingPathComponent("history.csv") }
-    public var historySVG: URL { url.appendingPathComponent("history.svg") }
-
-    public func create() throws {
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    /// Saves weights, optimizer state, then the JSON that commits them. Each tensor file carries
-    /// its epoch in its metadata, so a resume can tell a torn save from a whole one.
-    public func save(info: CheckpointInfo, model: [String: Tensor], optimizer: [String: Tensor]) throws {
-        let meta = ["format": "pt", "epoch": String(info.epoch), "model": info.modelConfig.name]
-        // Encoded first: a description that cannot be encoded (a NaN in the history) must fail
-        // before the tensor files of the last good epoch are replaced.
-        let encoder = JSONEncoder()
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let description = try encoder.encode(info)
-        // The previous epoch's tensor files stay reachable as `*.prev` (hard links, no copy) until
-        // the JSON commits the new ones: a kill between the renames below loses nothing.
-        for file in [weights, optimizerState] { try keepPrevious(file) }
-        try SafeTensors.write(model, metadata: meta, to: weights)
-        try SafeTensors.write(optimizer, metadata: meta, to: optimizerState)
-        try AtomicFile.write(description, to: self.info)
-    }
-
-    /// `file.prev`: the last committed version of a tensor file.
-    static func previous(_ file: URL) -> URL { file.appendingPathExtension("prev") }
-
-    private func keepPrevious(_ file: URL) throws {
-        guard FileManager.default.fileExists(atPath: file.path) else { return }
-        let prev = Self.previous(file)
-        try? FileManager.default.removeItem(at: prev)
-        guard link(file.path, prev.path) == 0 else {
-            throw TrainingError.checkpoint("cannot keep \(file.path) as \(prev.lastPathComponent): \(String(cString: strerror(errno)))")
-        }
-    }
-
-    public func loadInfo() throws -> CheckpointInfo {
-        guard FileManager.default.fileExists(atPath: info.path) else {
-            throw TrainingError.checkpoint("\(info.path) not found: not a run directory of `resnet train`")
-        }
-        do {
-            let decoder = JSONDecoder()
-            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            return try decoder.decode(CheckpointInfo.self, from: Data(contentsOf: info))
-        } catch let e as DecodingError {
-            throw TrainingError.checkpoint("\(info.path) is not a valid checkpoint description: \(e)")
-        }
-    }
-
-    /// Reads a tensor file and checks it belongs to `epoch` of this run.
-    /// When a save was killed after replacing `file` but before committing the JSON, the
-    /// committed version is still there as `file.prev`, and is used.
-    public func loadTensors(_ file: URL, epoch: Int) throws -> [String: Tensor] {
-        let st = try SafeTensors.read(file)
-        if let e = st.metadata["epoch"], e != String(epoch) {
-            let prev = Self.previous(file)
-            if let older = try? SafeTensors.read(prev), older.metadata["epoch"] == String(epoch) { return try older.tensors() }
-            throw TrainingError.checkpoint("\(file.path) is from epoch \(e) but \(info.path) records epoch \(epoch), and no \(prev.lastPathComponent) of that epoch exists: restore a consistent copy")
-        }
-        return try st.tensors()
-    }
+    public var weightsFileName: String { weightsFile ?? RunDirectory.weightsFile }
+    public var bestFileName: String? { bestFile ?? (bestEpoch != nil ? RunDirectory.bestFile : nil) }
 }

@@ -13,7 +13,8 @@ public struct PreparedData {
     public let description: String
 
     /// `forEvaluation`: every split, the training one included, is read in order without augmentation.
-    public init(_ s: TrainingSettings, forEvaluation: Bool = false) throws {
+    /// `preprocessing`: a checkpoint's own, used as saved (evaluation sees what training saw).
+    public init(_ s: TrainingSettings, forEvaluation: Bool = false, preprocessing saved: Preprocessing? = nil) throws {
         let splits = try DatasetCatalog.open(data: s.data, dataset: s.data == nil ? (s.dataset ?? "fashion-mnist") : nil,
                                              location: s.datasetLocation, ratios: s.splitRatios, seed: s.seed)
         classNames = splits.classNames
@@ -24,9 +25,9 @@ public struct PreparedData {
         let nativeChannels = (splits.train as? InMemoryDataset)?.storage.channels
         let config = try ResNetRegistry.config(s.model)
         let size = s.imageSize ?? native?.height ?? (config.stem == .cifar ? 32 : 224)
-        let pre = Preprocessing(height: size, width: s.imageSize ?? native?.width ?? size,
-                                      channels: s.channels ?? nativeChannels ?? 3, rescale: s.rescale, mean: s.mean, std: s.std,
-                                resizeFilter: s.resizeFilter)
+        let pre = saved ?? Preprocessing(height: size, width: s.imageSize ?? native?.width ?? size,
+                                         channels: s.channels ?? nativeChannels ?? 3, rescale: s.rescale, mean: s.mean, std: s.std,
+                                         resizeFilter: s.resizeFilter)
         func loader(_ d: any ImageDataset, training: Bool) throws -> DataLoader {
             try DataLoader(dataset: d, pipeline: pre.pipeline(augmentation: training ? s.augmentation : .none),
                            options: LoaderOptions(batchSize: s.batchSize, shuffle: training, dropLast: false, seed: s.seed,

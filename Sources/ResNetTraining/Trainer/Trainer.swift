@@ -16,31 +16,68 @@ public final class Trainer {
     let plateau: ReduceLROnPlateau?
     let say: (String) -> Void
 
+    /// One writer per run directory: held from `start`/`resume` until `fit` returns.
+    private var lock: RunLock?
+    /// Set from a signal handler (or any thread) to stop at the next step; see `StopRequest`.
+    public var stopRequest: StopRequest?
+    /// The metric `--monitor` reads in this run: `val_acc` becomes `acc` when there is no
+    /// validation split, and says so.
+    public let monitor: String
+
     /// A new run in `runDirectory`, optionally starting from `weights` (a checkpoint or a foreign
-    /// safetensors file).
+    /// safetensors file). Refuses a directory that already holds a run or has a writer.
     public static func start(_ settings: TrainingSettings, runDirectory: String, weights: String? = nil,
                              say: @escaping (String) -> Void = { print($0) }) throws -> Trainer {
+        var settings = settings
+        // Paths are stored absolute, so `evaluate` and `--resume` work from any directory.
+        settings.data = settings.data.map(Self.absolute)
+        settings.datasetLocation = settings.datasetLocation.map(Self.absolute)
         try settings.validate()
-        let data = try PreparedData(settings)
-        var config = try ResNetRegistry.config(settings.model)
-        config.numClasses = data.classNames.count
-        config.inputChannels = data.preprocessing.channels
-        config.seed = settings.seed
-        let model = try ResNet(config)
-        if let weights {
-            for note in try WeightLoader.load(try WeightLoader.read(weights), into: model, source: weights) { say("note: \(note)") }
-            say("loaded weights from \(weights)")
+        guard !runDirectory.isEmpty else { throw TrainingError.invalidOption("--out must not be empty") }
+        let run = RunDirectory(runDirectory)
+        let existed = FileManager.default.fileExists(atPath: run.url.path)
+        try run.create()
+        let lock = try RunLock(run)
+        do {
+            if FileManager.default.fileExists(atPath: run.info.path) {
+                throw TrainingError.invalidOption("\(run.url.path) already holds a checkpoint: use --resume \(run.url.path) to continue it, or --out for a new run")
+            }
+            let data = try PreparedData(settings)
+            var config = try ResNetRegistry.config(settings.model)
+            config.numClasses = data.classNames.count
+            config.inputChannels = data.preprocessing.channels
+            config.seed = settings.seed
+            try config.validateInput(height: data.preprocessing.height, width: data.preprocessing.width)
+            let model = try ResNet(config)
+            if let weights {
+                let source = Self.absolute(weights)
+                for note in try WeightLoader.load(try WeightLoader.read(source), into: model, source: source, allowNewHead: true) { say("note: \(note)") }
+                say("loaded weights from \(source)")
+            }
+            let info = CheckpointInfo(settings: settings, modelConfig: config, classNames: data.classNames,
+                                      preprocessing: data.preprocessing, epoch: 0, step: 0,
+                                      learningRate: settings.resolvedLearningRate, history: [], loaderSeed: settings.seed)
+            let trainer = try Trainer(settings: settings, run: run, model: model, data: data, info: info, say: say)
+            trainer.lock = lock
+            return trainer
+        } catch {
+            // Leave no trace of a run that never started: the lock file, and the directory if this made it.
+            lock.release()
+            _ = unlink(run.lock.path)
+            if !existed { _ = rmdir(run.url.path) }
+            throw error
         }
-        let info = CheckpointInfo(settings: settings, modelConfig: config, classNames: data.classNames,
-                                  preprocessing: data.preprocessing, epoch: 0, step: 0,
-                                  learningRate: settings.resolvedLearningRate, history: [], loaderSeed: settings.seed)
-        return try Trainer(settings: settings, run: RunDirectory(runDirectory), model: model, data: data, info: info, say: say)
     }
 
     /// Continues the run in `runDirectory` up to `epochs` epochs in total (or its saved target).
     public static func resume(runDirectory: String, epochs: Int? = nil,
                               say: @escaping (String) -> Void = { print($0) }) throws -> Trainer {
+        guard !runDirectory.isEmpty else { throw TrainingError.invalidOption("--resume must name a run directory") }
         let run = RunDirectory(runDirectory)
+        guard FileManager.default.fileExists(atPath: run.info.path) else {
+            throw TrainingError.checkpoint("\(run.info.path) not found: not a run directory of `resnet train`")
+        }
+        let lock = try RunLock(run)
         let info = try run.loadInfo()
         var settings = info.settings
         if let epochs { settings.epochs = epochs }
@@ -49,14 +86,32 @@ public final class Trainer {
         guard data.classNames == info.classNames else {
             throw TrainingError.checkpoint("the data's classes \(data.classNames) differ from the checkpoint's \(info.classNames)")
         }
+        // The preprocessing is derived from the settings: an edited block would silently be ignored.
+        guard data.preprocessing == info.preprocessing else {
+            throw TrainingError.checkpoint("\(run.info.path): field preprocessing \(info.preprocessing) differs from what its settings "
+                + "and data give (\(data.preprocessing)); a resumed run keeps its preprocessing: restore the file or start a new run")
+        }
         let model = try ResNet(info.modelConfig)
-        try WeightLoader.load(try run.loadTensors(run.weights, epoch: info.epoch), into: model, source: run.weights.path)
+        try WeightLoader.load(try run.loadTensors(.weights, info: info), into: model, source: run.committedFile(.weights, info: info)!.path)
         let trainer = try Trainer(settings: settings, run: run, model: model, data: data, info: info, say: say)
-        try trainer.optimizer.loadState(try run.loadTensors(run.optimizerState, epoch: info.epoch))
+        try trainer.optimizer.loadState(try run.loadTensors(.optimizer, info: info))
         if let state = info.plateau { try trainer.plateau?.loadState(state) }
         trainer.info.settings = settings
-        say("resuming \(run.url.path) at epoch \(info.epoch + 1) of \(settings.epochs)")
+        trainer.lock = lock
+        // Leftovers of saves that never committed (a failed or killed one) go now, under the lock.
+        run.removeUncommitted(keeping: info)
+        if info.stoppedEarly {
+            say("\(run.url.path) stopped early after epoch \(info.epoch) (\(settings.monitor) had stopped improving): nothing to resume")
+        } else if info.epoch >= settings.epochs {
+            say("\(run.url.path) has completed \(info.epoch) of \(settings.epochs) epochs: nothing to train (give --epochs N above \(info.epoch) to continue)")
+        } else {
+            say("resuming \(run.url.path) at epoch \(info.epoch + 1) of \(settings.epochs)")
+        }
         return trainer
+    }
+
+    static func absolute(_ path: String) -> String {
+        path.isEmpty ? path : URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
     init(settings: TrainingSettings, run: RunDirectory, model: ResNet, data: PreparedData, info: CheckpointInfo,
@@ -71,6 +126,12 @@ public final class Trainer {
         let logged = ["loss", "acc", "top\(k)"].flatMap { [$0, "val_" + $0] }
         guard logged.contains(settings.monitor) else {
             throw TrainingError.invalidOption("--monitor \(settings.monitor) is not logged by this run; choose one of \(logged.joined(separator: ", "))")
+        }
+        if data.validation == nil && settings.monitor.hasPrefix("val_") {
+            monitor = String(settings.monitor.dropFirst(4))
+            say("note: there is no validation split, so \(settings.monitor) is not measured: \(monitor) on the training data picks the best epoch instead")
+        } else {
+            monitor = settings.monitor
         }
         let lr = settings.resolvedLearningRate, wd = settings.resolvedWeightDecay
         let params = model.trainableParameters
@@ -102,6 +163,23 @@ public final class Trainer {
     /// the test split. Returns the test metrics (nil without a test split).
     @discardableResult
     public func fit() throws -> ClassificationMetrics? {
+        guard !failed else {
+            throw TrainingError.checkpoint("this trainer stopped with an error; resume \(run.url.path) to continue from its last checkpoint")
+        }
+        if lock == nil { lock = try RunLock(run) }
+        defer { lock?.release(); lock = nil }
+        do {
+            return try fitLocked()
+        } catch {
+            failed = true
+            throw error
+        }
+    }
+
+    /// Set when `fit` has thrown: the in-memory state may be ahead of the committed checkpoint.
+    private var failed = false
+
+    private func fitLocked() throws -> ClassificationMetrics? {
         try run.create()
         let csv = try CSVLogger(url: run.historyCSV, append: info.epoch > 0, keepingEpochsThrough: info.epoch)
         defer { csv.close() }
@@ -113,6 +191,7 @@ public final class Trainer {
         while epoch < settings.epochs && !info.stoppedEarly {
             say("Epoch \(epoch + 1)/\(settings.epochs)")
             var row = try trainEpoch(epoch, classes: classes, topK: topK)
+            try checkStop(epoch: epoch, batch: nil)
             if let val = data.validation {
                 let m = try Evaluator.evaluate(model, loader: val, classes: classes, topK: topK)
                 // Weights that give a non-finite validation loss have diverged too: never save them.
@@ -128,6 +207,7 @@ public final class Trainer {
             epoch += 1
         }
         guard let test = data.test else { return nil }
+        try checkStop(epoch: nil, batch: nil)
         let m = try Evaluator.evaluate(model, loader: test, classes: classes, topK: topK)
         say(String(format: "Test: loss %.4f - acc %.4f - top%d %.4f (%d images)", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy, m.count))
         return m
@@ -137,6 +217,17 @@ public final class Trainer {
     private var lastGoodCheckpoint: String {
         info.epoch > 0 ? "the last good checkpoint (epoch \(info.epoch)) is intact in \(run.url.path)"
             : "no epoch had completed, so no checkpoint was saved in \(run.url.path)"
+    }
+
+    /// Throws `.interrupted` when a stop was requested, saying what is committed and how to go on.
+    private func checkStop(epoch: Int?, batch: Int?) throws {
+        guard let why = stopRequest?.requested else { return }
+        var at = ""
+        if let epoch { at = " in epoch \(epoch + 1)" + (batch.map { ", after batch \($0) of \(data.train.batchesPerEpoch)" } ?? "") }
+        let state = info.epoch > 0
+            ? "the last checkpoint (epoch \(info.epoch)) is committed in \(run.url.path); continue with: resnet train --resume \(run.url.path) --epochs \(settings.epochs)"
+            : "no epoch had completed, so nothing was saved in \(run.url.path)"
+        throw TrainingError.interrupted("stopped by \(why)\(at): \(state)")
     }
 
     /// One pass over the training split with a Keras-style progress line.
@@ -167,6 +258,11 @@ public final class Trainer {
             batchIndex += 1
             images += batch.count
             info.step += 1
+            if stopRequest?.requested != nil {
+                iterator.cancel()
+                bar.finish(values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy)])
+                try checkStop(epoch: epoch, batch: batchIndex)
+            }
             let elapsed = Date().timeIntervalSince(start)
             var extra = String(format: "%.0f img/s", Double(images) / max(elapsed, 1e-9))
             let wait = iterator.statistics.waitSeconds / max(elapsed, 1e-9)
@@ -184,36 +280,38 @@ public final class Trainer {
         return row
     }
 
-    /// History, plots, callbacks and the checkpoint, in that order: the checkpoint is the commit.
+    /// History, plots, callbacks and the checkpoint, in that order: the checkpoint is the commit,
+    /// and this trainer's `info` becomes the new state only once it has committed.
     private func endEpoch(_ epoch: Int, row: [String: Double], csv: CSVLogger) throws {
-        info.history.append(row)
-        info.epoch = epoch + 1
+        var next = info
+        next.history.append(row)
+        next.epoch = epoch + 1
         try csv.log(epoch: epoch + 1, metrics: row.filter { $0.key != "epoch" })
-        try HistoryPlot.write(history: info.history, title: "\(model.config.name) on \(data.description)", to: run.historySVG)
-        let monitored = row[settings.monitor] ?? row[settings.monitor.replacingOccurrences(of: "val_", with: "")]
+        try HistoryPlot.write(history: next.history, title: "\(model.config.name) on \(data.description)", to: run.historySVG)
         var improved = false
-        if let value = monitored, value.isFinite {
-            let better = info.bestMetric.map { settings.monitorMaximizes ? value > $0 : value < $0 } ?? true
+        if let value = row[monitor], value.isFinite {
+            let better = next.bestMetric.map { settings.monitorMaximizes ? value > $0 : value < $0 } ?? true
             if better {
                 improved = true
-                info.bestMetric = value
-                info.bestEpoch = epoch + 1
+                next.bestMetric = value
+                next.bestEpoch = epoch + 1
             }
             if let plateau, let newLR = plateau.update(metric: value) {
-                say(String(format: "  reducing learning rate to %.3g (%@ has not improved for %d epochs)", newLR, settings.monitor, settings.plateauPatience))
+                say(String(format: "  reducing learning rate to %.3g (%@ has not improved for %d epochs)", newLR, monitor, settings.plateauPatience))
             }
         }
-        if let patience = settings.earlyStoppingPatience, let best = info.bestEpoch, epoch + 1 - best >= max(patience, 1) {
-            info.stoppedEarly = true
-            say("early stopping: \(settings.monitor) has not improved since epoch \(best)")
+        if let patience = settings.earlyStoppingPatience, let best = next.bestEpoch, epoch + 1 - best >= max(patience, 1) {
+            next.stoppedEarly = true
+            say("early stopping: \(monitor) has not improved since epoch \(best)")
         }
-        info.plateau = plateau?.state
-        info.learningRate = learningRate(epoch: epoch + 1, batch: 0)
+        next.plateau = plateau?.state
+        next.learningRate = learningRate(epoch: epoch + 1, batch: 0)
         let state = model.stateDict()
-        try run.save(info: info, model: state, optimizer: optimizer.state)
+        let committed = try run.commit(next, model: state, optimizer: optimizer.state, best: improved ? state : nil)
+        info = committed.info
+        for warning in committed.warnings { say("warning: \(warning)") }
         if improved {
-            try SafeTensors.write(state, metadata: ["format": "pt", "epoch": String(epoch + 1)], to: run.best)
-            say(String(format: "  %@ improved to %.4f: saved %@", settings.monitor, info.bestMetric!, RunDirectory.bestFile))
+            say(String(format: "  %@ improved to %.4f: saved %@", monitor, next.bestMetric!, RunDirectory.bestFile))
         }
     }
 }

@@ -6,12 +6,14 @@ import ResNetModels
 /// classifier for another class count is left newly initialised (fine-tuning), and that is said.
 public enum WeightLoader {
     /// Returns notes for the user (e.g. the re-initialised head). Throws naming the first bad key.
+    /// `allowNewHead`: fine-tuning from `--weights`, where another class count keeps the backbone;
+    /// a run's own checkpoint must match its model exactly, classifier included.
     @discardableResult
-    public static func load(_ tensors: [String: Tensor], into model: ResNet, source: String) throws -> [String] {
+    public static func load(_ tensors: [String: Tensor], into model: ResNet, source: String, allowNewHead: Bool = false) throws -> [String] {
         let own = model.stateDict()
         var notes: [String] = []
         var resetHead = false
-        if let w = tensors["fc.weight"], let mine = own["fc.weight"], w.shape != mine.shape, w.rank == 2, w.shape[1] == mine.shape[1] {
+        if allowNewHead, let w = tensors["fc.weight"], let mine = own["fc.weight"], w.shape != mine.shape, w.rank == 2, w.shape[1] == mine.shape[1] {
             resetHead = true
             notes.append("the classifier in \(source) has \(w.shape[0]) classes, this model \(mine.shape[0]): kept the backbone, fc re-initialised")
         }
@@ -31,13 +33,13 @@ public enum WeightLoader {
         return notes
     }
 
-    /// Reads weights from a run directory (its checkpoint) or a .safetensors file.
+    /// Reads weights from a run directory (its committed checkpoint), one of a run's files
+    /// (checked against its checkpoint.json) or any other .safetensors file.
     public static func read(_ path: String) throws -> [String: Tensor] {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw TrainingError.weights("\(path) not found")
+        guard FileManager.default.fileExists(atPath: path) else { throw TrainingError.weights("\(path) not found") }
+        switch try RunDirectory.resolve(path) {
+        case .committed(let run, let role): return try run.loadCommitted(role).tensors
+        case .file(let url): return try SafeTensors.read(url).tensors()
         }
-        let file = isDir.boolValue ? RunDirectory(path).weights : URL(fileURLWithPath: path)
-        return try SafeTensors.read(file).tensors()
     }
 }

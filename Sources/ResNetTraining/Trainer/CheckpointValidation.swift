@@ -1,0 +1,76 @@
+import Foundation
+import ResNetData
+import ResNetModels
+
+/// `checkpoint.json` is a text file people edit and copy between machines: every field is checked
+/// against the others and against sane limits before a model is built or a kernel runs, and each
+/// error names the file, the field and the limit.
+extension CheckpointInfo {
+    public static let knownFormat = "swiftresnet-checkpoint/1"
+
+    public func validate(file: String) throws {
+        func bad(_ field: String, _ message: String) -> TrainingError {
+            .checkpoint("\(file): field \(field) \(message)")
+        }
+        guard format == Self.knownFormat else { throw bad("format", "is '\(format)'; this version reads '\(Self.knownFormat)'") }
+        do { try settings.validate() } catch let error as TrainingError {
+            throw TrainingError.checkpoint("\(file): settings: \(error)")
+        } catch {
+            throw TrainingError.checkpoint("\(file): settings: \(error)")
+        }
+        do { try modelConfig.validate() } catch {
+            throw TrainingError.checkpoint("\(file): modelConfig: \(error)")
+        }
+        guard let classes = modelConfig.numClasses else { throw bad("modelConfig.numClasses", "is missing: a run's model has a classifier") }
+        guard classNames.count == classes else {
+            throw bad("classNames", "has \(classNames.count) names but modelConfig.numClasses is \(classes): the two must agree")
+        }
+        if let k = settings.classes, k != classes { throw bad("settings.classes", "is \(k) but modelConfig.numClasses is \(classes)") }
+        try preprocessing.validate(for: modelConfig, file: file)
+        guard (0...TrainingSettings.maxEpochs).contains(epoch) else { throw bad("epoch", "is \(epoch); it must lie in 0...\(TrainingSettings.maxEpochs)") }
+        guard step >= 0 else { throw bad("step", "is \(step); it must not be negative") }
+        guard learningRate.isFinite, learningRate >= 0 else { throw bad("learningRate", "is \(learningRate); it must be a finite, non-negative number") }
+        if let best = bestEpoch, !(1...max(epoch, 1)).contains(best) || epoch == 0 {
+            throw bad("bestEpoch", "is \(best) but only \(epoch) epoch(s) are recorded")
+        }
+        for (field, name) in [("weightsFile", weightsFile), ("optimizerStateFile", optimizerStateFile), ("bestFile", bestFile)] {
+            guard let name else { continue }
+            guard !name.isEmpty, !name.contains("/"), !name.hasPrefix("."), name.hasSuffix(".safetensors") else {
+                throw bad(field, "is '\(name)'; it must be the name of a .safetensors file inside the run directory")
+            }
+        }
+    }
+}
+
+extension Preprocessing {
+    /// The largest input side: far above any ResNet resolution in use, small enough that one
+    /// image of it cannot exhaust memory.
+    public static let maxSide = 4096
+
+    /// Checks that this preprocessing feeds `config` (channels) with finite numbers and a size
+    /// the model can take.
+    public func validate(for config: ResNetConfig, file: String) throws {
+        func bad(_ field: String, _ message: String) -> TrainingError {
+            .checkpoint("\(file): field preprocessing.\(field) \(message)")
+        }
+        guard (1...Self.maxSide).contains(height) else { throw bad("height", "is \(height); it must lie in 1...\(Self.maxSide)") }
+        guard (1...Self.maxSide).contains(width) else { throw bad("width", "is \(width); it must lie in 1...\(Self.maxSide)") }
+        guard [1, 3].contains(channels) else { throw bad("channels", "is \(channels); it must be 1 or 3") }
+        guard channels == config.inputChannels else {
+            throw bad("channels", "is \(channels) but modelConfig.inputChannels is \(config.inputChannels): the two must agree")
+        }
+        guard rescale.isFinite, rescale != 0 else { throw bad("rescale", "is \(rescale); it must be a finite, non-zero number") }
+        for (field, values) in [("mean", mean), ("std", std)] {
+            guard let values else { continue }
+            guard values.count == channels else { throw bad(field, "has \(values.count) values for \(channels) channel(s)") }
+            guard values.allSatisfy(\.isFinite) else { throw bad(field, "holds a non-finite value: \(values)") }
+        }
+        if let std, std.contains(where: { $0 <= 0 }) { throw bad("std", "must be positive (got \(std))") }
+        if let filter = resizeFilter, ResizeFilter(rawValue: filter) == nil {
+            throw bad("resizeFilter", "is '\(filter)'; it must be nearest or bilinear")
+        }
+        do { try config.validateInput(height: height, width: width) } catch {
+            throw TrainingError.checkpoint("\(file): field preprocessing: \(error)")
+        }
+    }
+}
