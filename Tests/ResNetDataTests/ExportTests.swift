@@ -18,7 +18,7 @@ final class ExportTests: XCTestCase {
         let storage = InMemoryDataset.Storage(pixels: pixels, labels: (0..<n).map { UInt8($0 % 2) }, height: 2, width: 3, channels: 1, name: "mem")
         let names = ["T-shirt/top", "Ankle boot"]
         let full = InMemoryDataset(storage: storage, classNames: names)
-        let splits = BuiltinSplits.make(trainAndValidation: full.subset(Array(0..<30)), test: full.subset(Array(30..<40)), seed: 2, name: "mem")
+        let splits = try BuiltinSplits.make(trainAndValidation: full.subset(Array(0..<30)), test: full.subset(Array(30..<40)), seed: 2, name: "mem")
         let dir = TempDir()
         final class Progress: @unchecked Sendable { var last = (0, 0) }
         let progress = Progress()

@@ -39,12 +39,12 @@ public struct DatasetSplits: Sendable {
         if visibleDirs.contains("train") {
             return try openPresplit(root, listing: listing)
         }
-        guard ratios.count == 3, ratios.allSatisfy({ $0 >= 0 }), ratios[0] > 0 else {
-            throw DataError.invalidArgument("split ratios must be three non-negative numbers with train > 0, got \(ratios)")
-        }
+        // Checked before scanning: the ratios may come from a hand-edited checkpoint, and the
+        // layout text below converts them to integers.
+        try StratifiedSplit.validateRatios(ratios, source: "split ratios")
         let scan = try FolderScanner.scan(root: root)
         let all = FolderDataset(classNames: scan.classNames, entries: scan.entries)
-        let parts = StratifiedSplit.split(labels: scan.entries.map(\.label), ratios: ratios, seed: seed)
+        let parts = try StratifiedSplit.split(labels: scan.entries.map(\.label), ratios: ratios, seed: seed)
         let ratioText = ratios.map { $0 == $0.rounded() ? String(Int($0)) : String($0) }.joined(separator: ":")
         return DatasetSplits(classNames: scan.classNames, train: all.subset(parts[0]),
                              validation: parts[1].isEmpty ? nil : all.subset(parts[1]),
