@@ -7,20 +7,33 @@ import Darwin
 /// Whole-file reads and writes through POSIX calls, so a failure carries the OS's reason
 /// (`strerror`) instead of Foundation's bare nil.
 public enum FileIO {
-    /// Reads a whole file into memory.
-    public static func read(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
+    /// Largest file `read` accepts by default: far above any image or dataset file we read,
+    /// and low enough that a wrong path (a disk image, /dev/zero) fails instead of exhausting memory.
+    public static let maxReadBytes = 1 << 30
+
+    /// Reads a whole regular file into memory. Anything else (a FIFO, a device such as
+    /// /dev/zero, a socket, a directory) is refused before a byte is read: opening is
+    /// non-blocking, so a FIFO without a writer cannot hang the caller. Files over `maxBytes`
+    /// are refused too; errors name the path and the OS's reason.
+    public static func read(_ path: String, maxBytes: Int = maxReadBytes) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 {
             let code = errno
-            if code == ENOENT { throw DataError.notFound(path: path, what: "file") }
+            if code == ENOENT { throw DataError.notFound(path: path, what: danglingLink(path) ? "target of symbolic link" : "file") }
             throw DataError.unreadable(path: path, reason: errnoDescription(code))
         }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw DataError.unreadable(path: path, reason: errnoDescription(errno)) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw DataError.unreadable(path: path, reason: "is a directory") }
+        if let kind = nonRegularKind(st.st_mode) { throw DataError.unreadable(path: path, reason: "is \(kind), not a regular file") }
+        let size = Int(st.st_size)
+        guard size <= maxBytes else {
+            throw DataError.unreadable(path: path, reason: "is \(size) bytes, larger than the \(byteText(maxBytes)) limit for one file")
+        }
+        // Regular files ignore O_NONBLOCK; clearing it anyway keeps reads plain blocking reads.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         var result = [UInt8]()
-        result.reserveCapacity(max(Int(st.st_size), 0))
+        result.reserveCapacity(max(size, 0))
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
@@ -29,9 +42,39 @@ public enum FileIO {
                 throw DataError.unreadable(path: path, reason: errnoDescription(errno))
             }
             if n == 0 { break }
+            // The file may grow while it is read; the limit holds for what is actually read.
+            guard result.count + n <= maxBytes else {
+                throw DataError.unreadable(path: path, reason: "grew past the \(byteText(maxBytes)) limit for one file while being read")
+            }
             result.append(contentsOf: chunk[0..<n])
         }
         return result
+    }
+
+    /// "a FIFO", "a character device", … for anything but a regular file (nil for one).
+    static func nonRegularKind(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        default: return "a special file"
+        }
+    }
+
+    /// Whether `path` is a symbolic link whose target does not exist.
+    static func danglingLink(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK && stat(path, &st) != 0
+    }
+
+    /// 1 GiB, 512 MiB, … for limits in messages.
+    static func byteText(_ bytes: Int) -> String {
+        if bytes >= 1 << 30 && bytes % (1 << 30) == 0 { return "\(bytes >> 30) GiB" }
+        if bytes >= 1 << 20 && bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+        return "\(bytes)-byte"
     }
 
     /// Writes bytes to a file, replacing it.
