@@ -19,7 +19,10 @@ public enum FileIO {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 {
             let code = errno
-            if code == ENOENT { throw DataError.notFound(path: path, what: danglingLink(path) ? "target of symbolic link" : "file") }
+            if code == ENOENT, let target = danglingLinkTarget(path) {
+                throw DataError.unreadable(path: path, reason: "is a symbolic link to \(target), which does not exist")
+            }
+            if code == ENOENT { throw DataError.notFound(path: path, what: "file") }
             throw DataError.unreadable(path: path, reason: errnoDescription(code))
         }
         defer { close(fd) }
@@ -64,10 +67,13 @@ public enum FileIO {
         }
     }
 
-    /// Whether `path` is a symbolic link whose target does not exist.
-    static func danglingLink(_ path: String) -> Bool {
+    /// Where `path` points when it is a symbolic link whose target does not exist, else nil.
+    static func danglingLinkTarget(_ path: String) -> String? {
         var st = stat()
-        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK && stat(path, &st) != 0
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK, stat(path, &st) != 0 else { return nil }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        return n < 0 ? "a missing target" : String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// 1 GiB, 512 MiB, … for limits in messages.

@@ -68,7 +68,11 @@ public enum FolderScanner {
             }
             let ext = (name as NSString).pathExtension.lowercased()
             guard ImageFormat.extensions.contains(ext) else { skipped.append(SkippedFile(path: path, reason: .notAnImage)); continue }
-            if let reason = FileIO.unreadableReason(path) { throw DataError.unreadable(path: path, reason: reason) }
+            // A dangling symbolic link is an unreadable image like a corrupt one: kept, so the
+            // loader skips it with a warning (or stops in strict mode) instead of the scan failing.
+            if FileIO.danglingLinkTarget(path) == nil, let reason = FileIO.unreadableReason(path) {
+                throw DataError.unreadable(path: path, reason: reason)
+            }
             entries.append(Entry(path: path, label: label))
         }
     }
