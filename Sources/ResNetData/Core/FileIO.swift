@@ -54,6 +54,39 @@ public enum FileIO {
         return result
     }
 
+    /// The absolute real path of `path` with every symbolic link resolved, also when `path`
+    /// does not exist yet: its longest existing prefix is resolved with realpath and the rest
+    /// (which cannot hold links) is normalised by hand. Used to compare output and input folders.
+    public static func resolvedPath(_ path: String) -> String {
+        var absolute = path
+        if !absolute.hasPrefix("/") {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let cwd = getcwd(&buffer, buffer.count) != nil ? String(cString: buffer) : "/"
+            absolute = cwd + "/" + path
+        }
+        var existing = absolute
+        var rest: [String] = []
+        while true {
+            if let real = realpath(existing, nil) {
+                defer { free(real) }
+                var parts = String(cString: real).split(separator: "/").map(String.init)
+                for part in rest.reversed() {
+                    if part == "." || part.isEmpty { continue }
+                    if part == ".." { if !parts.isEmpty { parts.removeLast() } } else { parts.append(part) }
+                }
+                return "/" + parts.joined(separator: "/")
+            }
+            guard let slash = existing.lastIndex(of: "/"), existing != "/" else { return absolute }
+            rest.append(String(existing[existing.index(after: slash)...]))
+            existing = slash == existing.startIndex ? "/" : String(existing[..<slash])
+        }
+    }
+
+    /// Whether resolved path `inner` is `outer` or lies below it.
+    public static func isSameOrInside(_ inner: String, _ outer: String) -> Bool {
+        inner == outer || inner.hasPrefix(outer.hasSuffix("/") ? outer : outer + "/")
+    }
+
     /// "a FIFO", "a character device", … for anything but a regular file (nil for one).
     static func nonRegularKind(_ mode: mode_t) -> String? {
         switch mode & S_IFMT {

@@ -35,6 +35,7 @@ public enum DatasetExporter {
                               workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                               progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) throws -> Summary {
         if let perClass, perClass <= 0 { throw DataError.invalidArgument("--per-class must be positive, got \(perClass)") }
+        try checkNotOverlapping(output: root, source: splits.sourceRoot)
         let plan = selection(splits, perClass: perClass)
         let fm = FileManager.default
         let folderNames = splits.classNames.map(ClassNames.folderSafe)
@@ -65,6 +66,21 @@ public enum DatasetExporter {
         }
         try runParallel(jobs, workers: max(1, workers), progress: progress)
         return summary
+    }
+
+    /// Refuses an output folder that is the data folder, lies inside it, or contains it
+    /// (compared as real paths, so symlinks and ../ do not hide it): the export would write
+    /// split folders into the dataset it reads, and `--force` would overwrite its images.
+    static func checkNotOverlapping(output: String, source: String?) throws {
+        guard let source else { return }
+        let out = FileIO.resolvedPath(output), data = FileIO.resolvedPath(source)
+        let relation: String
+        if out == data { relation = "is the data folder" }
+        else if FileIO.isSameOrInside(out, data) { relation = "is inside the data folder" }
+        else if FileIO.isSameOrInside(data, out) { relation = "contains the data folder" }
+        else { return }
+        throw DataError.invalidArgument("--out \(output) (\(out)) \(relation) \(source) (\(data)); "
+            + "exporting there would write into the dataset being read; choose a folder outside it")
     }
 
     /// Encodes and writes the jobs on `workers` threads; the first error stops everyone.

@@ -11,15 +11,19 @@ public struct DatasetSplits: Sendable {
     public var skipped: [SkippedFile]
     /// How the splits were formed, for humans ("folders train/ val/ test/ as given", …).
     public var layout: String
+    /// The image folder the splits were read from (nil for built-in datasets), so an export
+    /// can refuse to write into its own source.
+    public var sourceRoot: String?
 
     public init(classNames: [String], train: any ImageDataset, validation: (any ImageDataset)?, test: (any ImageDataset)?,
-                skipped: [SkippedFile] = [], layout: String) {
+                skipped: [SkippedFile] = [], layout: String, sourceRoot: String? = nil) {
         self.classNames = classNames
         self.train = train
         self.validation = validation
         self.test = test
         self.skipped = skipped
         self.layout = layout
+        self.sourceRoot = sourceRoot
     }
 
     /// The splits that exist, with their names, in train/validation/test order.
@@ -50,7 +54,7 @@ public struct DatasetSplits: Sendable {
                              validation: parts[1].isEmpty ? nil : all.subset(parts[1]),
                              test: parts[2].isEmpty ? nil : all.subset(parts[2]),
                              skipped: scan.skipped,
-                             layout: "class folders split \(ratioText) per class with seed \(seed)")
+                             layout: "class folders split \(ratioText) per class with seed \(seed)", sourceRoot: root)
     }
 
     /// root/train, root/validation (or val) and root/test, each root/<split>/<class>/…
@@ -89,6 +93,6 @@ public struct DatasetSplits: Sendable {
         let test = try relabelled("test")
         return DatasetSplits(classNames: classNames, train: FolderDataset(classNames: classNames, entries: train.entries),
                              validation: validation, test: test, skipped: skipped,
-                             layout: "split folders (train, \(validationName), test) used as given")
+                             layout: "split folders (train, \(validationName), test) used as given", sourceRoot: root)
     }
 }
