@@ -35,6 +35,9 @@ public enum DatasetExporter {
                               workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                               progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) throws -> Summary {
         if let perClass, perClass <= 0 { throw DataError.invalidArgument("--per-class must be positive, got \(perClass)") }
+        guard (1...LoaderOptions.maxWorkers).contains(workers) else {
+            throw DataError.invalidArgument("--workers must be between 1 and \(LoaderOptions.maxWorkers) (8 per core, at least 64), got \(workers)")
+        }
         try checkNotOverlapping(output: root, source: splits.sourceRoot)
         let plan = selection(splits, perClass: perClass)
         let fm = FileManager.default
@@ -64,7 +67,7 @@ public enum DatasetExporter {
             }
             summary.counts.append((split.name, perClassCount))
         }
-        try runParallel(jobs, workers: max(1, workers), progress: progress)
+        try runParallel(jobs, workers: workers, progress: progress)
         return summary
     }
 
