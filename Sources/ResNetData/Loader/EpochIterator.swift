@@ -107,7 +107,8 @@ public final class EpochIterator {
     private func finish() -> BatchAssembler.Output? {
         if !finished && !statistics.skipped.isEmpty {
             // Epochs are 0-based in code but 1-based wherever users read them (the progress bar).
-            loader.warningHandler("epoch \(epoch): skipped \(statistics.skipped.count) unreadable image\(statistics.skipped.count == 1 ? "" : "s")")
+            // Epochs are 0-based in code but 1-based wherever users read them (the progress bar).
+            loader.warningHandler("epoch \(epoch + 1): skipped \(statistics.skipped.count) unreadable image\(statistics.skipped.count == 1 ? "" : "s")")
         }
         finished = true
         cancel()
