@@ -93,4 +93,47 @@ final class FileIOTests: XCTestCase {
         XCTAssertEqual(box.statistics?.skipped.map(\.source), [fifo])
         XCTAssertEqual(box.statistics?.skipped.first?.reason, "cannot read \(fifo): is a FIFO, not a regular file")
     }
+
+    /// Missing files, folders where files should be, full disks and unlistable folders: each
+    /// error names the path and the OS's reason (FileManager's errors said only "cannot list
+    /// folder" / "cannot create folder").
+    func testIOErrorsNameThePathAndTheOSReason() throws {
+        let dir = TempDir()
+        XCTAssertEqual(errorWithoutHanging("read") { _ = try FileIO.read(dir.path + "/none.png") }?.description, "file not found: \(dir.path)/none.png")
+        assertDataError(try FileIO.write([1, 2, 3], to: "/dev/full"), contains: ["cannot write /dev/full: No space left on device"])
+        assertDataError(try FileIO.write([1], to: dir.path + "/missing/x.png"), contains: ["cannot write \(dir.path)/missing/x.png: No such file or directory"])
+        assertDataError(try FileIO.write([1], to: dir.path), contains: ["cannot write \(dir.path): Is a directory"])
+        let fifo = try makeFIFO(dir, "out.png")
+        XCTAssertEqual(errorWithoutHanging("write to a FIFO") { try FileIO.write([1], to: fifo) }?.description,
+                       "cannot write \(fifo): No such device or address")
+        let file = dir.write("file", [1])
+        assertDataError(try FileIO.makeDirectories(file + "/sub"), contains: ["cannot write \(file): exists and is not a folder"])
+        assertDataError(try FileIO.listDirectory(file), contains: ["cannot read \(file): cannot list folder: Not a directory"])
+        assertDataError(try FileIO.listDirectory(dir.path + "/nope"), contains: ["folder not found: \(dir.path)/nope"])
+        try FileIO.makeDirectories(dir.path + "/a/b/c")
+        XCTAssertEqual(try FileIO.listDirectory(dir.path + "/a"), ["b"])
+        XCTAssertEqual(try FileIO.listDirectory(dir.path).sorted(), ["a", "file", "out.png"])
+
+        // Export: split and class folders that cannot be made name the path and the reason.
+        let storage = InMemoryDataset.Storage(pixels: [1, 2, 3, 4], labels: [0, 0, 0, 0], height: 1, width: 1, channels: 1, name: "mem")
+        let ds = InMemoryDataset(storage: storage, classNames: ["a"])
+        let splits = DatasetSplits(classNames: ["a"], train: ds, validation: nil, test: nil, layout: "mem")
+        let out = dir.path + "/out"
+        dir.write("out/train", [1])
+        assertDataError(try DatasetExporter.export(splits, to: out, overwrite: true), contains: ["cannot write \(out)/train: exists and is not a folder"])
+        assertDataError(try DatasetExporter.export(splits, to: out), contains: ["bad dataset layout at \(out)/train: is a file, expected a folder"])
+        assertDataError(try PNGCodec.write(PixelImage(width: 1, height: 1, channels: 1), to: "/dev/full"), contains: ["cannot write /dev/full: No space left on device"])
+    }
+
+    /// IDX headers name the field and the limit before anything is allocated; gzip bombs stop at the limit.
+    func testIDXDimensionsAndDecompressionAreBounded() throws {
+        let header = IDXFile.encode(dimensions: [1, 65536, 65536], data: [])
+        assertDataError(try IDXFile.parse(header, expectedDimensions: 3, source: "x.idx"),
+                        contains: ["bad data file x.idx: dimension 2 (columns) is 65536", "2 GiB limit"])
+        assertDataError(try IDXFile.parse(IDXFile.encode(dimensions: [3, 0, 2], data: []), expectedDimensions: 3, source: "x.idx"),
+                        contains: ["dimension 1 (rows) has size 0"])
+        let bomb = Gzip.compress([UInt8](repeating: 0, count: 1 << 20))
+        assertDataError(try Gzip.decompress(bomb, source: "b.gz", maxOutput: 1000), contains: ["bad data file b.gz: decompresses to more than the 1000-byte limit"])
+        XCTAssertEqual(try Gzip.decompress(bomb, source: "b.gz", maxOutput: 1 << 20).count, 1 << 20)
+    }
 }

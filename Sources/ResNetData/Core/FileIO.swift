@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -116,19 +117,73 @@ public enum FileIO {
         return "\(bytes)-byte"
     }
 
-    /// Writes bytes to a file, replacing it.
+    /// Writes bytes to a file, replacing it. Errors (ENOSPC, EACCES, a missing folder, …) name
+    /// the path and the OS's reason, including those only `close` reports; a failed write
+    /// removes the partial file. A FIFO is refused instead of blocking until a reader appears.
     public static func write(_ bytes: [UInt8], to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0o644)
         if fd < 0 { throw DataError.writeFailed(path: path, reason: errnoDescription(errno)) }
-        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFIFO {
+            close(fd)
+            throw DataError.writeFailed(path: path, reason: "is a FIFO, not a regular file")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        func fail(_ code: Int32) -> DataError {
+            close(fd)
+            if (st.st_mode & S_IFMT) == S_IFREG { unlink(path) }
+            return DataError.writeFailed(path: path, reason: errnoDescription(code))
+        }
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw DataError.writeFailed(path: path, reason: errnoDescription(errno))
+                throw fail(errno)
             }
             offset += n
+        }
+        if close(fd) != 0 {
+            let code = errno
+            if (st.st_mode & S_IFMT) == S_IFREG { unlink(path) }
+            throw DataError.writeFailed(path: path, reason: errnoDescription(code))
+        }
+    }
+
+    /// Creates a folder and its missing parents (mkdir -p); errors name the folder that could
+    /// not be made and the OS's reason, where FileManager gives only Foundation's text.
+    public static func makeDirectories(_ path: String) throws {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            if (st.st_mode & S_IFMT) == S_IFDIR { return }
+            throw DataError.writeFailed(path: path, reason: "exists and is not a folder")
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != path { try makeDirectories(parent) }
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw DataError.writeFailed(path: path, reason: "cannot create folder: " + errnoDescription(errno))
+        }
+    }
+
+    /// The names in a folder (without . and ..), with errors naming the path and the OS's reason.
+    public static func listDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else {
+            let code = errno
+            if code == ENOENT { throw DataError.notFound(path: path, what: "folder") }
+            throw DataError.unreadable(path: path, reason: "cannot list folder: " + errnoDescription(code))
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                if errno != 0 { throw DataError.unreadable(path: path, reason: "cannot list folder: " + errnoDescription(errno)) }
+                return names
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
         }
     }
 

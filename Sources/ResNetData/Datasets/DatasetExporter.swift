@@ -40,7 +40,6 @@ public enum DatasetExporter {
         }
         try checkNotOverlapping(output: root, source: splits.sourceRoot)
         let plan = selection(splits, perClass: perClass)
-        let fm = FileManager.default
         let folderNames = splits.classNames.map(ClassNames.folderSafe)
         if Set(folderNames).count != folderNames.count {
             throw DataError.invalidArgument("class names \(splits.classNames) collide once made folder-safe (\(folderNames))")
@@ -49,14 +48,12 @@ public enum DatasetExporter {
         var jobs: [(dataset: any ImageDataset, position: Int, path: String)] = []
         for split in plan {
             let splitPath = FolderScanner.join(root, split.name)
-            if !overwrite, let existing = try? fm.contentsOfDirectory(atPath: splitPath), !existing.isEmpty {
+            // A split path that exists but cannot be listed (or is a file) is an error with the
+            // OS's reason, not a silent go-ahead.
+            if !overwrite, FileManager.default.fileExists(atPath: splitPath), !(try FolderScanner.list(splitPath, what: "split folder")).isEmpty {
                 throw DataError.badLayout(path: splitPath, reason: "already exists and is not empty (use --force to overwrite)")
             }
-            for name in folderNames {
-                do { try fm.createDirectory(atPath: FolderScanner.join(splitPath, name), withIntermediateDirectories: true) } catch {
-                    throw DataError.writeFailed(path: FolderScanner.join(splitPath, name), reason: "cannot create folder")
-                }
-            }
+            for name in folderNames { try FileIO.makeDirectories(FolderScanner.join(splitPath, name)) }
             var perClassCount = [Int](repeating: 0, count: splits.classNames.count)
             for position in split.positions {
                 let label = split.dataset.label(at: position)

@@ -77,18 +77,14 @@ public enum FolderScanner {
         }
     }
 
-    /// Directory listing with errors that name the path.
+    /// Directory listing with errors that name the path and the OS's reason.
     static func list(_ path: String, what: String) throws -> [String] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw DataError.notFound(path: path, what: what)
         }
         guard isDir.boolValue else { throw DataError.badLayout(path: path, reason: "is a file, expected a folder") }
-        do {
-            return try FileManager.default.contentsOfDirectory(atPath: path)
-        } catch {
-            throw DataError.unreadable(path: path, reason: "cannot list folder")
-        }
+        return try FileIO.listDirectory(path)
     }
 
     static func isDirectory(_ path: String) -> Bool {
