@@ -79,7 +79,7 @@ struct AugmentationFlags: ParsableArguments {
         s.widthShiftRange = aug.widthShiftRange
         s.heightShiftRange = aug.heightShiftRange
         s.shearRange = aug.shearRange
-        s.zoomRange = (aug.zoomRange.upperBound - aug.zoomRange.lowerBound) / 2
+        s.zoomRange = aug.zoomAmount  // a rejected --zoom (nan, -1) stays visible to validate()
         s.rotationRange = aug.rotationRange
         s.horizontalFlip = aug.horizontalFlip
         s.verticalFlip = aug.verticalFlip

@@ -171,4 +171,44 @@ final class AugmentationTests: XCTestCase {
         }
         XCTAssertGreaterThan(checked, 200, file: file, line: line)
     }
+
+    /// nan/inf options used to reach the warp (nan batches) or trap building the zoom range;
+    /// each is now refused by validate(), naming the Keras-style command-line option.
+    func testNonFiniteAndOutOfRangeSettingsAreRejectedNamingTheOption() throws {
+        func pipeline(_ aug: AffineAugmentation = .none, rescale: Float = 1.0 / 255, mean: [Float]? = nil, std: [Float]? = nil,
+                      side: Int = 8) -> ImagePipeline {
+            ImagePipeline(channels: 3, steps: [.resize(height: side, width: side, filter: .nearest)], augmentation: aug,
+                          rescale: rescale, mean: mean, std: std)
+        }
+        assertDataError(try pipeline(rescale: .nan).validate(), contains: ["--rescale must be a finite number, got nan"])
+        assertDataError(try pipeline(rescale: .infinity).validate(), contains: ["--rescale must be a finite number, got inf"])
+        assertDataError(try pipeline(AffineAugmentation(zoomRange: .nan)).validate(), contains: ["--zoom must be a finite number between 0 and 1", "got nan"])
+        assertDataError(try pipeline(AffineAugmentation(zoomRange: -0.5)).validate(), contains: ["--zoom", "got -0.5"])
+        assertDataError(try pipeline(AffineAugmentation(zoomRange: .infinity)).validate(), contains: ["--zoom", "got inf"])
+        assertDataError(try pipeline(AffineAugmentation(zoomRange: 1.5)).validate(), contains: ["--zoom", "got 1.5"])
+        XCTAssertEqual(AffineAugmentation(zoomRange: .nan).zoomAmount.isNaN, true, "the rejected value is kept for the message")
+        assertDataError(try pipeline(AffineAugmentation(rotationRange: .nan)).validate(), contains: ["--rotation must be a finite number of at least 0, got nan"])
+        assertDataError(try pipeline(AffineAugmentation(rotationRange: -10)).validate(), contains: ["--rotation", "got -10.0"])
+        assertDataError(try pipeline(AffineAugmentation(shearRange: .infinity)).validate(), contains: ["--shear must be", "got inf"])
+        assertDataError(try pipeline(AffineAugmentation(widthShiftRange: .nan)).validate(), contains: ["--width-shift must be", "got nan"])
+        assertDataError(try pipeline(AffineAugmentation(heightShiftRange: -.infinity)).validate(), contains: ["--height-shift must be", "got -inf"])
+        assertDataError(try pipeline(AffineAugmentation(fillMode: .constant, cval: .nan)).validate(), contains: ["--cval must be a finite number, got nan"])
+        assertDataError(try pipeline(mean: [0, .nan, 0]).validate(), contains: ["mean must be finite numbers"])
+        assertDataError(try pipeline(std: [.infinity]).validate(), contains: ["std must be finite numbers"])
+        assertDataError(try pipeline(std: [0.2, 0, 0.2]).validate(), contains: ["std must be above 0"])
+        assertDataError(try pipeline(std: [-1]).validate(), contains: ["std must be above 0, got [-1.0]"])
+        assertDataError(try pipeline(side: 100_000).validate(), contains: ["image height and width must be between 1 and 4096, got 100000x100000"])
+        assertDataError(try ImagePipeline(steps: [.resizeShorterSide(5000, filter: .bilinear)]).validate(),
+                        contains: ["shorter-side size must be between 1 and 4096, got 5000"])
+        // The loader refuses such a pipeline before allocating a batch.
+        let storage = InMemoryDataset.Storage(pixels: [1, 2, 3, 4], labels: [0], height: 2, width: 2, channels: 1, name: "mem")
+        let ds = InMemoryDataset(storage: storage, classNames: ["a"])
+        assertDataError(try DataLoader(dataset: ds, pipeline: pipeline(side: 100_000), options: LoaderOptions(workers: 1)), contains: ["4096"])
+        // Everything valid still passes, at the limits too.
+        XCTAssertNoThrow(try pipeline(.seedRecipe, side: 4096).validate())
+        XCTAssertNoThrow(try pipeline(AffineAugmentation(rotationRange: 360, widthShiftRange: 30, heightShiftRange: 0.5, shearRange: 45,
+                                                         zoomRange: 1, fillMode: .constant, cval: 255), mean: [0.5], std: [0.25]).validate())
+        XCTAssertNoThrow(try ImagePipeline.imageNetTraining().validate())
+        XCTAssertNoThrow(try ImagePipeline.imageNetEvaluation().validate())
+    }
 }

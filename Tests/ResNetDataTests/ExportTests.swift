@@ -18,7 +18,7 @@ final class ExportTests: XCTestCase {
         let storage = InMemoryDataset.Storage(pixels: pixels, labels: (0..<n).map { UInt8($0 % 2) }, height: 2, width: 3, channels: 1, name: "mem")
         let names = ["T-shirt/top", "Ankle boot"]
         let full = InMemoryDataset(storage: storage, classNames: names)
-        let splits = BuiltinSplits.make(trainAndValidation: full.subset(Array(0..<30)), test: full.subset(Array(30..<40)), seed: 2, name: "mem")
+        let splits = try BuiltinSplits.make(trainAndValidation: full.subset(Array(0..<30)), test: full.subset(Array(30..<40)), seed: 2, name: "mem")
         let dir = TempDir()
         final class Progress: @unchecked Sendable { var last = (0, 0) }
         let progress = Progress()
@@ -39,5 +39,30 @@ final class ExportTests: XCTestCase {
 
         assertDataError(try DatasetExporter.export(splits, to: dir.path, perClass: 1), contains: ["already exists", "--force"])
         XCTAssertNoThrow(try DatasetExporter.export(splits, to: dir.path, perClass: 1, overwrite: true))
+    }
+
+    /// `data export --force --out DIR --data DIR` wrote split folders into the dataset itself.
+    func testExportRefusesToWriteIntoOrAroundItsSourceFolder() throws {
+        let parent = TempDir()
+        let data = parent.path + "/data"
+        for i in 0..<4 { parent.write("data/cat/\(i).png", try PNGCodec.encode(PixelImage(width: 2, height: 2, channels: 1, fill: UInt8(i)))) }
+        let splits = try DatasetSplits.openFolder(data, ratios: [1, 0, 0])
+        XCTAssertEqual(splits.sourceRoot, data)
+        let link = parent.path + "/link"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: data)
+        let real = FileIO.resolvedPath(data)
+        for (out, relation) in [(data, "is the data folder"), (data + "/", "is the data folder"), (link, "is the data folder"),
+                                (data + "/cat/../", "is the data folder"), (data + "/exported", "is inside the data folder"),
+                                (link + "/new/deeper", "is inside the data folder"), (parent.path, "contains the data folder"),
+                                (data + "/new/../..", "contains the data folder")] {
+            for force in [false, true] {
+                assertDataError(try DatasetExporter.export(splits, to: out, overwrite: force),
+                                contains: ["--out \(out) (", ") \(relation) \(data) (\(real))", "choose a folder outside it"])
+            }
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: data), ["cat"], "nothing was written into the data folder")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: data + "/cat").sorted(), ["0.png", "1.png", "2.png", "3.png"])
+        // A sibling folder, even one whose name starts with the data folder's, is fine.
+        XCTAssertEqual(try DatasetExporter.export(splits, to: data + "2", overwrite: true).total, 4)
     }
 }

@@ -43,12 +43,39 @@ final class FolderDatasetTests: XCTestCase {
         assertDataError(try FolderScanner.scan(root: file), contains: [file, "expected a folder"])
     }
 
-    func testDanglingImageLinkIsAnErrorNamingIt() throws {
+    /// A dangling link used to stop the scan (and training) even without --strict.
+    func testDanglingImageLinkIsSkippedByTheLoaderUnlessStrict() throws {
         let dir = TempDir()
         dir.write("cat/a.png", try png(1))
+        dir.write("cat/c.png", try png(3))
+        dir.write("dog/d.png", try png(4))
         let link = dir.path + "/cat/b.png"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: dir.path + "/gone.png")
-        assertDataError(try FolderScanner.scan(root: dir.path), contains: ["cannot read " + link, "No such file"])
+        let splits = try DatasetSplits.openFolder(dir.path, ratios: [1, 0, 0])
+        XCTAssertEqual(splits.train.count, 4)
+        let reason = "cannot read \(link): is a symbolic link to \(dir.path)/gone.png, which does not exist"
+        assertDataError(try splits.train.loadImage(at: 1, channels: 3, sizeHint: .fullSize), contains: [reason])
+
+        final class Messages: @unchecked Sendable { var list: [String] = []; let lock = NSLock() }
+        let messages = Messages()
+        let loader = try DataLoader(dataset: splits.train, pipeline: .keras(height: 2, width: 2), options: LoaderOptions(batchSize: 2, workers: 2))
+        loader.warningHandler = { m in messages.lock.lock(); messages.list.append(m); messages.lock.unlock() }
+        for epoch in 0..<2 {
+            let it = loader.epoch(epoch)
+            var images = 0
+            while let b = try it.next() { images += b.count }
+            XCTAssertEqual(images, 3)
+            XCTAssertEqual(it.statistics.skipped.map(\.source), [link])
+            XCTAssertEqual(it.statistics.skipped.map(\.reason), [reason])
+        }
+        XCTAssertEqual(messages.list.filter { $0.contains(link) }, ["skipping " + reason], "warned once, with the path")
+
+        let strict = try DataLoader(dataset: splits.train, pipeline: .keras(height: 2, width: 2),
+                                    options: LoaderOptions(batchSize: 2, workers: 2, strict: true))
+        let it = strict.epoch(0)
+        XCTAssertThrowsError(try { while try it.next() != nil {} }()) { error in
+            XCTAssertEqual((error as? DataError)?.description, reason)
+        }
     }
 
     func testUnreadableFileIsAnErrorNamingIt() throws {

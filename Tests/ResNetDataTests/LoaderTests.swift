@@ -34,7 +34,7 @@ final class LoaderTests: XCTestCase {
     func testSameSeedGivesSameBatchesWithOneAndTwoWorkers() throws {
         let ds = memoryDataset()
         var results: [[[ImageBatch]]] = []
-        for workers in [1, 2, 0] {
+        for workers in [1, 2, 3] {
             let loader = try DataLoader(dataset: ds, pipeline: augmenting, options: LoaderOptions(batchSize: 8, seed: 11, workers: workers, prefetch: 3))
             results.append([try epochBatches(loader, 0), try epochBatches(loader, 1)])
         }
@@ -100,7 +100,9 @@ final class LoaderTests: XCTestCase {
             XCTAssertEqual(it.statistics.images, 4)
         }
         XCTAssertEqual(messages.list.filter { $0.contains(bad) && $0.contains("PNG") }.count, 1, "warned once per file: \(messages.list)")
-        XCTAssertEqual(messages.list.filter { $0.contains("skipped 1 unreadable image") }.count, 2, "one summary per epoch")
+        // Epochs 0 and 1 of the loader are the progress bar's epochs 1 and 2.
+        XCTAssertEqual(messages.list.filter { $0.contains("skipped 1 unreadable image") }, ["epoch 1: skipped 1 unreadable image",
+                       "epoch 2: skipped 1 unreadable image"], "one summary per epoch, numbered from 1")
 
         let strict = try DataLoader(dataset: splits.train, pipeline: pipeline, options: LoaderOptions(batchSize: 2, workers: 2, strict: true))
         let it = strict.epoch(0)
@@ -146,13 +148,39 @@ final class LoaderTests: XCTestCase {
         XCTAssertNil(weakIterator, "released iterator is deallocated (its deinit joined the workers)")
     }
 
+    /// Absurd worker counts and batch sizes were accepted (workers 0 decoded on the caller;
+    /// 10^9 workers would start that many threads); now each is refused naming its limit.
+    func testOptionsOutsideTheirLimitsAreRejectedBeforeAnyThreadStarts() throws {
+        let ds = memoryDataset(10)
+        let pipeline = ImagePipeline(channels: 1)
+        let maxWorkers = LoaderOptions.maxWorkers
+        XCTAssertGreaterThanOrEqual(maxWorkers, 64)
+        XCTAssertEqual(maxWorkers, max(64, 8 * ProcessInfo.processInfo.activeProcessorCount))
+        let limit = "between 1 and \(maxWorkers) (8 per core, at least 64)"
+        for workers in [0, -1, maxWorkers + 1, 1_000_000_000] {
+            assertDataError(try DataLoader(dataset: ds, pipeline: pipeline, options: LoaderOptions(workers: workers)),
+                            contains: ["workers must be \(limit), got \(workers)"])
+        }
+        for batch in [0, -5, 65_537, Int.max] {
+            assertDataError(try DataLoader(dataset: ds, pipeline: pipeline, options: LoaderOptions(batchSize: batch, workers: 1)),
+                            contains: ["batch size must be between 1 and 65536, got \(batch)"])
+        }
+        assertDataError(try DataLoader(dataset: ds, pipeline: pipeline, options: LoaderOptions(workers: 1, prefetch: Int.max)),
+                        contains: ["prefetch must be between 0 (automatic) and 1024 batches"])
+        let edge = try DataLoader(dataset: ds, pipeline: pipeline, options: LoaderOptions(batchSize: 65_536, workers: maxWorkers))
+        XCTAssertEqual(edge.batchesPerEpoch, 1)
+        XCTAssertEqual(try epochBatches(edge, 0).map(\.count), [10])
+        let splits = try BuiltinSplits.make(trainAndValidation: ds, test: ds, seed: 0, name: "mem")
+        assertDataError(try DatasetExporter.export(splits, to: TempDir().path, workers: 0), contains: ["--workers must be \(limit), got 0"])
+    }
+
     func testFolderDatasetNeedsAFixedOutputSize() throws {
         let dir = TempDir()
         dir.write("a/0.png", try PNGCodec.encode(PixelImage(width: 4, height: 4, channels: 3)))
         let splits = try DatasetSplits.openFolder(dir.path, ratios: [1, 0, 0])
         assertDataError(try DataLoader(dataset: splits.train, pipeline: ImagePipeline()), contains: ["add a resize"])
         assertDataError(try DataLoader(dataset: splits.train, pipeline: ImagePipeline.keras(height: 2, width: 2),
-                                       options: LoaderOptions(batchSize: 0)), contains: ["batch size"])
+                                       options: LoaderOptions(batchSize: 0)), contains: ["batch size must be between 1 and 65536, got 0"])
         let loader = try DataLoader(dataset: splits.train, pipeline: ImagePipeline.keras(height: 2, width: 3))
         let batch = try XCTUnwrap(try loader.epoch(0).next())
         XCTAssertEqual([batch.count, batch.height, batch.width, batch.channels], [1, 2, 3, 3])

@@ -69,6 +69,9 @@ public struct AffineAugmentation: Equatable, Sendable {
     public var fillMode: FillMode
     /// Fill value for `.constant`, in pixel units (before rescaling), as in Keras.
     public var cval: Float
+    /// A `zoomRange` argument that cannot form a range (nan, inf, negative), kept for
+    /// `validate()` to name: building `(1-z)...(1+z)` from it would trap in the initialiser.
+    var rejectedZoom: Double?
 
     public init(rotationRange: Double = 0, widthShiftRange: Double = 0, heightShiftRange: Double = 0,
                 shearRange: Double = 0, zoomRange: Double = 0, horizontalFlip: Bool = false, verticalFlip: Bool = false,
@@ -77,11 +80,37 @@ public struct AffineAugmentation: Equatable, Sendable {
         self.widthShiftRange = widthShiftRange
         self.heightShiftRange = heightShiftRange
         self.shearRange = shearRange
-        self.zoomRange = (1 - zoomRange)...(1 + zoomRange)
+        if zoomRange.isFinite && zoomRange >= 0 {
+            self.zoomRange = (1 - zoomRange)...(1 + zoomRange)
+        } else {
+            self.zoomRange = 1...1
+            self.rejectedZoom = zoomRange
+        }
         self.horizontalFlip = horizontalFlip
         self.verticalFlip = verticalFlip
         self.fillMode = fillMode
         self.cval = cval
+    }
+
+    /// Keras's `zoom_range` z: half the width of `zoomRange` (or the rejected argument).
+    public var zoomAmount: Double { rejectedZoom ?? (zoomRange.upperBound - zoomRange.lowerBound) / 2 }
+
+    /// Rejects ranges that are not finite or are negative (the draws are uniform in [-r, r], which
+    /// a negative r collapses to a constant), naming the command-line option. Zoom must lie in
+    /// [0, 1] so that no drawn zoom factor is negative.
+    public func validate() throws {
+        for (option, value) in [("--rotation", rotationRange), ("--width-shift", widthShiftRange),
+                                ("--height-shift", heightShiftRange), ("--shear", shearRange)] {
+            guard value.isFinite, value >= 0 else {
+                throw DataError.invalidArgument("\(option) must be a finite number of at least 0, got \(value)")
+            }
+        }
+        let zoom = zoomAmount
+        guard rejectedZoom == nil, zoomRange.lowerBound.isFinite, zoomRange.upperBound.isFinite, zoomRange.lowerBound >= 0,
+              zoom.isFinite, zoom <= 1 else {
+            throw DataError.invalidArgument("--zoom must be a finite number between 0 and 1 (zoom drawn from [1-z, 1+z]), got \(zoom)")
+        }
+        guard cval.isFinite else { throw DataError.invalidArgument("--cval must be a finite number, got \(cval)") }
     }
 
     /// No geometric augmentation.

@@ -55,23 +55,39 @@ public struct ImagePipeline: Sendable {
                       augmentation: AffineAugmentation(horizontalFlip: true), rescale: 1.0 / 255, mean: imageNetMean, std: imageNetStd)
     }
 
-    /// Rejects settings that would fail later, with a message naming the option.
+    /// Largest output height or width a step may ask for: 16x ImageNet's 256, and small enough
+    /// that one image (4096 x 4096 x 3 floats, 192 MiB) cannot exhaust memory by itself.
+    public static let maxSide = 4096
+
+    /// Rejects settings that would fail later (or poison every batch with nan), with a message
+    /// naming the option; called before any image buffer is allocated.
     public func validate() throws {
         guard channels == 1 || channels == 3 else { throw DataError.invalidArgument("channels must be 1 or 3, got \(channels)") }
-        for values in [mean, std].compactMap({ $0 }) where values.count != channels && values.count != 1 {
-            throw DataError.invalidArgument("mean/std need 1 or \(channels) values, got \(values.count)")
+        guard rescale.isFinite else { throw DataError.invalidArgument("--rescale must be a finite number, got \(rescale)") }
+        for (name, values) in [("mean", mean), ("std", std)] {
+            guard let values else { continue }
+            guard values.count == channels || values.count == 1 else {
+                throw DataError.invalidArgument("mean/std need 1 or \(channels) values, got \(values.count) for \(name)")
+            }
+            guard values.allSatisfy({ $0.isFinite }) else { throw DataError.invalidArgument("\(name) must be finite numbers, got \(values)") }
         }
-        if let std, std.contains(where: { $0 == 0 }) { throw DataError.invalidArgument("std must not contain 0") }
+        if let std, std.contains(where: { !($0 > 0) }) { throw DataError.invalidArgument("std must be above 0, got \(std)") }
+        try augmentation.validate()
+        let sizeLimit = "between 1 and \(Self.maxSide)"
         for step in steps {
             switch step {
             case let .resize(h, w, _), let .centerCrop(h, w), let .randomResizedCrop(h, w, _, _, _):
-                guard h > 0 && w > 0 else { throw DataError.invalidArgument("image sizes must be positive, got \(h)x\(w)") }
+                guard (1...Self.maxSide).contains(h) && (1...Self.maxSide).contains(w) else {
+                    throw DataError.invalidArgument("image height and width must be \(sizeLimit), got \(h)x\(w)")
+                }
             case let .resizeShorterSide(side, _):
-                guard side > 0 else { throw DataError.invalidArgument("shorter-side size must be positive, got \(side)") }
+                guard (1...Self.maxSide).contains(side) else {
+                    throw DataError.invalidArgument("shorter-side size must be \(sizeLimit), got \(side)")
+                }
             }
             if case let .randomResizedCrop(_, _, scale, ratio, _) = step {
-                guard scale.lowerBound > 0, scale.upperBound <= 1, ratio.lowerBound > 0 else {
-                    throw DataError.invalidArgument("random-resized-crop needs scale within (0, 1] and a positive ratio")
+                guard scale.lowerBound > 0, scale.upperBound <= 1, ratio.lowerBound > 0, ratio.upperBound.isFinite else {
+                    throw DataError.invalidArgument("random-resized-crop needs scale within (0, 1] and a positive, finite ratio")
                 }
             }
         }

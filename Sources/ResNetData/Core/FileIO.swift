@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -7,25 +8,36 @@ import Darwin
 /// Whole-file reads and writes through POSIX calls, so a failure carries the OS's reason
 /// (`strerror`) instead of Foundation's bare nil.
 public enum FileIO {
-    /// Reads a whole file into memory.
-    public static func read(_ path: String) throws -> [UInt8] { try read(path, maxBytes: Int.max) }
+    /// Largest file `read` accepts by default: far above any image or dataset file we read,
+    /// and low enough that a wrong path (a disk image, /dev/zero) fails instead of exhausting memory.
+    public static let maxReadBytes = 1 << 30
 
-    /// Reads a whole regular file of at most `maxBytes` (TEMPORARY: merged with the data-side checks).
-    public static func read(_ path: String, maxBytes: Int) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NONBLOCK)
+    /// Reads a whole regular file into memory. Anything else (a FIFO, a device such as
+    /// /dev/zero, a socket, a directory) is refused before a byte is read: opening is
+    /// non-blocking, so a FIFO without a writer cannot hang the caller. Files over `maxBytes`
+    /// are refused too; errors name the path and the OS's reason.
+    public static func read(_ path: String, maxBytes: Int = maxReadBytes) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 {
             let code = errno
+            if code == ENOENT, let target = danglingLinkTarget(path) {
+                throw DataError.unreadable(path: path, reason: "is a symbolic link to \(target), which does not exist")
+            }
             if code == ENOENT { throw DataError.notFound(path: path, what: "file") }
             throw DataError.unreadable(path: path, reason: errnoDescription(code))
         }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw DataError.unreadable(path: path, reason: errnoDescription(errno)) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw DataError.unreadable(path: path, reason: "is a directory") }
-        if (st.st_mode & S_IFMT) != S_IFREG { throw DataError.unreadable(path: path, reason: "not a regular file") }
-        if Int(st.st_size) > maxBytes { throw DataError.unreadable(path: path, reason: "\(st.st_size) bytes, above the limit of \(maxBytes)") }
+        if let kind = nonRegularKind(st.st_mode) { throw DataError.unreadable(path: path, reason: "is \(kind), not a regular file") }
+        let size = Int(st.st_size)
+        guard size <= maxBytes else {
+            throw DataError.unreadable(path: path, reason: "is \(size) bytes, larger than the \(byteText(maxBytes)) limit for one file")
+        }
+        // Regular files ignore O_NONBLOCK; clearing it anyway keeps reads plain blocking reads.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         var result = [UInt8]()
-        result.reserveCapacity(max(Int(st.st_size), 0))
+        result.reserveCapacity(max(size, 0))
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
@@ -34,24 +46,144 @@ public enum FileIO {
                 throw DataError.unreadable(path: path, reason: errnoDescription(errno))
             }
             if n == 0 { break }
+            // The file may grow while it is read; the limit holds for what is actually read.
+            guard result.count + n <= maxBytes else {
+                throw DataError.unreadable(path: path, reason: "grew past the \(byteText(maxBytes)) limit for one file while being read")
+            }
             result.append(contentsOf: chunk[0..<n])
         }
         return result
     }
 
-    /// Writes bytes to a file, replacing it.
+    /// The absolute real path of `path` with every symbolic link resolved, also when `path`
+    /// does not exist yet: its longest existing prefix is resolved with realpath and the rest
+    /// (which cannot hold links) is normalised by hand. Used to compare output and input folders.
+    public static func resolvedPath(_ path: String) -> String {
+        var absolute = path
+        if !absolute.hasPrefix("/") {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let cwd = getcwd(&buffer, buffer.count) != nil ? String(cString: buffer) : "/"
+            absolute = cwd + "/" + path
+        }
+        var existing = absolute
+        var rest: [String] = []
+        while true {
+            if let real = realpath(existing, nil) {
+                defer { free(real) }
+                var parts = String(cString: real).split(separator: "/").map(String.init)
+                for part in rest.reversed() {
+                    if part == "." || part.isEmpty { continue }
+                    if part == ".." { if !parts.isEmpty { parts.removeLast() } } else { parts.append(part) }
+                }
+                return "/" + parts.joined(separator: "/")
+            }
+            guard let slash = existing.lastIndex(of: "/"), existing != "/" else { return absolute }
+            rest.append(String(existing[existing.index(after: slash)...]))
+            existing = slash == existing.startIndex ? "/" : String(existing[..<slash])
+        }
+    }
+
+    /// Whether resolved path `inner` is `outer` or lies below it.
+    public static func isSameOrInside(_ inner: String, _ outer: String) -> Bool {
+        inner == outer || inner.hasPrefix(outer.hasSuffix("/") ? outer : outer + "/")
+    }
+
+    /// "a FIFO", "a character device", … for anything but a regular file (nil for one).
+    static func nonRegularKind(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        default: return "a special file"
+        }
+    }
+
+    /// Where `path` points when it is a symbolic link whose target does not exist, else nil.
+    static func danglingLinkTarget(_ path: String) -> String? {
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK, stat(path, &st) != 0 else { return nil }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        return n < 0 ? "a missing target" : String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// 1 GiB, 512 MiB, … for limits in messages.
+    static func byteText(_ bytes: Int) -> String {
+        if bytes >= 1 << 30 && bytes % (1 << 30) == 0 { return "\(bytes >> 30) GiB" }
+        if bytes >= 1 << 20 && bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+        return "\(bytes)-byte"
+    }
+
+    /// Writes bytes to a file, replacing it. Errors (ENOSPC, EACCES, a missing folder, …) name
+    /// the path and the OS's reason, including those only `close` reports; a failed write
+    /// removes the partial file. A FIFO is refused instead of blocking until a reader appears.
     public static func write(_ bytes: [UInt8], to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0o644)
         if fd < 0 { throw DataError.writeFailed(path: path, reason: errnoDescription(errno)) }
-        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFIFO {
+            close(fd)
+            throw DataError.writeFailed(path: path, reason: "is a FIFO, not a regular file")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        func fail(_ code: Int32) -> DataError {
+            close(fd)
+            if (st.st_mode & S_IFMT) == S_IFREG { unlink(path) }
+            return DataError.writeFailed(path: path, reason: errnoDescription(code))
+        }
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw DataError.writeFailed(path: path, reason: errnoDescription(errno))
+                throw fail(errno)
             }
             offset += n
+        }
+        if close(fd) != 0 {
+            let code = errno
+            if (st.st_mode & S_IFMT) == S_IFREG { unlink(path) }
+            throw DataError.writeFailed(path: path, reason: errnoDescription(code))
+        }
+    }
+
+    /// Creates a folder and its missing parents (mkdir -p); errors name the folder that could
+    /// not be made and the OS's reason, where FileManager gives only Foundation's text.
+    public static func makeDirectories(_ path: String) throws {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            if (st.st_mode & S_IFMT) == S_IFDIR { return }
+            throw DataError.writeFailed(path: path, reason: "exists and is not a folder")
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != path { try makeDirectories(parent) }
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw DataError.writeFailed(path: path, reason: "cannot create folder: " + errnoDescription(errno))
+        }
+    }
+
+    /// The names in a folder (without . and ..), with errors naming the path and the OS's reason.
+    public static func listDirectory(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else {
+            let code = errno
+            if code == ENOENT { throw DataError.notFound(path: path, what: "folder") }
+            throw DataError.unreadable(path: path, reason: "cannot list folder: " + errnoDescription(code))
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                if errno != 0 { throw DataError.unreadable(path: path, reason: "cannot list folder: " + errnoDescription(errno)) }
+                return names
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
         }
     }
 

@@ -7,15 +7,16 @@ public enum Gzip {
     public static func isGzip(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b }
 
     /// Inflates a gzip or zlib stream (auto-detected: windowBits 15+32). `source` names the
-    /// file in errors; a truncated stream is an error, never a silent short result.
-    public static func decompress(_ input: [UInt8], source: String) throws -> [UInt8] {
+    /// file in errors; a truncated stream is an error, never a silent short result. Output
+    /// beyond `maxOutput` bytes is an error too, so a small "bomb" cannot exhaust memory.
+    public static func decompress(_ input: [UInt8], source: String, maxOutput: Int = FileIO.maxReadBytes) throws -> [UInt8] {
         var stream = z_stream()
         guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw DataError.badDataFile(path: source, reason: "zlib initialisation failed")
         }
         defer { inflateEnd(&stream) }
         var output = [UInt8]()
-        output.reserveCapacity(input.count * 4)
+        output.reserveCapacity(min(input.count * 4, maxOutput))
         var chunk = [UInt8](repeating: 0, count: 1 << 18)
         var status: Int32 = Z_OK
         try input.withUnsafeBufferPointer { inBuf in
@@ -27,6 +28,9 @@ public enum Gzip {
                     stream.avail_out = uInt(outBuf.count)
                     status = inflate(&stream, Z_NO_FLUSH)
                     return outBuf.count - Int(stream.avail_out)
+                }
+                guard output.count + produced <= maxOutput else {
+                    throw DataError.badDataFile(path: source, reason: "decompresses to more than the \(FileIO.byteText(maxOutput)) limit")
                 }
                 output.append(contentsOf: chunk[0..<produced])
                 if status == Z_STREAM_END { break }

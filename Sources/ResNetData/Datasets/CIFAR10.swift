@@ -41,6 +41,6 @@ public enum CIFAR10 {
         }
         let train = try load(files: trainFiles.map { FolderScanner.join(directory, $0) }, name: "cifar-10 train")
         let test = try load(files: testFiles.map { FolderScanner.join(directory, $0) }, name: "cifar-10 test")
-        return BuiltinSplits.make(trainAndValidation: train, test: test, seed: seed, name: "CIFAR-10")
+        return try BuiltinSplits.make(trainAndValidation: train, test: test, seed: seed, name: "CIFAR-10")
     }
 }

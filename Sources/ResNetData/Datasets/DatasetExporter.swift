@@ -35,8 +35,11 @@ public enum DatasetExporter {
                               workers: Int = ProcessInfo.processInfo.activeProcessorCount,
                               progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) throws -> Summary {
         if let perClass, perClass <= 0 { throw DataError.invalidArgument("--per-class must be positive, got \(perClass)") }
+        guard (1...LoaderOptions.maxWorkers).contains(workers) else {
+            throw DataError.invalidArgument("--workers must be between 1 and \(LoaderOptions.maxWorkers) (8 per core, at least 64), got \(workers)")
+        }
+        try checkNotOverlapping(output: root, source: splits.sourceRoot)
         let plan = selection(splits, perClass: perClass)
-        let fm = FileManager.default
         let folderNames = splits.classNames.map(ClassNames.folderSafe)
         if Set(folderNames).count != folderNames.count {
             throw DataError.invalidArgument("class names \(splits.classNames) collide once made folder-safe (\(folderNames))")
@@ -45,14 +48,12 @@ public enum DatasetExporter {
         var jobs: [(dataset: any ImageDataset, position: Int, path: String)] = []
         for split in plan {
             let splitPath = FolderScanner.join(root, split.name)
-            if !overwrite, let existing = try? fm.contentsOfDirectory(atPath: splitPath), !existing.isEmpty {
+            // A split path that exists but cannot be listed (or is a file) is an error with the
+            // OS's reason, not a silent go-ahead.
+            if !overwrite, FileManager.default.fileExists(atPath: splitPath), !(try FolderScanner.list(splitPath, what: "split folder")).isEmpty {
                 throw DataError.badLayout(path: splitPath, reason: "already exists and is not empty (use --force to overwrite)")
             }
-            for name in folderNames {
-                do { try fm.createDirectory(atPath: FolderScanner.join(splitPath, name), withIntermediateDirectories: true) } catch {
-                    throw DataError.writeFailed(path: FolderScanner.join(splitPath, name), reason: "cannot create folder")
-                }
-            }
+            for name in folderNames { try FileIO.makeDirectories(FolderScanner.join(splitPath, name)) }
             var perClassCount = [Int](repeating: 0, count: splits.classNames.count)
             for position in split.positions {
                 let label = split.dataset.label(at: position)
@@ -63,8 +64,23 @@ public enum DatasetExporter {
             }
             summary.counts.append((split.name, perClassCount))
         }
-        try runParallel(jobs, workers: max(1, workers), progress: progress)
+        try runParallel(jobs, workers: workers, progress: progress)
         return summary
+    }
+
+    /// Refuses an output folder that is the data folder, lies inside it, or contains it
+    /// (compared as real paths, so symlinks and ../ do not hide it): the export would write
+    /// split folders into the dataset it reads, and `--force` would overwrite its images.
+    static func checkNotOverlapping(output: String, source: String?) throws {
+        guard let source else { return }
+        let out = FileIO.resolvedPath(output), data = FileIO.resolvedPath(source)
+        let relation: String
+        if out == data { relation = "is the data folder" }
+        else if FileIO.isSameOrInside(out, data) { relation = "is inside the data folder" }
+        else if FileIO.isSameOrInside(data, out) { relation = "contains the data folder" }
+        else { return }
+        throw DataError.invalidArgument("--out \(output) (\(out)) \(relation) \(source) (\(data)); "
+            + "exporting there would write into the dataset being read; choose a folder outside it")
     }
 
     /// Encodes and writes the jobs on `workers` threads; the first error stops everyone.

@@ -11,15 +11,19 @@ public struct DatasetSplits: Sendable {
     public var skipped: [SkippedFile]
     /// How the splits were formed, for humans ("folders train/ val/ test/ as given", …).
     public var layout: String
+    /// The image folder the splits were read from (nil for built-in datasets), so an export
+    /// can refuse to write into its own source.
+    public var sourceRoot: String?
 
     public init(classNames: [String], train: any ImageDataset, validation: (any ImageDataset)?, test: (any ImageDataset)?,
-                skipped: [SkippedFile] = [], layout: String) {
+                skipped: [SkippedFile] = [], layout: String, sourceRoot: String? = nil) {
         self.classNames = classNames
         self.train = train
         self.validation = validation
         self.test = test
         self.skipped = skipped
         self.layout = layout
+        self.sourceRoot = sourceRoot
     }
 
     /// The splits that exist, with their names, in train/validation/test order.
@@ -39,18 +43,18 @@ public struct DatasetSplits: Sendable {
         if visibleDirs.contains("train") {
             return try openPresplit(root, listing: listing)
         }
-        guard ratios.count == 3, ratios.allSatisfy({ $0 >= 0 }), ratios[0] > 0 else {
-            throw DataError.invalidArgument("split ratios must be three non-negative numbers with train > 0, got \(ratios)")
-        }
+        // Checked before scanning: the ratios may come from a hand-edited checkpoint, and the
+        // layout text below converts them to integers.
+        try StratifiedSplit.validateRatios(ratios, source: "split ratios")
         let scan = try FolderScanner.scan(root: root)
         let all = FolderDataset(classNames: scan.classNames, entries: scan.entries)
-        let parts = StratifiedSplit.split(labels: scan.entries.map(\.label), ratios: ratios, seed: seed)
+        let parts = try StratifiedSplit.split(labels: scan.entries.map(\.label), ratios: ratios, seed: seed)
         let ratioText = ratios.map { $0 == $0.rounded() ? String(Int($0)) : String($0) }.joined(separator: ":")
         return DatasetSplits(classNames: scan.classNames, train: all.subset(parts[0]),
                              validation: parts[1].isEmpty ? nil : all.subset(parts[1]),
                              test: parts[2].isEmpty ? nil : all.subset(parts[2]),
                              skipped: scan.skipped,
-                             layout: "class folders split \(ratioText) per class with seed \(seed)")
+                             layout: "class folders split \(ratioText) per class with seed \(seed)", sourceRoot: root)
     }
 
     /// root/train, root/validation (or val) and root/test, each root/<split>/<class>/…
@@ -89,6 +93,6 @@ public struct DatasetSplits: Sendable {
         let test = try relabelled("test")
         return DatasetSplits(classNames: classNames, train: FolderDataset(classNames: classNames, entries: train.entries),
                              validation: validation, test: test, skipped: skipped,
-                             layout: "split folders (train, \(validationName), test) used as given")
+                             layout: "split folders (train, \(validationName), test) used as given", sourceRoot: root)
     }
 }

@@ -26,16 +26,16 @@ public enum FashionMNIST {
     public static func splits(directory: String = defaultDirectory, seed: UInt64 = 0) throws -> DatasetSplits {
         let train = try load(.train, directory: directory)
         let test = try load(.test, directory: directory)
-        return BuiltinSplits.make(trainAndValidation: train, test: test, seed: seed, name: "Fashion-MNIST")
+        return try BuiltinSplits.make(trainAndValidation: train, test: test, seed: seed, name: "Fashion-MNIST")
     }
 }
 
 /// Shared by the built-in datasets: a 9:1 stratified train/validation split of the official
 /// training set, so validation never touches the official test set.
 enum BuiltinSplits {
-    static func make(trainAndValidation full: InMemoryDataset, test: InMemoryDataset, seed: UInt64, name: String) -> DatasetSplits {
+    static func make(trainAndValidation full: InMemoryDataset, test: InMemoryDataset, seed: UInt64, name: String) throws -> DatasetSplits {
         let labels = (0..<full.count).map { full.label(at: $0) }
-        let parts = StratifiedSplit.split(labels: labels, ratios: [9, 1], seed: seed)
+        let parts = try StratifiedSplit.split(labels: labels, ratios: [9, 1], seed: seed)
         return DatasetSplits(classNames: full.classNames, train: full.subset(parts[0]), validation: full.subset(parts[1]),
                              test: test, skipped: [],
                              layout: "\(name): official training set split 9:1 into train/validation (seed \(seed)), official test set")

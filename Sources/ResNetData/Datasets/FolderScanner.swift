@@ -68,23 +68,23 @@ public enum FolderScanner {
             }
             let ext = (name as NSString).pathExtension.lowercased()
             guard ImageFormat.extensions.contains(ext) else { skipped.append(SkippedFile(path: path, reason: .notAnImage)); continue }
-            if let reason = FileIO.unreadableReason(path) { throw DataError.unreadable(path: path, reason: reason) }
+            // A dangling symbolic link is an unreadable image like a corrupt one: kept, so the
+            // loader skips it with a warning (or stops in strict mode) instead of the scan failing.
+            if FileIO.danglingLinkTarget(path) == nil, let reason = FileIO.unreadableReason(path) {
+                throw DataError.unreadable(path: path, reason: reason)
+            }
             entries.append(Entry(path: path, label: label))
         }
     }
 
-    /// Directory listing with errors that name the path.
+    /// Directory listing with errors that name the path and the OS's reason.
     static func list(_ path: String, what: String) throws -> [String] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw DataError.notFound(path: path, what: what)
         }
         guard isDir.boolValue else { throw DataError.badLayout(path: path, reason: "is a file, expected a folder") }
-        do {
-            return try FileManager.default.contentsOfDirectory(atPath: path)
-        } catch {
-            throw DataError.unreadable(path: path, reason: "cannot list folder")
-        }
+        return try FileIO.listDirectory(path)
     }
 
     static func isDirectory(_ path: String) -> Bool {

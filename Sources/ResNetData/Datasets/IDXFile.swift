@@ -10,9 +10,13 @@ public struct IDXFile: Sendable {
     /// (3 for images, magic 0x00000803; 1 for labels, 0x00000801).
     public static func read(path: String, expectedDimensions: Int) throws -> IDXFile {
         var bytes = try FileIO.read(path)
-        if Gzip.isGzip(bytes) { bytes = try Gzip.decompress(bytes, source: path) }
+        if Gzip.isGzip(bytes) { bytes = try Gzip.decompress(bytes, source: path, maxOutput: 4 + 4 * expectedDimensions + maxDataBytes) }
         return try parse(bytes, expectedDimensions: expectedDimensions, source: path)
     }
+
+    /// Largest payload accepted (2 GiB, 40x Fashion-MNIST's training set): bounds what a
+    /// decompression bomb or a wrong header can make us allocate.
+    public static let maxDataBytes = 1 << 31
 
     /// Parses IDX bytes (already decompressed); `source` names the file in errors.
     public static func parse(_ bytes: [UInt8], expectedDimensions: Int, source: String) throws -> IDXFile {
@@ -27,11 +31,15 @@ public struct IDXFile: Sendable {
         guard bytes.count >= headerSize else { throw fail("file is \(bytes.count) bytes, shorter than its \(headerSize)-byte header") }
         var dimensions: [Int] = []
         var total = 1
+        let names = expectedDimensions == 3 ? ["item count", "rows", "columns"] : ["item count"]
         for d in 0..<expectedDimensions {
             let size = Int(readU32(bytes, 4 + 4 * d))
-            guard size > 0 || d == 0 else { throw fail("dimension \(d) has size 0") }
+            let field = "dimension \(d) (\(d < names.count ? names[d] : "size"))"
+            guard size > 0 || d == 0 else { throw fail("\(field) has size 0") }
             let (product, overflow) = total.multipliedReportingOverflow(by: size)
-            guard !overflow, product <= 1 << 34 else { throw fail("dimensions \(dimensions + [size]) are too large") }
+            guard !overflow, product <= maxDataBytes else {
+                throw fail("\(field) is \(size): dimensions \(dimensions + [size]) need more than the \(FileIO.byteText(maxDataBytes)) limit of data")
+            }
             total = product
             dimensions.append(size)
         }

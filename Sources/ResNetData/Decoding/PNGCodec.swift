@@ -50,12 +50,10 @@ public enum PNGCodec {
         return Array(out.prefix(size))
     }
 
-    /// Writes an image as a PNG file.
+    /// Writes an image as a PNG file: encoded in memory, then written by FileIO, so a failed
+    /// write (ENOSPC, EACCES) names the file and the OS's reason and leaves no partial file.
     public static func write(_ image: PixelImage, to path: String) throws {
-        var png = try header(for: image)
-        defer { png_image_free(&png) }
-        let ok = image.pixels.withUnsafeBytes { png_image_write_to_file(&png, path, 0, $0.baseAddress, 0, nil) }
-        guard ok != 0 else { throw DataError.writeFailed(path: path, reason: message(of: png)) }
+        try FileIO.write(try encode(image), to: path)
     }
 
     static func header(for image: PixelImage) throws -> png_image {

@@ -18,9 +18,8 @@ public final class DataLoader: @unchecked Sendable {
     private var warned = Set<Int>()
 
     public init(dataset: any ImageDataset, pipeline: ImagePipeline, options: LoaderOptions = LoaderOptions()) throws {
+        try options.validate()
         try pipeline.validate()
-        guard options.batchSize > 0 else { throw DataError.invalidArgument("batch size must be positive, got \(options.batchSize)") }
-        guard options.workers >= 0 else { throw DataError.invalidArgument("workers must not be negative") }
         guard dataset.count > 0 else { throw DataError.invalidArgument("the dataset is empty") }
         guard let size = pipeline.outputSize(input: dataset.uniformImageSize) else {
             throw DataError.invalidArgument("images of this dataset vary in size; add a resize or crop step so batches have one size")

@@ -9,8 +9,6 @@ public final class EpochIterator {
     private let state: SharedState
     private let loader: DataLoader
     private var finished = false
-    /// This epoch's order (workers get their own copy; kept here for the 0-worker path).
-    private var order: [Int] = []
     private let start = DispatchTime.now().uptimeNanoseconds
     /// Progress and skips so far; complete once `next()` has returned nil.
     public private(set) var statistics: EpochStatistics
@@ -40,9 +38,7 @@ public final class EpochIterator {
         let end = loader.batchesPerEpoch
         state = SharedState(startBatch: Swift.min(startBatch, end), endBatch: end)
         let order = loader.order(epoch: epoch)
-        self.order = order
-        let workers = loader.options.workers
-        guard workers > 0 else { return }  // 0 workers: batches are decoded inside next()
+        let workers = loader.options.workers  // at least 1: LoaderOptions.validate
         let depth = loader.options.queueDepth
         state.runningWorkers = workers
         for w in 0..<workers {
@@ -90,14 +86,6 @@ public final class EpochIterator {
 
     private func nextOutput() throws -> BatchAssembler.Output? {
         if finished { return nil }
-        if loader.options.workers == 0 {
-            guard state.nextToDeliver < state.endBatch, !state.cancelled else { return finish() }
-            let b = state.nextToDeliver
-            state.nextToDeliver += 1
-            let waitStart = DispatchTime.now().uptimeNanoseconds
-            defer { statistics.waitSeconds += Double(DispatchTime.now().uptimeNanoseconds - waitStart) / 1e9 }
-            do { return try loader.assemble(epoch: epoch, batchIndex: b, order: order) } catch { finished = true; throw error }
-        }
         state.condition.lock()
         guard state.nextToDeliver < state.endBatch else { state.condition.unlock(); return finish() }
         let b = state.nextToDeliver
@@ -118,7 +106,9 @@ public final class EpochIterator {
     /// End of epoch: one summary line if images were skipped.
     private func finish() -> BatchAssembler.Output? {
         if !finished && !statistics.skipped.isEmpty {
-            loader.warningHandler("epoch \(epoch): skipped \(statistics.skipped.count) unreadable image\(statistics.skipped.count == 1 ? "" : "s")")
+            // Epochs are 0-based in code but 1-based wherever users read them (the progress bar).
+            // Epochs are 0-based in code but 1-based wherever users read them (the progress bar).
+            loader.warningHandler("epoch \(epoch + 1): skipped \(statistics.skipped.count) unreadable image\(statistics.skipped.count == 1 ? "" : "s")")
         }
         finished = true
         cancel()

@@ -10,7 +10,7 @@ public struct LoaderOptions: Sendable {
     public var dropLast: Bool
     /// Seeds shuffling and every augmentation draw.
     public var seed: UInt64
-    /// Decoding threads (default: all cores).
+    /// Decoding threads (default: all cores), 1…`maxWorkers`.
     public var workers: Int
     /// Batches decoded ahead, in flight or waiting (memory ≈ prefetch x batch size); 0 picks 2 x workers.
     public var prefetch: Int
@@ -26,6 +26,29 @@ public struct LoaderOptions: Sendable {
         self.workers = workers
         self.prefetch = prefetch
         self.strict = strict
+    }
+
+    /// Most decoding threads allowed: 8 per core, at least 64. More only adds contention, and
+    /// a typo such as 1000000 would otherwise try to start that many threads.
+    public static var maxWorkers: Int { max(64, 8 * ProcessInfo.processInfo.activeProcessorCount) }
+    /// Largest batch accepted: far above any batch that fits in memory, so an absurd value fails
+    /// here instead of overflowing batch arithmetic or the allocator.
+    public static let maxBatchSize = 65_536
+    /// Largest prefetch depth in batches (memory grows with it).
+    public static let maxPrefetch = 1024
+
+    /// Rejects settings the loader cannot honour, naming the option and its limit. `DataLoader`
+    /// calls this before it creates any thread or buffer.
+    public func validate() throws {
+        guard (1...Self.maxBatchSize).contains(batchSize) else {
+            throw DataError.invalidArgument("batch size must be between 1 and \(Self.maxBatchSize), got \(batchSize)")
+        }
+        guard (1...Self.maxWorkers).contains(workers) else {
+            throw DataError.invalidArgument("workers must be between 1 and \(Self.maxWorkers) (8 per core, at least 64), got \(workers)")
+        }
+        guard (0...Self.maxPrefetch).contains(prefetch) else {
+            throw DataError.invalidArgument("prefetch must be between 0 (automatic) and \(Self.maxPrefetch) batches, got \(prefetch)")
+        }
     }
 
     /// The effective queue depth in batches.
