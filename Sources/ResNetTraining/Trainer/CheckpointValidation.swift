@@ -43,31 +43,23 @@ extension CheckpointInfo {
 }
 
 extension Preprocessing {
-    /// The largest input side: far above any ResNet resolution in use, small enough that one
-    /// image of it cannot exhaust memory.
-    public static let maxSide = 4096
-
     /// Checks that this preprocessing feeds `config` (channels) with finite numbers and a size
     /// the model can take.
     public func validate(for config: ResNetConfig, file: String) throws {
         func bad(_ field: String, _ message: String) -> TrainingError {
             .checkpoint("\(file): field preprocessing.\(field) \(message)")
         }
-        guard (1...Self.maxSide).contains(height) else { throw bad("height", "is \(height); it must lie in 1...\(Self.maxSide)") }
-        guard (1...Self.maxSide).contains(width) else { throw bad("width", "is \(width); it must lie in 1...\(Self.maxSide)") }
+        guard (1...ImagePipeline.maxSide).contains(height) else { throw bad("height", "is \(height); it must lie in 1...\(ImagePipeline.maxSide)") }
+        guard (1...ImagePipeline.maxSide).contains(width) else { throw bad("width", "is \(width); it must lie in 1...\(ImagePipeline.maxSide)") }
         guard [1, 3].contains(channels) else { throw bad("channels", "is \(channels); it must be 1 or 3") }
         guard channels == config.inputChannels else {
             throw bad("channels", "is \(channels) but modelConfig.inputChannels is \(config.inputChannels): the two must agree")
         }
-        guard rescale.isFinite, rescale != 0 else { throw bad("rescale", "is \(rescale); it must be a finite, non-zero number") }
-        for (field, values) in [("mean", mean), ("std", std)] {
-            guard let values else { continue }
-            guard values.count == channels else { throw bad(field, "has \(values.count) values for \(channels) channel(s)") }
-            guard values.allSatisfy(\.isFinite) else { throw bad(field, "holds a non-finite value: \(values)") }
-        }
-        if let std, std.contains(where: { $0 <= 0 }) { throw bad("std", "must be positive (got \(std))") }
         if let filter = resizeFilter, ResizeFilter(rawValue: filter) == nil {
             throw bad("resizeFilter", "is '\(filter)'; it must be nearest or bilinear")
+        }
+        do { try pipeline().validate() } catch {
+            throw TrainingError.checkpoint("\(file): field preprocessing: \(error)")
         }
         do { try config.validateInput(height: height, width: width) } catch {
             throw TrainingError.checkpoint("\(file): field preprocessing: \(error)")

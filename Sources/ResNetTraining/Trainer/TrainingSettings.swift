@@ -97,27 +97,25 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         if let workers, !(1...Self.maxWorkers).contains(workers) { throw bad("--workers must be between 1 and \(Self.maxWorkers) (got \(workers))") }
         if let data, data.isEmpty { throw bad("--data must not be empty") }
         if let datasetLocation, datasetLocation.isEmpty { throw bad("--dataset-dir must not be empty") }
-        guard splitRatios.count == 3, splitRatios.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= 1e6 }), splitRatios[0] > 0 else {
-            throw bad("--split must be three finite ratios in [0, 1000000] with a positive train ratio, like 8:1:1 (got \(splitRatios))")
-        }
         guard ResizeFilter(rawValue: resizeFilter) != nil else { throw bad("--resize must be nearest or bilinear (got '\(resizeFilter)')") }
         guard FillMode(rawValue: fillMode) != nil else {
             throw bad("--fill-mode must be one of \(FillMode.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(fillMode)')")
         }
-        // Augmentation ranges: a NaN would flow into every pixel and keep the loss finite, so the
-        // divergence guard would never fire.
-        try finite(widthShiftRange, "--width-shift", in: 0...Double(Preprocessing.maxSide))
-        try finite(heightShiftRange, "--height-shift", in: 0...Double(Preprocessing.maxSide))
-        try finite(shearRange, "--shear", in: 0...360)
-        try finite(zoomRange, "--zoom", in: 0...0.99)
-        try finite(rotationRange, "--rotation", in: 0...360)
-        try finite(Double(cval), "--cval", in: -1e6...1e6)
-        guard rescale.isFinite, rescale != 0, abs(rescale) <= 1e6 else { throw bad("--rescale must be a finite, non-zero number (got \(rescale))") }
-        for (option, values) in [("mean", mean), ("std", std)] {
-            guard let values else { continue }
-            guard [1, 3].contains(values.count), values.allSatisfy(\.isFinite) else { throw bad("\(option) must be 1 or 3 finite numbers (got \(values))") }
+        if let imageSize, !(8...ImagePipeline.maxSide).contains(imageSize) {
+            throw bad("--image-size must be between 8 and \(ImagePipeline.maxSide) (got \(imageSize))")
         }
-        if let std, std.contains(where: { $0 <= 0 }) { throw bad("std must be positive (got \(std))") }
+        if let channels, ![1, 3].contains(channels) { throw bad("--channels must be 1 or 3 (got \(channels))") }
+        do {
+            try StratifiedSplit.validateRatios(splitRatios, source: "--split")
+            // The augmentation and preprocessing as the loader will run them: a NaN would flow into
+            // every pixel and keep the loss finite, so the divergence guard would never fire.
+            let side = imageSize ?? 32
+            try Preprocessing(height: side, width: side, channels: channels ?? mean?.count ?? 3, rescale: rescale, mean: mean, std: std,
+                              resizeFilter: resizeFilter).pipeline(augmentation: augmentation).validate()
+        } catch let error as DataError {
+            guard case .invalidArgument(let message) = error else { throw error }
+            throw bad(message)
+        }
         guard ["loss", "acc"].contains(monitor.replacingOccurrences(of: "val_", with: "")) || monitor.contains("top") else {
             throw bad("--monitor must be val_acc, val_loss, val_topK, acc, loss or topK (got '\(monitor)')")
         }
@@ -126,10 +124,6 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         }
         guard (0...Self.maxEpochs).contains(plateauPatience) else { throw bad("plateau patience must be between 0 and \(Self.maxEpochs) (got \(plateauPatience))") }
         guard plateauFactor.isFinite, plateauFactor > 0, plateauFactor < 1 else { throw bad("plateau factor must be in (0, 1) (got \(plateauFactor))") }
-        if let imageSize, !(8...Preprocessing.maxSide).contains(imageSize) {
-            throw bad("--image-size must be between 8 and \(Preprocessing.maxSide) (got \(imageSize))")
-        }
-        if let channels, ![1, 3].contains(channels) { throw bad("--channels must be 1 or 3 (got \(channels))") }
         if schedule != "plateau" { _ = try LRSchedule(parsing: schedule, totalEpochs: epochs) }
         let config = try ResNetRegistry.config(model)
         if let imageSize { try config.validateInput(height: imageSize, width: imageSize) }

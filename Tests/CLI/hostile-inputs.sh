@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Runs the `resnet` tool against inputs a careless user or an attacker would give it and checks
+# that each one ends with a message and an exit code between 1 and 125: never a signal, never a
+# hang (every command has a time limit), never exit 0 with a wrong result. Also replays the
+# checkpoint data-loss sequence on a tiny full disk (tmpfs, when this machine lets root mount
+# one), kill -9 during training, Ctrl-C, and two writers on one run directory.
+#
+# Usage: Tests/CLI/hostile-inputs.sh [path/to/resnet]   (default: .build/debug/resnet)
+# Everything it needs is made at run time under a temporary directory.
+set -u
+BIN=$(realpath "${1:-.build/debug/resnet}")
+[ -x "$BIN" ] || { echo "hostile-inputs: no resnet binary at $BIN (build first)"; exit 2; }
+WORK=$(mktemp -d /tmp/resnet-hostile.XXXXXX)
+MOUNTED=""
+cleanup() {
+    jobs -p | xargs -r kill -9 2>/dev/null
+    [ -n "$MOUNTED" ] && umount "$MOUNTED" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+cd "$WORK" || exit 2
+LIMIT=${HOSTILE_LIMIT:-120}   # seconds per command: generous for a loaded 2-core machine
+passed=0; failed=0; failures=()
+
+record() {  # record NAME OK(0/1) WHY
+    if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1: $3"); echo "FAIL $1: $3"; fi
+}
+
+# expect_error NAME CMD...: exit code in 1..125 (124 is the time limit's), an error message on stderr.
+expect_error() {
+    local name=$1; shift
+    timeout -k 5 "$LIMIT" "$@" >"$WORK/out" 2>"$WORK/err" </dev/null
+    local rc=$?
+    if [ $rc = 124 ] || [ $rc = 137 ]; then record "$name" 1 "no answer within ${LIMIT}s (hang)"
+    elif [ $rc -gt 128 ]; then record "$name" 1 "killed by signal $((rc - 128)): $(tail -c 300 "$WORK/err")"
+    elif [ $rc = 0 ]; then record "$name" 1 "exit 0; expected an error. stdout: $(tail -c 300 "$WORK/out")"
+    elif [ $rc -gt 125 ]; then record "$name" 1 "exit code $rc is outside 1..125"
+    elif ! grep -qi "error" "$WORK/err"; then record "$name" 1 "exit $rc without an error message on stderr: $(tail -c 300 "$WORK/err")"
+    else record "$name" 0 ""; fi
+}
+
+# expect_error_saying NAME TEXT CMD...: as expect_error, and stderr contains TEXT.
+expect_error_saying() {
+    local name=$1 text=$2; shift 2
+    local before=$failed
+    expect_error "$name" "$@"
+    if [ $failed = "$before" ] && ! grep -qF -- "$text" "$WORK/err"; then
+        passed=$((passed - 1)); record "$name" 1 "message lacks '$text': $(tail -c 400 "$WORK/err")"
+    fi
+}
+
+# expect_ok NAME TEXT CMD...: exit 0 and TEXT in stdout or stderr.
+expect_ok() {
+    local name=$1 text=$2; shift 2
+    timeout -k 5 "$LIMIT" "$@" >"$WORK/out" 2>"$WORK/err" </dev/null
+    local rc=$?
+    if [ $rc != 0 ]; then record "$name" 1 "exit $rc: $(tail -c 400 "$WORK/err")"
+    elif ! cat "$WORK/out" "$WORK/err" | grep -qF -- "$text"; then record "$name" 1 "output lacks '$text': $(tail -c 400 "$WORK/out")"
+    else record "$name" 0 ""; fi
+}
+
+# --- Fixtures: 2 classes of 8x8 gray PGM noise, and a run trained on them for one epoch ---
+make_dataset() {  # make_dataset DIR
+    for c in a b; do
+        mkdir -p "$1/$c"
+        for i in $(seq 1 10); do { printf 'P5\n8 8\n255\n'; head -c 64 /dev/urandom; } >"$1/$c/$i.pgm"; done
+    done
+}
+make_dataset D
+TRAIN=(train --data D --image-size 8 --batch-size 4 --workers 1)
+timeout -k 5 "$LIMIT" "$BIN" "${TRAIN[@]}" --epochs 1 --out R >/dev/null 2>"$WORK/err" || {
+    echo "hostile-inputs: could not train the fixture run: $(cat "$WORK/err")"; exit 2; }
+printf 'P5\n8 8\n255\n' >good.pgm; head -c 64 /dev/urandom >>good.pgm
+
+# --- Options: every number checked for range and finiteness before anything runs ---
+for bad in "--split inf:1:1" "--split 1e308:1e308:1" "--image-size 100000" "--image-size 0" "--threads 1000" "--threads 0" \
+           "--rescale nan" "--zoom nan" "--rotation nan" "--cval nan" "--width-shift inf" "--momentum -5" \
+           "--warmup-epochs -5" "--early-stopping -1" "--schedule step:1:1e39" "--batch-size 0" "--batch-size 100000000" \
+           "--epochs 0" "--workers 0" "--workers 100000" "--classes 1000000000" "--lr nan" "--top-k 0" "--label-smoothing 1"; do
+    # shellcheck disable=SC2086
+    expect_error "train $bad" "$BIN" "${TRAIN[@]}" --epochs 1 --out "opt-run" $bad
+done
+expect_error_saying "train --out ''" "--out must not be empty" "$BIN" "${TRAIN[@]}" --epochs 1 --out ""
+expect_error "train --resume ''" "$BIN" train --resume ""
+expect_error "data inspect --split inf:1:1" "$BIN" data inspect --data D --split inf:1:1
+expect_error "data export --split 1e308:1e308:1" "$BIN" data export --data D --split 1e308:1e308:1 --out X
+expect_error "data export into its own source" "$BIN" data export --data D --out D --force
+for bad in "--image-size 100000" "--image-size 2147483648" "--image-size 4611686018427387904" "--classes 1000000000" \
+           "--channels 1000000000" "--image-size 4"; do
+    # shellcheck disable=SC2086
+    expect_error "summary $bad" "$BIN" summary --model resnet50 $bad
+done
+for bad in "--image-size 100000" "--threads 1000" "--batch-size 100000000" "--threads 0"; do
+    # shellcheck disable=SC2086
+    expect_error "benchmark $bad" "$BIN" benchmark --model resnet18 --steps 1 --warmup 0 $bad
+done
+expect_error "evaluate --top-k 0" "$BIN" evaluate --checkpoint R --top-k 0
+expect_error "evaluate --top-k -1" "$BIN" evaluate --checkpoint R --top-k=-1
+expect_error "predict --top-k 0" "$BIN" predict --checkpoint R --top-k 0 good.pgm
+
+# --- Files that are not what they claim: FIFOs, devices, directories, missing ---
+mkfifo fifo.png
+ln -s /dev/zero zero.png
+mkdir dir.png
+ln -s missing-target dangling.png
+expect_error "predict a FIFO" "$BIN" predict --checkpoint R fifo.png
+expect_error "predict a symlink to /dev/zero" "$BIN" predict --checkpoint R zero.png
+expect_error "predict a directory" "$BIN" predict --checkpoint R dir.png
+expect_error "predict a missing file" "$BIN" predict --checkpoint R no-such.png
+expect_error "predict a dangling symlink" "$BIN" predict --checkpoint R dangling.png
+expect_error_saying "predict good and bad images" "1 of 2 image(s)" "$BIN" predict --checkpoint R good.pgm fifo.png
+grep -qF "good.pgm" "$WORK/out" && record "predict still answers for the good image" 0 "" \
+    || record "predict still answers for the good image" 1 "no result for good.pgm: $(cat "$WORK/out")"
+expect_error "predict with a FIFO as checkpoint" "$BIN" predict --checkpoint fifo.png good.pgm
+expect_error "evaluate a missing run" "$BIN" evaluate --checkpoint no-such-run
+expect_error "weights from /dev/zero" "$BIN" "${TRAIN[@]}" --epochs 1 --out w-run --weights zero.png
+cp -r D S && mkfifo S/a/fifo.pgm && ln -s /dev/zero S/b/zero.pgm && ln -s nowhere S/a/dangling.pgm
+expect_ok "train skips special files and dangling links" "skipped" "$BIN" "${TRAIN[@]}" --data S --split 1:0:0 --epochs 1 --out S-run
+expect_error "train --strict stops at a special file" "$BIN" "${TRAIN[@]}" --data S --split 1:0:0 --epochs 1 --out S-strict --strict
+
+# --- checkpoint.json edited by hand: every reader refuses it, naming the field ---
+edited() {  # edited NAME PERL-SUBSTITUTION: a copy of R with checkpoint.json changed
+    rm -rf "E-$1"; cp -a R "E-$1"
+    perl -0pi -e "$2" "E-$1/checkpoint.json"
+    echo "E-$1"
+}
+check_edit() {  # check_edit NAME FIELD PERL-SUBSTITUTION
+    local dir; dir=$(edited "$1" "$3")
+    cmp -s R/checkpoint.json "$dir/checkpoint.json" && { record "edit $1" 1 "the edit did not apply"; return; }
+    expect_error_saying "predict, $1" "$2" "$BIN" predict --checkpoint "$dir" good.pgm
+    expect_error_saying "evaluate, $1" "$2" "$BIN" evaluate --checkpoint "$dir"
+    expect_error_saying "resume, $1" "$2" "$BIN" train --resume "$dir" --epochs 2
+}
+check_edit "short classNames" "classNames" 's/"classNames" : \[\s*"a",\s*"b"\s*\]/"classNames" : ["a"]/'
+check_edit "negative stageWidths" "stageWidths" 's/"stageWidths" : \[\s*16,/"stageWidths" : [ -16,/'
+check_edit "huge numClasses" "numClasses" 's/"numClasses" : 2/"numClasses" : 1000000000/'
+check_edit "channels unlike the model" "channels" 's/("preprocessing" : \{\s*"channels" : )3/${1}1/'
+check_edit "huge preprocessing height" "height" 's/"height" : 8/"height" : 10000000/'
+check_edit "negative batchNormEpsilon" "batchNormEpsilon" 's/"batchNormEpsilon" : [0-9.e-]+/"batchNormEpsilon" : -1/'
+check_edit "infinite splitRatios" "split" 's/"splitRatios" : \[\s*8/"splitRatios" : [ "inf"/'
+check_edit "weights outside the run" "weightsFile" 's/"checkpoint-epoch1.safetensors"/"..\/..\/etc\/passwd.safetensors"/'
+check_edit "not JSON" "checkpoint.json" 's/^\{/[/'
+dir=$(edited "fc of another size" 's/"classNames" : \[\s*"a",\s*"b"\s*\]/"classNames" : ["a", "b", "c"]/; s/"numClasses" : 2/"numClasses" : 3/')
+expect_error_saying "predict, fc of another size" "fc.weight" "$BIN" predict --checkpoint "$dir" good.pgm
+expect_error_saying "evaluate, fc of another size" "fc.weight" "$BIN" evaluate --checkpoint "$dir" --data D
+
+# --- One writer per run directory ---
+cp -a R L
+"$BIN" train --resume L --epochs 100000 >"$WORK/lock.out" 2>&1 &
+holder=$!
+for _ in $(seq 1 100); do grep -q "resuming" "$WORK/lock.out" && break; sleep 0.2; done
+expect_error_saying "a second --resume of a running run" "PID $holder" "$BIN" train --resume L --epochs 3
+expect_error_saying "a new run into a running run's --out" "PID $holder" "$BIN" "${TRAIN[@]}" --epochs 1 --out L
+
+# --- Ctrl-C: stop at a step, keep the last checkpoint, say how to resume ---
+kill -INT $holder
+wait $holder; rc=$?
+if [ $rc = 130 ] && grep -qF "resnet train --resume" "$WORK/lock.out"; then record "Ctrl-C prints the resume command" 0 ""
+else record "Ctrl-C prints the resume command" 1 "exit $rc: $(tail -c 400 "$WORK/lock.out")"; fi
+expect_ok "the interrupted run still evaluates" "acc" "$BIN" evaluate --checkpoint L --data D
+
+# --- kill -9 at random moments: the run always resumes and evaluates ---
+cp -a R K
+for round in 1 2 3 4 5; do
+    "$BIN" train --resume K --epochs 100 >/dev/null 2>&1 &
+    pid=$!
+    sleep "$(awk -v s="$RANDOM" 'BEGIN { srand(s); printf "%.2f", 0.3 + 3 * rand() }')"
+    kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+    expect_ok "evaluate after kill -9 #$round" "acc" "$BIN" evaluate --checkpoint K --data D
+done
+expect_ok "resume after five kills" "Test:" "$BIN" train --resume K --epochs "$(( $(grep -o '"epoch" : [0-9]*' K/checkpoint.json | tail -1 | grep -o '[0-9]*$') + 1 ))"
+
+# --- The data-loss report: saves failing on a full disk, twice, then room again ---
+if mkdir -p T && mount -t tmpfs -o size=8m tmpfs T 2>/dev/null; then
+    MOUNTED="$WORK/T"
+    if timeout -k 5 "$LIMIT" "$BIN" "${TRAIN[@]}" --epochs 1 --out T/r >/dev/null 2>"$WORK/err"; then
+        free_kb=$(df -k --output=avail T | tail -1)
+        dd if=/dev/zero of=T/fill bs=1k count=$((free_kb - 1600)) status=none 2>/dev/null
+        expect_error_saying "full disk, first save" "No space left on device" "$BIN" train --resume T/r --epochs 2
+        expect_error_saying "full disk, second save" "No space left on device" "$BIN" train --resume T/r --epochs 2
+        expect_ok "a full disk keeps the committed run readable" "acc" "$BIN" evaluate --checkpoint T/r --data D
+        rm -f T/fill
+        expect_ok "after room is made the run resumes" "Test:" "$BIN" train --resume T/r --epochs 2
+        grep -q '"epoch" : 2,' T/r/checkpoint.json && record "the resumed run committed epoch 2" 0 "" \
+            || record "the resumed run committed epoch 2" 1 "checkpoint.json: $(grep '"epoch"' T/r/checkpoint.json)"
+    else
+        record "train on tmpfs" 1 "$(tail -c 300 "$WORK/err")"
+    fi
+    umount T && MOUNTED=""
+else
+    echo "hostile-inputs: skipped the full-disk sequence (cannot mount a tmpfs here: needs root)"
+fi
+
+echo
+if [ $failed -gt 0 ]; then
+    echo "hostile-inputs failures:"; printf '  %s\n' "${failures[@]}"
+fi
+echo "hostile-inputs: $passed passed, $failed failed"
+[ $failed = 0 ]
