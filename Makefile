@@ -29,6 +29,7 @@ demo: build
 test: deps
 	$(SWIFT) build --build-tests -j $(JOBS)
 	$(SWIFT) test --skip-build --disable-swift-testing
+	Tests/CLI/hostile-inputs.sh .build/debug/resnet
 
 clean:
 	rm -rf .build

@@ -22,6 +22,9 @@ cd "$WORK" || exit 2
 LIMIT=${HOSTILE_LIMIT:-120}   # seconds per command: generous for a loaded 2-core machine
 passed=0; failed=0; failures=()
 
+# The first line of a file that says what went wrong, printable and short.
+gist() { { grep -a -m1 -iE "error|fatal|crash" "$1" || tail -n 1 "$1"; } | tr -cd '[:print:]' | cut -c1-240; }
+
 record() {  # record NAME OK(0/1) WHY
     if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1: $3"); echo "FAIL $1: $3"; fi
 }
@@ -32,10 +35,10 @@ expect_error() {
     timeout -k 5 "$LIMIT" "$@" >"$WORK/out" 2>"$WORK/err" </dev/null
     local rc=$?
     if [ $rc = 124 ] || [ $rc = 137 ]; then record "$name" 1 "no answer within ${LIMIT}s (hang)"
-    elif [ $rc -gt 128 ]; then record "$name" 1 "killed by signal $((rc - 128)): $(tail -c 300 "$WORK/err")"
-    elif [ $rc = 0 ]; then record "$name" 1 "exit 0; expected an error. stdout: $(tail -c 300 "$WORK/out")"
+    elif [ $rc -gt 128 ]; then record "$name" 1 "killed by signal $((rc - 128)): $(gist "$WORK/err")"
+    elif [ $rc = 0 ]; then record "$name" 1 "exit 0; expected an error. stdout: $(gist "$WORK/out")"
     elif [ $rc -gt 125 ]; then record "$name" 1 "exit code $rc is outside 1..125"
-    elif ! grep -qi "error" "$WORK/err"; then record "$name" 1 "exit $rc without an error message on stderr: $(tail -c 300 "$WORK/err")"
+    elif ! grep -qai "error" "$WORK/err"; then record "$name" 1 "exit $rc without an error message on stderr: $(gist "$WORK/err")"
     else record "$name" 0 ""; fi
 }
 
@@ -44,8 +47,8 @@ expect_error_saying() {
     local name=$1 text=$2; shift 2
     local before=$failed
     expect_error "$name" "$@"
-    if [ $failed = "$before" ] && ! grep -qF -- "$text" "$WORK/err"; then
-        passed=$((passed - 1)); record "$name" 1 "message lacks '$text': $(tail -c 400 "$WORK/err")"
+    if [ $failed = "$before" ] && ! grep -qaF -- "$text" "$WORK/err"; then
+        passed=$((passed - 1)); record "$name" 1 "message lacks '$text': $(gist "$WORK/err")"
     fi
 }
 
@@ -54,8 +57,8 @@ expect_ok() {
     local name=$1 text=$2; shift 2
     timeout -k 5 "$LIMIT" "$@" >"$WORK/out" 2>"$WORK/err" </dev/null
     local rc=$?
-    if [ $rc != 0 ]; then record "$name" 1 "exit $rc: $(tail -c 400 "$WORK/err")"
-    elif ! cat "$WORK/out" "$WORK/err" | grep -qF -- "$text"; then record "$name" 1 "output lacks '$text': $(tail -c 400 "$WORK/out")"
+    if [ $rc != 0 ]; then record "$name" 1 "exit $rc: $(gist "$WORK/err")"
+    elif ! cat "$WORK/out" "$WORK/err" | grep -qaF -- "$text"; then record "$name" 1 "output lacks '$text': $(gist "$WORK/out")"
     else record "$name" 0 ""; fi
 }
 
@@ -155,8 +158,8 @@ expect_error_saying "a new run into a running run's --out" "PID $holder" "$BIN" 
 # --- Ctrl-C: stop at a step, keep the last checkpoint, say how to resume ---
 kill -INT $holder
 wait $holder; rc=$?
-if [ $rc = 130 ] && grep -qF "resnet train --resume" "$WORK/lock.out"; then record "Ctrl-C prints the resume command" 0 ""
-else record "Ctrl-C prints the resume command" 1 "exit $rc: $(tail -c 400 "$WORK/lock.out")"; fi
+if [ $rc = 130 ] && grep -qaF "resnet train --resume" "$WORK/lock.out"; then record "Ctrl-C prints the resume command" 0 ""
+else record "Ctrl-C prints the resume command" 1 "exit $rc: $(gist "$WORK/lock.out")"; fi
 expect_ok "the interrupted run still evaluates" "acc" "$BIN" evaluate --checkpoint L --data D
 
 # --- kill -9 at random moments: the run always resumes and evaluates ---
@@ -184,7 +187,7 @@ if mkdir -p T && mount -t tmpfs -o size=8m tmpfs T 2>/dev/null; then
         grep -q '"epoch" : 2,' T/r/checkpoint.json && record "the resumed run committed epoch 2" 0 "" \
             || record "the resumed run committed epoch 2" 1 "checkpoint.json: $(grep '"epoch"' T/r/checkpoint.json)"
     else
-        record "train on tmpfs" 1 "$(tail -c 300 "$WORK/err")"
+        record "train on tmpfs" 1 "$(gist "$WORK/err")"
     fi
     umount T && MOUNTED=""
 else
