@@ -117,6 +117,12 @@ grep -qF "good.pgm" "$WORK/out" && record "predict still answers for the good im
 expect_error "predict with a FIFO as checkpoint" "$BIN" predict --checkpoint fifo.png good.pgm
 expect_error "evaluate a missing run" "$BIN" evaluate --checkpoint no-such-run
 expect_error "weights from /dev/zero" "$BIN" "${TRAIN[@]}" --epochs 1 --out w-run --weights zero.png
+mkdir -p H/history.csv
+expect_error_saying "a directory where history.csv goes" "history.csv" "$BIN" "${TRAIN[@]}" --epochs 1 --out H
+cp -a R H2 && rm H2/history.csv && mkdir H2/history.csv
+expect_error_saying "resume with a directory for history.csv" "history.csv" "$BIN" train --resume H2 --epochs 2
+cp -a R H3 && rm H3/checkpoint.json && mkdir H3/checkpoint.json
+expect_error_saying "a directory for checkpoint.json" "checkpoint.json" "$BIN" evaluate --checkpoint H3
 cp -r D S && mkfifo S/a/fifo.pgm && ln -s /dev/zero S/b/zero.pgm && ln -s nowhere S/a/dangling.pgm
 expect_ok "train skips special files and dangling links" "skipped" "$BIN" "${TRAIN[@]}" --data S --split 1:0:0 --epochs 1 --out S-run
 expect_error "train --strict stops at a special file" "$BIN" "${TRAIN[@]}" --data S --split 1:0:0 --epochs 1 --out S-strict --strict

@@ -135,7 +135,7 @@ class TrainerTestCase: XCTestCase {
         var files = RunDirectory.Role.allCases.compactMap { run.committedFile($0, info: info) } + [run.weights]
         if info.bestEpoch != nil { files.append(run.best) }
         if includingInfo { files.append(run.info) }
-        return Dictionary(uniqueKeysWithValues: try files.map { ($0.lastPathComponent, try Data(contentsOf: $0)) })
+        return Dictionary(try files.map { ($0.lastPathComponent, try Data(contentsOf: $0)) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// The names in the run directory, sorted (hidden ones included).

@@ -1,4 +1,8 @@
 import Foundation
+import ResNetData
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Writes one CSV row per epoch, as Keras's `CSVLogger` callback:
 ///
@@ -30,42 +34,56 @@ public final class CSVLogger {
                 keepingEpochsThrough lastKeptEpoch: Int? = nil) throws {
         self.url = url
         self.separator = separator
-        let fm = FileManager.default
-        if append, fm.fileExists(atPath: url.path) {
-            let text = try String(contentsOf: url, encoding: .utf8)
-            let records = CSVLogger.parse(text, separator: separator)
-            if let header = records.first, !(header.count == 1 && header[0].isEmpty) {
-                guard header.first == "epoch" else {
-                    throw CSVLoggerError.malformed(url: url, line: 1, reason: "the header does not start with \"epoch\"")
-                }
-                columns = header
-                if let lastKeptEpoch {
-                    var kept = [header]
-                    for record in records.dropFirst() where !(record.count == 1 && record[0].isEmpty) {
-                        if let epoch = Double(record[0]), epoch > Double(lastKeptEpoch) { continue }
-                        kept.append(record)
+        // Foundation's file errors say neither the file nor the reason in words: name both.
+        do {
+            let fm = FileManager.default
+            if append, fm.fileExists(atPath: url.path) {
+                let text = String(decoding: try FileIO.read(url.path), as: UTF8.self)
+                let records = CSVLogger.parse(text, separator: separator)
+                if let header = records.first, !(header.count == 1 && header[0].isEmpty) {
+                    guard header.first == "epoch" else {
+                        throw CSVLoggerError.malformed(url: url, line: 1, reason: "the header does not start with \"epoch\"")
                     }
-                    let rewritten = kept.map { CSVLogger.line($0, separator: separator) }.joined()
-                    try rewritten.write(to: url, atomically: true, encoding: .utf8)
-                } else if !text.isEmpty, !text.hasSuffix("\n") {
-                    try CSVLogger.appendData(Data("\n".utf8), to: url)
+                    columns = header
+                    if let lastKeptEpoch {
+                        var kept = [header]
+                        for record in records.dropFirst() where !(record.count == 1 && record[0].isEmpty) {
+                            if let epoch = Double(record[0]), epoch > Double(lastKeptEpoch) { continue }
+                            kept.append(record)
+                        }
+                        let rewritten = kept.map { CSVLogger.line($0, separator: separator) }.joined()
+                        try AtomicFile.write(Data(rewritten.utf8), to: url)
+                    } else if !text.isEmpty, !text.hasSuffix("\n") {
+                        try CSVLogger.appendData(Data("\n".utf8), to: url)
+                    }
+                }
+            } else {
+                // unlink, not removeItem: a directory in its place is an error, never deleted with its contents.
+                if fm.fileExists(atPath: url.path), unlink(url.path) != 0 {
+                    throw CSVLoggerError.io(url: url, reason: String(cString: strerror(errno)))
                 }
             }
-        } else {
-            if fm.fileExists(atPath: url.path) { try fm.removeItem(at: url) }
-        }
-        if !fm.fileExists(atPath: url.path) {
-            guard fm.createFile(atPath: url.path, contents: nil) else {
-                throw CSVLoggerError.cannotOpen(url: url)
+            if !fm.fileExists(atPath: url.path) {
+                guard fm.createFile(atPath: url.path, contents: nil) else {
+                    throw CSVLoggerError.cannotOpen(url: url)
+                }
             }
+            if columns == nil {
+                // An empty file being appended to: start over with a header.
+                try Data().write(to: url)
+            }
+            guard let handle = try? FileHandle(forWritingTo: url) else { throw CSVLoggerError.cannotOpen(url: url) }
+            try handle.seekToEnd()
+            self.handle = handle
+        } catch let error as CSVLoggerError {
+            throw error
+        } catch let error as AtomicFileError {
+            throw error
+        } catch let error as DataError {
+            throw error
+        } catch {
+            throw CSVLoggerError.io(url: url, reason: ioReason(error))
         }
-        if columns == nil {
-            // An empty file being appended to: start over with a header.
-            try Data().write(to: url)
-        }
-        guard let handle = try? FileHandle(forWritingTo: url) else { throw CSVLoggerError.cannotOpen(url: url) }
-        try handle.seekToEnd()
-        self.handle = handle
     }
 
     deinit { try? handle?.close() }
@@ -97,7 +115,7 @@ public final class CSVLogger {
         }
         text += CSVLogger.line([String(epoch)] + names.map { metrics[$0].map(CSVLogger.format) ?? "" },
                                separator: separator)
-        try handle.write(contentsOf: Data(text.utf8))
+        do { try handle.write(contentsOf: Data(text.utf8)) } catch { throw CSVLoggerError.io(url: url, reason: ioReason(error)) }
         wroteRow = true
     }
 
@@ -213,6 +231,8 @@ public enum CSVLoggerError: Error, Equatable, CustomStringConvertible, Localized
     case malformed(url: URL, line: Int, reason: String)
     case cannotOpen(url: URL)
     case closed(url: URL)
+    /// Reading or writing the file failed; `reason` is the OS's.
+    case io(url: URL, reason: String)
 
     public var description: String {
         switch self {
@@ -236,6 +256,8 @@ public enum CSVLoggerError: Error, Equatable, CustomStringConvertible, Localized
             return "cannot open CSV log \(url.path) for writing"
         case let .closed(url):
             return "CSV log \(url.path) is closed"
+        case let .io(url, reason):
+            return "cannot write CSV log \(url.path): \(reason)"
         }
     }
 

@@ -28,7 +28,7 @@ public enum HistoryPlot {
 
     /// Writes `svg(history:title:)` to `url` (atomically).
     public static func write(history: [[String: Double]], title: String, to url: URL) throws {
-        try svg(history: history, title: title).write(to: url, atomically: true, encoding: .utf8)
+        try AtomicFile.write(Data(svg(history: history, title: title).utf8), to: url)
     }
 
     static let panelWidth = 560.0
