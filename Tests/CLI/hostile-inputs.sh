@@ -89,7 +89,7 @@ expect_error "data inspect --split inf:1:1" "$BIN" data inspect --data D --split
 expect_error "data export --split 1e308:1e308:1" "$BIN" data export --data D --split 1e308:1e308:1 --out X
 expect_error "data export into its own source" "$BIN" data export --data D --out D --force
 for bad in "--image-size 100000" "--image-size 2147483648" "--image-size 4611686018427387904" "--classes 1000000000" \
-           "--channels 1000000000" "--image-size 4"; do
+           "--channels 1000000000" "--image-size 0"; do
     # shellcheck disable=SC2086
     expect_error "summary $bad" "$BIN" summary --model resnet50 $bad
 done

@@ -14,10 +14,7 @@ final class CheckpointProtocolTests: TrainerTestCase {
     /// 1 committed and readable; `predict`/`evaluate` must read the committed epoch-1 weights, not
     /// the newer uncommitted ones; once there is room the run resumes from epoch 1.
     func testRepeatedFailedSavesNeverLoseTheCommittedWeights() throws {
-        let data = try makeDataset("data")
-        let dir = path("run")
-        try Trainer.start(settings(data: data, epochs: 1), runDirectory: dir, say: { _ in }).fit()
-        let run = RunDirectory(dir)
+        let (_, dir, run) = try committedRun()
         let committed = try snapshot(run)
         let epoch1 = try run.loadCommitted(.weights).tensors
 
@@ -54,10 +51,7 @@ final class CheckpointProtocolTests: TrainerTestCase {
     /// in flight a torn temporary), twice in a row, and after each the committed state is intact,
     /// every reader agrees with the JSON, and the run still resumes and finishes.
     func testAKillAtAnyPointOfASaveKeepsTheLastCommit() throws {
-        let data = try makeDataset("data")
-        let dir = path("run")
-        try Trainer.start(settings(data: data, epochs: 1), runDirectory: dir, say: { _ in }).fit()
-        let run = RunDirectory(dir)
+        let (_, dir, run) = try committedRun()
         // The epoch-2 save writes weights, optimizer state, best weights (if val_acc improves), the
         // JSON; the best file comes last here because a save that does not improve never writes it.
         let points: [URL] = [run.file("checkpoint-epoch2.safetensors"), run.file("optimizer-epoch2.safetensors"),
@@ -97,10 +91,7 @@ final class CheckpointProtocolTests: TrainerTestCase {
     /// A fixed-name link left stale (a kill between the commit and the link update) is not read:
     /// readers go through the JSON.
     func testBestWeightsCommitWithTheJSON() throws {
-        let data = try makeDataset("data")
-        let dir = path("run")
-        try Trainer.start(settings(data: data, epochs: 1), runDirectory: dir, say: { _ in }).fit()
-        let run = RunDirectory(dir)
+        let (_, dir, run) = try committedRun()
         let info = try run.loadInfo()
         XCTAssertEqual(info.bestEpoch, 1)
         XCTAssertEqual(info.bestFile, "best-epoch1.safetensors")

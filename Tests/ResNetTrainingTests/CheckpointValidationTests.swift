@@ -10,10 +10,7 @@ final class CheckpointValidationTests: TrainerTestCase {
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        let data = try makeDataset("data")
-        let dir = path("run")
-        try Trainer.start(settings(data: data, epochs: 1), runDirectory: dir, say: { _ in }).fit()
-        run = RunDirectory(dir)
+        run = try committedRun().run
         good = try JSONSerialization.jsonObject(with: Data(contentsOf: run.info)) as? [String: Any]
     }
 

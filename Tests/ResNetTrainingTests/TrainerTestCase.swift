@@ -22,6 +22,14 @@ class TrainerTestCase: XCTestCase {
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
+    /// A run of `epochs` epochs on a fresh dataset, committed in `path("run")`.
+    func committedRun(epochs: Int = 1) throws -> (data: String, dir: String, run: RunDirectory) {
+        let data = try makeDataset("data")
+        let dir = path("run")
+        try Trainer.start(settings(data: data, epochs: epochs), runDirectory: dir, say: { _ in }).fit()
+        return (data, dir, RunDirectory(dir))
+    }
+
     /// The shared settings: resnet20 at 12x12, batch 8, 2 workers, shifts and flips, SGD with
     /// Nesterov momentum and a cosine schedule.
     func settings(data: String, epochs: Int) -> TrainingSettings {

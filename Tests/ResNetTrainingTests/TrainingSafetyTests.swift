@@ -69,10 +69,7 @@ final class TrainingSafetyTests: TrainerTestCase {
     /// names the committed epoch and the command that continues it, and leaves the checkpoint as
     /// it was; the printed command then finishes the run.
     func testAStopRequestLeavesTheLastCheckpointAndSaysHowToResume() throws {
-        let data = try makeDataset("data")
-        let dir = path("run")
-        try Trainer.start(settings(data: data, epochs: 1), runDirectory: dir, say: { _ in }).fit()
-        let run = RunDirectory(dir)
+        let (_, dir, run) = try committedRun()
         let before = try snapshot(run)
         let trainer = try Trainer.resume(runDirectory: dir, epochs: 3, say: { _ in })
         let stop = StopRequest()
