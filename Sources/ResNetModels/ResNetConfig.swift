@@ -191,6 +191,18 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
         return outputStride.map { min($0, natural) } ?? natural
     }
 
+    /// Checks an NHWC input shape [batch, height, width, channels] the way `validateInput(height:width:batchSize:)`
+    /// does, and its channels against `inputChannels`: what `ResNet.endPoints` would otherwise trap on.
+    public func validateInput(shape: [Int]) throws {
+        guard shape.count == 4 else {
+            throw ConfigError.invalid("\(name) expects NHWC input [batch, height, width, \(inputChannels)], got shape \(shape)")
+        }
+        guard shape[3] == inputChannels else {
+            throw ConfigError.invalid("\(name) expects \(inputChannels) input channel(s), got \(shape[3]) (shape \(shape))")
+        }
+        try validateInput(height: shape[1], width: shape[2], batchSize: shape[0])
+    }
+
     /// Checks the configuration, then an input size (and batch) before a tensor is allocated: at least `minInputSize`,
     /// at most `maxInputSize` pixels a side, a batch of 1...`maxBatchSize`, and no activation
     /// above `maxActivationElements`. The messages name the model and the limit.

@@ -88,6 +88,16 @@ final class ConfigValidationTests: XCTestCase {
         XCTAssertNil(message(224, batch: 256))
         XCTAssertNil(message(4096))
         XCTAssertNil(message(1))
+        XCTAssertEqual((try? resnet50.validateInput(shape: [2, 224, 224, 3])).map { "ok" }, "ok")
+        XCTAssertThrowsError(try resnet50.validateInput(shape: [2, 224, 224, 1])) {
+            XCTAssertEqual($0 as? ConfigError, .invalid("resnet50 expects 3 input channel(s), got 1 (shape [2, 224, 224, 1])"))
+        }
+        XCTAssertThrowsError(try resnet50.validateInput(shape: [224, 224, 3])) {
+            XCTAssertEqual($0 as? ConfigError, .invalid("resnet50 expects NHWC input [batch, height, width, 3], got shape [224, 224, 3]"))
+        }
+        XCTAssertThrowsError(try resnet50.validateInput(shape: [8, 9000, 224, 3])) {
+            XCTAssertEqual($0 as? ConfigError, .invalid("image size 9000 is above the limit 4096 for resnet50"))
+        }
         var bad = resnet50
         bad.inputChannels = 0
         XCTAssertEqual(message(224, nil, batch: 1, bad), prefix + "inputChannels must be between 1 and 64 (got 0)")
