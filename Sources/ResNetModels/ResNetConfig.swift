@@ -195,10 +195,10 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
     /// does, and its channels against `inputChannels`: what `ResNet.endPoints` would otherwise trap on.
     public func validateInput(shape: [Int]) throws {
         guard shape.count == 4 else {
-            throw ConfigError.invalid("\(name) expects NHWC input [batch, height, width, \(inputChannels)], got shape \(shape)")
+            throw ConfigError.invalidInput("\(name) expects NHWC input [batch, height, width, \(inputChannels)], got shape \(shape)")
         }
         guard shape[3] == inputChannels else {
-            throw ConfigError.invalid("\(name) expects \(inputChannels) input channel(s), got \(shape[3]) (shape \(shape))")
+            throw ConfigError.invalidInput("\(name) expects \(inputChannels) input channel(s), got \(shape[3]) (shape \(shape))")
         }
         try validateInput(height: shape[1], width: shape[2], batchSize: shape[0])
     }
@@ -210,14 +210,14 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
         try validate()
         for size in [height, width] {
             guard size >= Self.minInputSize else {
-                throw ConfigError.invalid("image size \(size) is below the minimum \(Self.minInputSize) for \(name)")
+                throw ConfigError.invalidInput("image size \(size) is below the minimum \(Self.minInputSize) for \(name)")
             }
             guard size <= Self.maxInputSize else {
-                throw ConfigError.invalid("image size \(size) is above the limit \(Self.maxInputSize) for \(name)")
+                throw ConfigError.invalidInput("image size \(size) is above the limit \(Self.maxInputSize) for \(name)")
             }
         }
         guard (1...Self.maxBatchSize).contains(batchSize) else {
-            throw ConfigError.invalid("batch size \(batchSize) must be between 1 and \(Self.maxBatchSize)")
+            throw ConfigError.invalidInput("batch size \(batchSize) must be between 1 and \(Self.maxBatchSize)")
         }
         // Stage s runs at stride stemStride * 2^s (capped by outputStride) with width x expansion
         // channels; the ImageNet stem's convolution outputs 64 channels at half the input.
@@ -227,18 +227,21 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
             largest = max(largest, batchSize * ((height + stride - 1) / stride) * ((width + stride - 1) / stride) * w * expansion)
         }
         guard largest <= Self.maxActivationElements else {
-            throw ConfigError.invalid("batch \(batchSize) of \(height)x\(width) images needs an activation of \(largest) values in \(name), above the limit \(Self.maxActivationElements)")
+            throw ConfigError.invalidInput("batch \(batchSize) of \(height)x\(width) images needs an activation of \(largest) values in \(name), above the limit \(Self.maxActivationElements)")
         }
     }
 }
 
 public enum ConfigError: Error, CustomStringConvertible, Equatable {
     case invalid(String)
+    /// An input (image size, batch, shape) the model cannot take; the configuration itself is fine.
+    case invalidInput(String)
     case unknownModel(String, known: [String])
 
     public var description: String {
         switch self {
         case .invalid(let s): return "invalid model configuration: \(s)"
+        case .invalidInput(let s): return "invalid input: \(s)"
         case .unknownModel(let n, let known): return "unknown model '\(n)'; known models: \(known.joined(separator: ", "))"
         }
     }

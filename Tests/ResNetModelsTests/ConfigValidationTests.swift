@@ -73,7 +73,7 @@ final class ConfigValidationTests: XCTestCase {
             do { try (c ?? resnet50).validateInput(height: h, width: w ?? h, batchSize: batch) } catch let e as ConfigError { return e.description } catch { return "\(error)" }
             return nil
         }
-        let prefix = "invalid model configuration: "
+        let prefix = "invalid input: "
         XCTAssertEqual(message(100_000), prefix + "image size 100000 is above the limit 4096 for resnet50")
         XCTAssertEqual(message(2_147_483_648), prefix + "image size 2147483648 is above the limit 4096 for resnet50")
         XCTAssertEqual(message(4_611_686_018_427_387_904), prefix + "image size 4611686018427387904 is above the limit 4096 for resnet50")
@@ -90,23 +90,23 @@ final class ConfigValidationTests: XCTestCase {
         XCTAssertNil(message(1))
         XCTAssertEqual((try? resnet50.validateInput(shape: [2, 224, 224, 3])).map { "ok" }, "ok")
         XCTAssertThrowsError(try resnet50.validateInput(shape: [2, 224, 224, 1])) {
-            XCTAssertEqual($0 as? ConfigError, .invalid("resnet50 expects 3 input channel(s), got 1 (shape [2, 224, 224, 1])"))
+            XCTAssertEqual($0 as? ConfigError, .invalidInput("resnet50 expects 3 input channel(s), got 1 (shape [2, 224, 224, 1])"))
         }
         XCTAssertThrowsError(try resnet50.validateInput(shape: [224, 224, 3])) {
-            XCTAssertEqual($0 as? ConfigError, .invalid("resnet50 expects NHWC input [batch, height, width, 3], got shape [224, 224, 3]"))
+            XCTAssertEqual($0 as? ConfigError, .invalidInput("resnet50 expects NHWC input [batch, height, width, 3], got shape [224, 224, 3]"))
         }
         XCTAssertThrowsError(try resnet50.validateInput(shape: [8, 9000, 224, 3])) {
-            XCTAssertEqual($0 as? ConfigError, .invalid("image size 9000 is above the limit 4096 for resnet50"))
+            XCTAssertEqual($0 as? ConfigError, .invalidInput("image size 9000 is above the limit 4096 for resnet50"))
         }
         var bad = resnet50
         bad.inputChannels = 0
-        XCTAssertEqual(message(224, nil, batch: 1, bad), prefix + "inputChannels must be between 1 and 64 (got 0)")
+        XCTAssertEqual(message(224, nil, batch: 1, bad), "invalid model configuration: inputChannels must be between 1 and 64 (got 0)")
     }
 
     func testCheckedSummaryThrowsForSizesOutsideTheLimits() throws {
         let net = try ResNetRegistry.make("resnet20")
         XCTAssertThrowsError(try net.checkedSummary(imageSize: 100_000)) {
-            XCTAssertEqual($0 as? ConfigError, .invalid("image size 100000 is above the limit 4096 for resnet20"))
+            XCTAssertEqual($0 as? ConfigError, .invalidInput("image size 100000 is above the limit 4096 for resnet20"))
         }
         XCTAssertEqual(try net.checkedSummary(imageSize: 32).layers.last?.outputShape, [10])
     }
