@@ -103,8 +103,9 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
     public static let maxInputChannels = 64
     /// Weights of all convolutions and the classifier: 4 GB of float32 (ResNet-200 has 65 million).
     public static let maxParameters = 1_000_000_000
-    /// Input height and width, in pixels.
-    public static let maxInputSize = 4096
+    /// Input height and width, in pixels. A summary keeps every layer's output alive while it traces
+    /// (about 5 KB per input pixel for ResNet-200): 1024 stays near 5 GB, 4096 ran out of 23 GB.
+    public static let maxInputSize = 1024
     /// Every window in these networks is padded so that its output is ceil(input / stride): a
     /// 1-pixel input keeps a 1x1 map through every convolution and pool (224 ends at 7x7).
     public static let minInputSize = 1

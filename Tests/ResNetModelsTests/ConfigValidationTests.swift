@@ -74,10 +74,10 @@ final class ConfigValidationTests: XCTestCase {
             return nil
         }
         let prefix = "invalid input: "
-        XCTAssertEqual(message(100_000), prefix + "image size 100000 is above the limit 4096 for resnet50")
-        XCTAssertEqual(message(2_147_483_648), prefix + "image size 2147483648 is above the limit 4096 for resnet50")
-        XCTAssertEqual(message(4_611_686_018_427_387_904), prefix + "image size 4611686018427387904 is above the limit 4096 for resnet50")
-        XCTAssertEqual(message(224, 5000), prefix + "image size 5000 is above the limit 4096 for resnet50")
+        XCTAssertEqual(message(100_000), prefix + "image size 100000 is above the limit 1024 for resnet50")
+        XCTAssertEqual(message(2_147_483_648), prefix + "image size 2147483648 is above the limit 1024 for resnet50")
+        XCTAssertEqual(message(4_611_686_018_427_387_904), prefix + "image size 4611686018427387904 is above the limit 1024 for resnet50")
+        XCTAssertEqual(message(224, 5000), prefix + "image size 5000 is above the limit 1024 for resnet50")
         XCTAssertEqual(message(0), prefix + "image size 0 is below the minimum 1 for resnet50")
         XCTAssertEqual(message(-3), prefix + "image size -3 is below the minimum 1 for resnet50")
         XCTAssertEqual(message(224, batch: 0), prefix + "batch size 0 must be between 1 and 4096")
@@ -86,7 +86,8 @@ final class ConfigValidationTests: XCTestCase {
         XCTAssertEqual(message(224, batch: 4096),
                        prefix + "batch 4096 of 224x224 images needs an activation of 3288334336 values in resnet50, above the limit 2147483648")
         XCTAssertNil(message(224, batch: 256))
-        XCTAssertNil(message(4096))
+        XCTAssertNil(message(1024))
+        XCTAssertEqual(message(1025), prefix + "image size 1025 is above the limit 1024 for resnet50")
         XCTAssertNil(message(1))
         XCTAssertEqual((try? resnet50.validateInput(shape: [2, 224, 224, 3])).map { "ok" }, "ok")
         XCTAssertThrowsError(try resnet50.validateInput(shape: [2, 224, 224, 1])) {
@@ -96,7 +97,7 @@ final class ConfigValidationTests: XCTestCase {
             XCTAssertEqual($0 as? ConfigError, .invalidInput("resnet50 expects NHWC input [batch, height, width, 3], got shape [224, 224, 3]"))
         }
         XCTAssertThrowsError(try resnet50.validateInput(shape: [8, 9000, 224, 3])) {
-            XCTAssertEqual($0 as? ConfigError, .invalidInput("image size 9000 is above the limit 4096 for resnet50"))
+            XCTAssertEqual($0 as? ConfigError, .invalidInput("image size 9000 is above the limit 1024 for resnet50"))
         }
         var bad = resnet50
         bad.inputChannels = 0
@@ -106,7 +107,7 @@ final class ConfigValidationTests: XCTestCase {
     func testCheckedSummaryThrowsForSizesOutsideTheLimits() throws {
         let net = try ResNetRegistry.make("resnet20")
         XCTAssertThrowsError(try net.checkedSummary(imageSize: 100_000)) {
-            XCTAssertEqual($0 as? ConfigError, .invalidInput("image size 100000 is above the limit 4096 for resnet20"))
+            XCTAssertEqual($0 as? ConfigError, .invalidInput("image size 100000 is above the limit 1024 for resnet20"))
         }
         XCTAssertEqual(try net.checkedSummary(imageSize: 32).layers.last?.outputShape, [10])
     }
