@@ -4,8 +4,11 @@ import PackageDescription
 
 /// Library code is optimised in debug builds too: weight initialisation and the Swift-side kernels
 /// are element loops that run 50x slower unoptimised, which would make the test suite crawl.
+/// Release builds use SwiftPM's plain -O, not -Ounchecked: the preconditions that stop bad shapes
+/// before a kernel stay in the binary users run. Measured no slower (2026-12-02, 2-core AVX-512 EPYC):
+/// resnet50 train batch 8 on one thread 2.79-2.83 s/step checked vs 2.82-2.95 unchecked, the
+/// optimizer's Swift loop 0.018-0.020 s vs 0.021-0.025; oneDNN does the rest either way.
 let swiftSettings: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
     .unsafeFlags(["-O"], .when(configuration: .debug)),
 ]
 

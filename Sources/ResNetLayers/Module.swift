@@ -97,7 +97,10 @@ extension Module {
                 continue
             }
             let target = own[name]!
-            guard value.shape == target.shape || (value.count == 1 && target.count == 1) else {
+            // The element counts too: a value whose storage is shorter than its shape would be
+            // read past its end by `assign` (a file's tensors are built from its own header).
+            guard value.shape == target.shape || (value.count == 1 && target.count == 1),
+                  value.count == target.count, value.storage.count >= value.count else {
                 throw StateError.shapeMismatch(key: name, expected: target.shape, found: value.shape)
             }
             copies.append((target, value))

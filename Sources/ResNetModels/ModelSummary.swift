@@ -73,8 +73,18 @@ public func grouped(_ n: Int) -> String {
 }
 
 extension ResNet {
-    /// Traces one inference forward pass of a single `imageSize` x `imageSize` image.
+    /// Traces one inference forward pass of a single `imageSize` x `imageSize` image, after
+    /// `ResNetConfig.validateInput` accepted the size: the form for sizes a user chose.
+    public func checkedSummary(imageSize: Int) throws -> ModelSummary {
+        try config.validateInput(height: imageSize, width: imageSize)
+        return summary(imageSize: imageSize)
+    }
+
+    /// Traces one inference forward pass of a single `imageSize` x `imageSize` image. The size must
+    /// pass `ResNetConfig.validateInput` (`checkedSummary` throws where this traps).
     public func summary(imageSize: Int) -> ModelSummary {
+        precondition((try? config.validateInput(height: imageSize, width: imageSize)) != nil,
+                     "image size \(imageSize) is outside \(ResNetConfig.minInputSize)...\(ResNetConfig.maxInputSize) for \(config.name)")
         let wasTraining = isTraining
         eval()
         defer { train(wasTraining) }

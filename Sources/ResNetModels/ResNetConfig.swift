@@ -87,27 +87,162 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
         }
     }
 
-    /// Checks the combination, naming the field at fault.
+    // MARK: Limits
+    // A configuration can come from a user's checkpoint.json or CLI options, so every field is
+    // bounded before anything is allocated: far beyond any published ResNet, far below what
+    // would exhaust memory or overflow a kernel's index arithmetic.
+
+    /// Stages per network (the papers use 3 or 4).
+    public static let maxStages = 8
+    /// Units per stage (ResNet-1202, the deepest in the papers, has 200).
+    public static let maxStageDepth = 1000
+    /// Inner width of a stage (the papers' widest is 512).
+    public static let maxStageWidth = 16384
+    public static let maxClasses = 100_000
+    /// Input channels (the CLI uses 1 or 3).
+    public static let maxInputChannels = 64
+    /// Weights of all convolutions and the classifier: 4 GB of float32 (ResNet-200 has 65 million).
+    public static let maxParameters = 1_000_000_000
+    /// Input height and width, in pixels. A summary keeps every layer's output alive while it traces
+    /// (about 5 KB per input pixel for ResNet-200): 1024 stays near 5 GB, 4096 ran out of 23 GB.
+    public static let maxInputSize = 1024
+    /// Every window in these networks is padded so that its output is ceil(input / stride): a
+    /// 1-pixel input keeps a 1x1 map through every convolution and pool (224 ends at 7x7).
+    public static let minInputSize = 1
+    /// Images per batch.
+    public static let maxBatchSize = 4096
+    /// Elements of the largest activation (8 GiB of float32), so a batch's memory fails here, not in a kernel.
+    public static let maxActivationElements = 1 << 31
+
+    /// Checks every field and the combination, naming the field at fault and its limit. `ResNet(_:)`
+    /// calls it before allocating anything, since a config may come from a user's file.
     public func validate() throws {
-        guard !stageDepths.isEmpty, stageDepths.count == stageWidths.count, stageDepths.allSatisfy({ $0 > 0 }) else {
-            throw ConfigError.invalid("stageDepths \(stageDepths) and stageWidths \(stageWidths) must be non-empty, positive and of equal length")
+        func bad(_ s: String) -> ConfigError { .invalid(s) }
+        guard !name.isEmpty else { throw bad("name must not be empty") }
+        guard (1...Self.maxStages).contains(stageDepths.count), stageDepths.count == stageWidths.count else {
+            throw bad("stageDepths \(stageDepths) and stageWidths \(stageWidths) must be non-empty, of equal length and at most \(Self.maxStages) stages")
+        }
+        if let d = stageDepths.first(where: { !(1...Self.maxStageDepth).contains($0) }) {
+            throw bad("stageDepths must each be between 1 and \(Self.maxStageDepth) (got \(d))")
+        }
+        if let w = stageWidths.first(where: { !(1...Self.maxStageWidth).contains($0) }) {
+            throw bad("stageWidths must each be between 1 and \(Self.maxStageWidth) (got \(w))")
         }
         if let s = outputStride, ![8, 16, 32].contains(s) || s % stemStride != 0 {
-            throw ConfigError.invalid("outputStride must be 8, 16 or 32 (got \(s))")
+            throw bad("outputStride must be 8, 16 or 32 (got \(s))")
         }
-        if let k = numClasses, k < 1 { throw ConfigError.invalid("numClasses must be at least 1 (got \(k))") }
-        if inputChannels < 1 { throw ConfigError.invalid("inputChannels must be at least 1 (got \(inputChannels))") }
-        if version == .v2 && block != .bottleneck { throw ConfigError.invalid("v2 (pre-activation) models use bottleneck blocks") }
+        if let k = numClasses, !(1...Self.maxClasses).contains(k) {
+            throw bad("numClasses must be between 1 and \(Self.maxClasses) (got \(k))")
+        }
+        guard (1...Self.maxInputChannels).contains(inputChannels) else {
+            throw bad("inputChannels must be between 1 and \(Self.maxInputChannels) (got \(inputChannels))")
+        }
+        guard batchNormEpsilon.isFinite && batchNormEpsilon > 0 else {
+            throw bad("batchNormEpsilon must be positive and finite (got \(batchNormEpsilon))")
+        }
+        guard batchNormMomentum.isFinite && (0...1).contains(batchNormMomentum) else {
+            throw bad("batchNormMomentum must be between 0 and 1 (got \(batchNormMomentum))")
+        }
+        if version == .v2 && block != .bottleneck { throw bad("v2 (pre-activation) models use bottleneck blocks") }
+        // Option A zero-pads the shortcut's channels: it cannot drop any, so no unit may narrow.
+        if shortcut == .a, version == .v1 {
+            var channels = stemWidth
+            for w in stageWidths {
+                guard w * expansion >= channels else {
+                    throw bad("shortcut a cannot reduce channels from \(channels) to \(w * expansion): stageWidths must not shrink (use shortcut b)")
+                }
+                channels = w * expansion
+            }
+        }
+        let parameters = estimatedWeightCount
+        guard parameters <= Self.maxParameters else {
+            throw bad("\(parameters) weights are above the limit \(Self.maxParameters) (stageWidths \(stageWidths), stageDepths \(stageDepths))")
+        }
+    }
+
+    /// Convolution and classifier weights, counted from the table without building anything:
+    /// what `validate()` bounds (biases and batch norm add under 1%).
+    public var estimatedWeightCount: Int {
+        var total = inputChannels * stemWidth * (stem == .imagenet ? 49 : 9)
+        var inChannels = stemWidth
+        for (depth, width) in zip(stageDepths, stageWidths) {
+            let out = width * expansion
+            for i in 0..<depth {
+                let unitIn = i == 0 ? inChannels : out
+                total += block == .bottleneck ? unitIn * width + 9 * width * width + width * out : 9 * (unitIn * width + width * out)
+                if shortcut == .c || (shortcut == .b || version == .v2) && (i == 0 || unitIn != out) { total += unitIn * out }
+            }
+            inChannels = out
+        }
+        if globalPool, let k = numClasses { total += featureChannels * k }
+        return total
+    }
+
+    /// Height and width of the last feature map for an input of `height` x `width`: every window
+    /// here outputs ceil(input / stride), so 224 gives 7 with the ImageNet stem.
+    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        let s = totalStride
+        return ((height + s - 1) / s, (width + s - 1) / s)
+    }
+
+    /// Spatial stride from input to the last feature map: the stem's, times 2 for every later
+    /// stage until `outputStride` is reached.
+    public var totalStride: Int {
+        let natural = stemStride << min(max(stageDepths.count - 1, 0), 16)
+        return outputStride.map { min($0, natural) } ?? natural
+    }
+
+    /// Checks an NHWC input shape [batch, height, width, channels] the way `validateInput(height:width:batchSize:)`
+    /// does, and its channels against `inputChannels`: what `ResNet.endPoints` would otherwise trap on.
+    public func validateInput(shape: [Int]) throws {
+        guard shape.count == 4 else {
+            throw ConfigError.invalidInput("\(name) expects NHWC input [batch, height, width, \(inputChannels)], got shape \(shape)")
+        }
+        guard shape[3] == inputChannels else {
+            throw ConfigError.invalidInput("\(name) expects \(inputChannels) input channel(s), got \(shape[3]) (shape \(shape))")
+        }
+        try validateInput(height: shape[1], width: shape[2], batchSize: shape[0])
+    }
+
+    /// Checks the configuration, then an input size (and batch) before a tensor is allocated: at least `minInputSize`,
+    /// at most `maxInputSize` pixels a side, a batch of 1...`maxBatchSize`, and no activation
+    /// above `maxActivationElements`. The messages name the model and the limit.
+    public func validateInput(height: Int, width: Int, batchSize: Int = 1) throws {
+        try validate()
+        for size in [height, width] {
+            guard size >= Self.minInputSize else {
+                throw ConfigError.invalidInput("image size \(size) is below the minimum \(Self.minInputSize) for \(name)")
+            }
+            guard size <= Self.maxInputSize else {
+                throw ConfigError.invalidInput("image size \(size) is above the limit \(Self.maxInputSize) for \(name)")
+            }
+        }
+        guard (1...Self.maxBatchSize).contains(batchSize) else {
+            throw ConfigError.invalidInput("batch size \(batchSize) must be between 1 and \(Self.maxBatchSize)")
+        }
+        // Stage s runs at stride stemStride * 2^s (capped by outputStride) with width x expansion
+        // channels; the ImageNet stem's convolution outputs 64 channels at half the input.
+        var largest = batchSize * height * width * max(inputChannels, stem == .imagenet ? (stemWidth + 3) / 4 : stemWidth)
+        for (s, w) in stageWidths.enumerated() {
+            let stride = min(stemStride << min(s, 16), outputStride ?? Int.max)
+            largest = max(largest, batchSize * ((height + stride - 1) / stride) * ((width + stride - 1) / stride) * w * expansion)
+        }
+        guard largest <= Self.maxActivationElements else {
+            throw ConfigError.invalidInput("batch \(batchSize) of \(height)x\(width) images needs an activation of \(largest) values in \(name), above the limit \(Self.maxActivationElements)")
+        }
     }
 }
 
 public enum ConfigError: Error, CustomStringConvertible, Equatable {
     case invalid(String)
+    /// An input (image size, batch, shape) the model cannot take; the configuration itself is fine.
+    case invalidInput(String)
     case unknownModel(String, known: [String])
 
     public var description: String {
         switch self {
         case .invalid(let s): return "invalid model configuration: \(s)"
+        case .invalidInput(let s): return "invalid input: \(s)"
         case .unknownModel(let n, let known): return "unknown model '\(n)'; known models: \(known.joined(separator: ", "))"
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ResNetModels
 import ResNetTraining
 
 /// `resnet benchmark`: the seed's forward-time benchmark, plus the backward pass it left "to the reader".
@@ -23,10 +24,17 @@ struct BenchmarkCommand: ParsableCommand {
     var detail = false
 
     func run() throws {
-        guard batchSize > 0, imageSize >= 32, steps > 0, warmup >= 0 else {
-            throw ValidationError("--batch-size and --steps must be positive, --image-size at least 32, --warmup not negative")
+        guard steps > 0, warmup >= 0 else { throw ValidationError("--steps must be positive and --warmup not negative") }
+        // The model, image size, batch and threads are checked before anything is allocated or started.
+        do {
+            try ResNetRegistry.config(model).validateInput(height: imageSize, width: imageSize, batchSize: batchSize)
+        } catch let error as ConfigError {
+            throw ValidationError(error.description)
         }
-        if let threads { OneDNN.setThreads(threads) }
+        if let threads {
+            do { try OneDNN.validateThreads(threads) } catch let error as ThreadCountError { throw ValidationError("--" + error.description) }
+            OneDNN.setThreads(threads)
+        }
         let stamp = DateFormatter()
         stamp.dateFormat = "yyyy-MM-dd HH:mm:ss.SSSSSS"
         let bench = Benchmark(model: model, mode: mode, batchSize: batchSize, imageSize: imageSize, warmup: warmup, steps: steps, unit: unit, detail: detail)

@@ -31,9 +31,12 @@ struct SummaryCommand: ParsableCommand {
             config.shortcut = s
         }
         let size = imageSize ?? (config.stem == .cifar ? 32 : 224)
-        guard size >= 8 else { throw ValidationError("--image-size must be at least 8 (got \(size))") }
+        // Every option is checked before a parameter or activation is allocated.
+        do { try config.validateInput(height: size, width: size) } catch let error as ConfigError {
+            throw ValidationError(error.description)
+        }
         let net = try ResNet(config)
-        let summary = net.summary(imageSize: size)
+        let summary = try net.checkedSummary(imageSize: size)
         print(format == .dot ? summary.dot() : summary.table(), terminator: format == .dot ? "" : "\n")
     }
 }

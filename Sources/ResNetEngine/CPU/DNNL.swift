@@ -8,6 +8,14 @@ public struct DNNLError: Error, CustomStringConvertible {
     public var description: String { "oneDNN: \(operation) failed with \(status)" }
 }
 
+/// A thread count outside 1...`OneDNN.maxThreads` (the cores of this machine).
+public struct ThreadCountError: Error, CustomStringConvertible, Equatable {
+    public let requested: Int
+    public let limit: Int
+    public init(requested: Int, limit: Int) { self.requested = requested; self.limit = limit }
+    public var description: String { "threads must be between 1 and \(limit) (the cores of this machine), got \(requested)" }
+}
+
 @inline(__always)
 func dnnlCheck(_ status: dnnl_status_t, _ operation: @autoclosure () -> String) {
     if status != dnnl_success {
@@ -263,6 +271,15 @@ public enum OneDNN {
     public static func setThreads(_ n: Int) { OpenMP.setNumThreads?(Int32(n)) }
 
     public static var threads: Int { OpenMP.maxThreads.map { Int($0()) } ?? 1 }
+
+    /// The most threads `validateThreads` accepts: this machine's cores. More only oversubscribe,
+    /// and OpenMP's barriers with a thousand threads on two cores make no progress at all.
+    public static var maxThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Throws unless `n` is in 1...`maxThreads`; call it on a user's thread count before `setThreads`.
+    public static func validateThreads(_ n: Int) throws {
+        guard (1...max(maxThreads, 1)).contains(n) else { throw ThreadCountError(requested: n, limit: max(maxThreads, 1)) }
+    }
 
     /// Whether activations run in oneDNN's blocked nChw8c layout between layers (the default) or
     /// stay NHWC (`SWIFTRESNET_LAYOUT=nhwc`). Values read from Swift are NHWC either way.
