@@ -39,8 +39,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         if let threads {
-            let cores = ProcessInfo.processInfo.activeProcessorCount
-            guard (1...cores).contains(threads) else { throw ValidationError("--threads must be between 1 and \(cores) (the cores of this machine) (got \(threads))") }
+            do { try OneDNN.validateThreads(threads) } catch let error as ThreadCountError { throw ValidationError("--" + error.description) }
             OneDNN.setThreads(threads)
         }
         let stop = StopRequest()

@@ -81,7 +81,7 @@ final class CheckpointValidationTests: TrainerTestCase {
     }
 
     func testHugePreprocessingSize() throws {
-        try assertRefused(["preprocessing.height", "4096"]) { nested(&$0, "preprocessing", "height", 10_000_000) }
+        try assertRefused(["preprocessing.height", "1024"]) { nested(&$0, "preprocessing", "height", 10_000_000) }
     }
 
     func testNonFiniteSplitRatios() throws {

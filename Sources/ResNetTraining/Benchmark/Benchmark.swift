@@ -63,7 +63,7 @@ public struct Benchmark {
 
     /// The network, or the one unit asked for, with its input shape and forward FLOPs per image.
     private func target(_ net: ResNet) throws -> (run: (Tensor) -> Tensor, input: [Int], flops: Double) {
-        let summary = net.summary(imageSize: imageSize)
+        let summary = try net.checkedSummary(imageSize: imageSize)
         guard let unit else {
             return ({ net($0) }, [batchSize, imageSize, imageSize, net.config.inputChannels], Double(summary.flops))
         }
@@ -78,7 +78,12 @@ public struct Benchmark {
 
     /// Runs the loop; `report(step, seconds)` is called for every timed step.
     public func run(report: (Int, Double) -> Void = { _, _ in }) throws -> Result {
-        let net = try ResNetRegistry.make(model) { c in if let classes = self.classes { c.numClasses = classes } }
+        var config = try ResNetRegistry.config(model)
+        if let classes { config.numClasses = classes }
+        // Before a parameter or an activation is allocated: sizes from the command line can be anything.
+        try config.validateInput(height: imageSize, width: imageSize, batchSize: batchSize)
+        guard steps >= 1, warmup >= 0 else { throw TrainingError.invalidOption("--steps must be at least 1 and --warmup not negative") }
+        let net = try ResNet(config)
         let (forward, inputShape, flopsPerImage) = try target(net)
         let k = net.config.numClasses ?? 1000
         let x = Tensor.randomUniform(inputShape, seed: 1)

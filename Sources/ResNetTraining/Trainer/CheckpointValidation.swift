@@ -26,7 +26,7 @@ extension CheckpointInfo {
             throw bad("classNames", "has \(classNames.count) names but modelConfig.numClasses is \(classes): the two must agree")
         }
         if let k = settings.classes, k != classes { throw bad("settings.classes", "is \(k) but modelConfig.numClasses is \(classes)") }
-        try preprocessing.validate(for: modelConfig, file: file)
+        try preprocessing.validate(for: modelConfig, batchSize: settings.batchSize, file: file)
         guard (0...TrainingSettings.maxEpochs).contains(epoch) else { throw bad("epoch", "is \(epoch); it must lie in 0...\(TrainingSettings.maxEpochs)") }
         guard step >= 0 else { throw bad("step", "is \(step); it must not be negative") }
         guard learningRate.isFinite, learningRate >= 0 else { throw bad("learningRate", "is \(learningRate); it must be a finite, non-negative number") }
@@ -45,12 +45,12 @@ extension CheckpointInfo {
 extension Preprocessing {
     /// Checks that this preprocessing feeds `config` (channels) with finite numbers and a size
     /// the model can take.
-    public func validate(for config: ResNetConfig, file: String) throws {
+    public func validate(for config: ResNetConfig, batchSize: Int = 1, file: String) throws {
         func bad(_ field: String, _ message: String) -> TrainingError {
             .checkpoint("\(file): field preprocessing.\(field) \(message)")
         }
-        guard (1...ImagePipeline.maxSide).contains(height) else { throw bad("height", "is \(height); it must lie in 1...\(ImagePipeline.maxSide)") }
-        guard (1...ImagePipeline.maxSide).contains(width) else { throw bad("width", "is \(width); it must lie in 1...\(ImagePipeline.maxSide)") }
+        guard (1...ResNetConfig.maxInputSize).contains(height) else { throw bad("height", "is \(height); it must lie in 1...\(ResNetConfig.maxInputSize)") }
+        guard (1...ResNetConfig.maxInputSize).contains(width) else { throw bad("width", "is \(width); it must lie in 1...\(ResNetConfig.maxInputSize)") }
         guard [1, 3].contains(channels) else { throw bad("channels", "is \(channels); it must be 1 or 3") }
         guard channels == config.inputChannels else {
             throw bad("channels", "is \(channels) but modelConfig.inputChannels is \(config.inputChannels): the two must agree")
@@ -61,7 +61,7 @@ extension Preprocessing {
         do { try pipeline().validate() } catch {
             throw TrainingError.checkpoint("\(file): field preprocessing: \(error)")
         }
-        do { try config.validateInput(height: height, width: width) } catch {
+        do { try config.validateInput(height: height, width: width, batchSize: batchSize) } catch {
             throw TrainingError.checkpoint("\(file): field preprocessing: \(error)")
         }
     }

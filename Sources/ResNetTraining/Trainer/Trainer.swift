@@ -47,7 +47,7 @@ public final class Trainer {
             config.numClasses = data.classNames.count
             config.inputChannels = data.preprocessing.channels
             config.seed = settings.seed
-            try config.validateInput(height: data.preprocessing.height, width: data.preprocessing.width)
+            try config.validateInput(height: data.preprocessing.height, width: data.preprocessing.width, batchSize: settings.batchSize)
             let model = try ResNet(config)
             if let weights {
                 let source = Self.absolute(weights)

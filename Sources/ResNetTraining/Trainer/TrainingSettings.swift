@@ -73,8 +73,8 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// Upper bounds on what a run may ask for: far above any real use, low enough that a typo
     /// (an extra zero, a pasted number) is an error before memory is allocated.
     public static let maxEpochs = 100_000
-    public static let maxBatchSize = 65_536
-    public static let maxClasses = 100_000
+    public static let maxBatchSize = ResNetConfig.maxBatchSize
+    public static let maxClasses = ResNetConfig.maxClasses
     public static let maxWorkers = 256
 
     /// Rejects values that would fail later or silently give a wrong result, naming the option
@@ -101,8 +101,8 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         guard FillMode(rawValue: fillMode) != nil else {
             throw bad("--fill-mode must be one of \(FillMode.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(fillMode)')")
         }
-        if let imageSize, !(8...ImagePipeline.maxSide).contains(imageSize) {
-            throw bad("--image-size must be between 8 and \(ImagePipeline.maxSide) (got \(imageSize))")
+        if let imageSize, !(8...ResNetConfig.maxInputSize).contains(imageSize) {
+            throw bad("--image-size must be between 8 and \(ResNetConfig.maxInputSize) (got \(imageSize))")
         }
         if let channels, ![1, 3].contains(channels) { throw bad("--channels must be 1 or 3 (got \(channels))") }
         do {
@@ -126,7 +126,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         guard plateauFactor.isFinite, plateauFactor > 0, plateauFactor < 1 else { throw bad("plateau factor must be in (0, 1) (got \(plateauFactor))") }
         if schedule != "plateau" { _ = try LRSchedule(parsing: schedule, totalEpochs: epochs) }
         let config = try ResNetRegistry.config(model)
-        if let imageSize { try config.validateInput(height: imageSize, width: imageSize) }
+        if let imageSize { try config.validateInput(height: imageSize, width: imageSize, batchSize: batchSize) }
     }
 }
 
