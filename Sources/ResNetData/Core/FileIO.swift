@@ -17,25 +17,11 @@ public enum FileIO {
     /// non-blocking, so a FIFO without a writer cannot hang the caller. Files over `maxBytes`
     /// are refused too; errors name the path and the OS's reason.
     public static func read(_ path: String, maxBytes: Int = maxReadBytes) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        if fd < 0 {
-            let code = errno
-            if code == ENOENT, let target = danglingLinkTarget(path) {
-                throw DataError.unreadable(path: path, reason: "is a symbolic link to \(target), which does not exist")
-            }
-            if code == ENOENT { throw DataError.notFound(path: path, what: "file") }
-            throw DataError.unreadable(path: path, reason: errnoDescription(code))
-        }
+        let (fd, size) = try openRegular(path)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw DataError.unreadable(path: path, reason: errnoDescription(errno)) }
-        if let kind = nonRegularKind(st.st_mode) { throw DataError.unreadable(path: path, reason: "is \(kind), not a regular file") }
-        let size = Int(st.st_size)
         guard size <= maxBytes else {
             throw DataError.unreadable(path: path, reason: "is \(size) bytes, larger than the \(byteText(maxBytes)) limit for one file")
         }
-        // Regular files ignore O_NONBLOCK; clearing it anyway keeps reads plain blocking reads.
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         var result = [UInt8]()
         result.reserveCapacity(max(size, 0))
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
@@ -53,6 +39,53 @@ public enum FileIO {
             result.append(contentsOf: chunk[0..<n])
         }
         return result
+    }
+
+    /// The first `count` bytes of a regular file (fewer if it is shorter) and the file's size,
+    /// for formats whose header says how much of the file must follow (a 15 GB file of zeros is
+    /// refused from its first bytes, not read whole first).
+    public static func readPrefix(_ path: String, count: Int) throws -> (bytes: [UInt8], fileSize: Int) {
+        let (fd, size) = try openRegular(path)
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: max(0, min(count, size)))
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + offset, $0.count - offset, off_t(offset)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DataError.unreadable(path: path, reason: errnoDescription(errno))
+            }
+            if n == 0 { break }
+            offset += n
+        }
+        return (Array(bytes[0..<offset]), size)
+    }
+
+    /// Opens `path` for reading if it is a regular file (without blocking on a FIFO) and returns
+    /// the descriptor, in blocking mode, with the file's size.
+    private static func openRegular(_ path: String) throws -> (fd: Int32, size: Int) {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        if fd < 0 {
+            let code = errno
+            if code == ENOENT, let target = danglingLinkTarget(path) {
+                throw DataError.unreadable(path: path, reason: "is a symbolic link to \(target), which does not exist")
+            }
+            if code == ENOENT { throw DataError.notFound(path: path, what: "file") }
+            throw DataError.unreadable(path: path, reason: errnoDescription(code))
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let code = errno
+            close(fd)
+            throw DataError.unreadable(path: path, reason: errnoDescription(code))
+        }
+        if let kind = nonRegularKind(st.st_mode) {
+            close(fd)
+            throw DataError.unreadable(path: path, reason: "is \(kind), not a regular file")
+        }
+        // Regular files ignore O_NONBLOCK; clearing it anyway keeps reads plain blocking reads.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return (fd, Int(st.st_size))
     }
 
     /// The absolute real path of `path` with every symbolic link resolved, also when `path`

@@ -40,15 +40,27 @@ public enum SafeTensors {
     /// reading 240 MB (ResNet-152) takes well under a second.
     /// Only regular files are read (a FIFO would block, `/dev/zero` never ends), and at most
     /// `maxFileBytes`.
+    /// The header is read and checked first, and the file's size against the data it declares,
+    /// so a huge file that is not a safetensors file is refused without reading it.
     public static func read(_ url: URL) throws -> SafeTensorsFile {
-        let bytes: [UInt8]
+        let path = url.path
         do {
-            bytes = try FileIO.read(url.path, maxBytes: maxFileBytes)
+            let (head, size) = try FileIO.readPrefix(path, count: 8)
+            if head.count == 8 {
+                var n: UInt64 = 0
+                for i in 0..<8 { n |= UInt64(head[i]) << (8 * UInt64(i)) }
+                guard n <= maxHeaderLength else { throw SafeTensorsError.headerTooLarge(file: path, length: n) }
+                guard n <= UInt64(size - 8) else { throw SafeTensorsError.headerBeyondFile(file: path, length: n, fileSize: size) }
+                let header = try parseHeader(Data(try FileIO.readPrefix(path, count: 8 + Int(n)).bytes.dropFirst(8)), source: path)
+                let covered = header.entries.values.map(\.dataOffsets.upperBound).max() ?? 0
+                let buffer = size - 8 - Int(n)
+                if covered < buffer { throw SafeTensorsError.trailingBytes(file: path, covered: covered, bufferSize: buffer) }
+            }
+            return try parse(Data(try FileIO.read(path, maxBytes: maxFileBytes)), source: path)
         } catch let error as DataError {
-            if case .notFound = error { throw SafeTensorsError.unreadable(file: url.path, reason: "file not found", missing: true) }
-            throw SafeTensorsError.unreadable(file: url.path, reason: "\(error)", missing: false)
+            if case .notFound = error { throw SafeTensorsError.unreadable(file: path, reason: "file not found", missing: true) }
+            throw SafeTensorsError.unreadable(file: path, reason: "\(error)", missing: false)
         }
-        return try parse(Data(bytes), source: url.path)
     }
 
     /// The largest tensor file read: 16 GiB, far above wide_resnet101_2's 0.5 GB of weights.
