@@ -42,9 +42,10 @@ struct TrainCommand: ParsableCommand {
             do { try OneDNN.validateThreads(threads) } catch let error as ThreadCountError { throw ValidationError("--" + error.description) }
             OneDNN.setThreads(threads)
         }
+        // Until training starts, Ctrl-C ends the process as usual: nothing has been written yet.
         let stop = StopRequest()
-        let signals = SignalHandlers(stop)
-        defer { signals.restore() }
+        var signals: SignalHandlers?
+        defer { signals?.restore() }
         do {
             let trainer: Trainer
             if let resume {
@@ -64,12 +65,13 @@ struct TrainCommand: ParsableCommand {
                 trainer = try Trainer.start(settings, runDirectory: dir, weights: weights)
             }
             trainer.stopRequest = stop
+            signals = SignalHandlers(stop)
             try trainer.fit()
         } catch let e as ValidationError {
             throw e
         } catch TrainingError.interrupted(let message) {
             FileHandle.standardError.write(Data("\n\(message)\n".utf8))
-            throw ExitCode(130)   // the shell's code for "ended by Ctrl-C"
+            throw ExitCode(128 + (signals?.first ?? SIGINT))   // the shell's code for "ended by that signal"
         } catch {
             throw CleanExit.failure("\(error)")
         }
@@ -106,16 +108,31 @@ struct TrainCommand: ParsableCommand {
 }
 
 /// Ctrl-C and SIGTERM ask the trainer to stop at the next step instead of killing it mid-write;
-/// a second signal ends the process at once, as users expect from a second Ctrl-C.
-final class SignalHandlers {
+/// a second signal ends the process at once, as users expect from a second Ctrl-C. A signal that
+/// was ignored when the tool started (`nohup`, a background job) stays ignored.
+final class SignalHandlers: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []
+    private var handled: [Int32] = []
+    private let lock = NSLock()
+    private var firstSignal: Int32?
+
+    /// The first signal that asked for a stop.
+    var first: Int32? { lock.lock(); defer { lock.unlock() }; return firstSignal }
 
     init(_ stop: StopRequest) {
         for (signal, name) in [(SIGINT, "Ctrl-C (SIGINT)"), (SIGTERM, "SIGTERM")] {
-            Foundation.signal(signal, SIG_IGN)
+            let previous = Foundation.signal(signal, SIG_IGN)
+            if Self.isIgnore(previous) { continue }
+            handled.append(signal)
             let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
-            source.setEventHandler {
-                if stop.requested != nil { exit(128 + signal) }
+            source.setEventHandler { [unowned self] in
+                self.lock.lock()
+                let again = self.firstSignal != nil
+                if !again { self.firstSignal = signal }
+                self.lock.unlock()
+                // _exit, not exit: training threads are still running, and atexit handlers must not
+                // race them. Every file is written atomically, so nothing is left half-written.
+                if again { _exit(128 + signal) }
                 stop.request(name)
                 FileHandle.standardError.write(Data("\n\(name): stopping after this step (again to quit at once)\n".utf8))
             }
@@ -124,11 +141,15 @@ final class SignalHandlers {
         }
     }
 
+    private static func isIgnore(_ handler: __sighandler_t?) -> Bool {
+        guard let handler else { return false }
+        return unsafeBitCast(handler, to: UInt.self) == unsafeBitCast(SIG_IGN, to: UInt.self)
+    }
+
     /// Back to the default dispositions once training is over.
     func restore() {
         for source in sources { source.cancel() }
-        Foundation.signal(SIGINT, SIG_DFL)
-        Foundation.signal(SIGTERM, SIG_DFL)
+        for signal in handled { Foundation.signal(signal, SIG_DFL) }
     }
 }
 

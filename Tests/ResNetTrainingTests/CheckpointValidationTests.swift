@@ -98,6 +98,23 @@ final class CheckpointValidationTests: TrainerTestCase {
         try assertRefused(["bestEpoch", "is 5"]) { $0["bestEpoch"] = 5 }
     }
 
+    func testPlateauStateMustBeFiniteCounts() throws {
+        try assertRefused(["plateau.bad_epochs"]) {
+            $0["plateau"] = ["learning_rate": 0.1, "best": 0.5, "bad_epochs": "nan", "cooldown_remaining": 0]
+        }
+        try assertRefused(["plateau.learning_rate"]) {
+            $0["plateau"] = ["learning_rate": "inf", "best": 0.5, "bad_epochs": 0, "cooldown_remaining": 0]
+        }
+    }
+
+    func testAStepCountThatWouldOverflowIsRefused() throws {
+        try assertRefused(["field step"]) { $0["step"] = Int.max }
+    }
+
+    func testABestFileNeedsABestEpoch() throws {
+        try assertRefused(["bestFile", "bestEpoch is missing"]) { $0.removeValue(forKey: "bestEpoch") }
+    }
+
     func testAMissingFieldIsNamed() throws {
         try assertRefused(["modelConfig", "missing field"]) { $0.removeValue(forKey: "modelConfig") }
     }

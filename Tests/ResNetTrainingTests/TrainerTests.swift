@@ -184,9 +184,9 @@ final class TrainerTests: TrainerTestCase {
         let run = RunDirectory(dir)
         var info = try run.loadInfo()
         info.history.append(["loss": .nan])
-        info.plateau = ["best": .infinity, "bad_epochs": 0]
+        info.plateau = ["best": .infinity, "bad_epochs": 0, "learning_rate": 0.1, "cooldown_remaining": 0]
         info.epoch = 2
-        try run.commit(info, model: trainer.model.stateDict(), optimizer: [:], best: nil)
+        try run.commit(info, after: 1, model: trainer.model.stateDict(), optimizer: [:], best: nil)
         let back = try run.loadInfo()
         XCTAssertTrue(back.history.last!["loss"]!.isNaN)
         XCTAssertEqual(back.plateau?["best"], .infinity)

@@ -71,9 +71,10 @@ final class TrainingSafetyTests: TrainerTestCase {
     func testAStopRequestLeavesTheLastCheckpointAndSaysHowToResume() throws {
         let (_, dir, run) = try committedRun()
         let before = try snapshot(run)
-        let trainer = try Trainer.resume(runDirectory: dir, epochs: 3, say: { _ in })
         let stop = StopRequest()
-        stop.request("Ctrl-C (SIGINT)")
+        let trainer = try Trainer.resume(runDirectory: dir, epochs: 3, say: { line in
+            if line == "Epoch 2/3" { stop.request("Ctrl-C (SIGINT)") }   // arrives during the epoch
+        })
         trainer.stopRequest = stop
         XCTAssertThrowsError(try trainer.fit()) { error in
             guard case TrainingError.interrupted(let message) = error else { return XCTFail("\(error)") }
@@ -81,6 +82,13 @@ final class TrainingSafetyTests: TrainerTestCase {
             XCTAssertTrue(message.contains("the last checkpoint (epoch 1) is committed"), message)
             XCTAssertTrue(message.contains("resnet train --resume \(run.url.path) --epochs 3"), message)
         }
+        XCTAssertEqual(try snapshot(run), before)
+        // A stop asked for before an epoch starts ends the run there, before any step.
+        let early = StopRequest()
+        early.request("SIGTERM")
+        let idle = try Trainer.resume(runDirectory: dir, epochs: 3, say: { _ in })
+        idle.stopRequest = early
+        XCTAssertThrowsError(try idle.fit()) { XCTAssertTrue("\($0)".hasPrefix("stopped by SIGTERM: the last checkpoint (epoch 1)"), "\($0)") }
         XCTAssertEqual(try snapshot(run), before)
         try Trainer.resume(runDirectory: dir, epochs: 3, say: { _ in }).fit()
         XCTAssertEqual(try run.loadInfo().epoch, 3)

@@ -12,8 +12,9 @@ import Glibc
 /// old one in one rename: that rename is the commit. Only after it are the files no committed JSON
 /// names deleted. Whatever fails, and however often, the last committed state stays whole.
 /// `checkpoint.safetensors` and `best.safetensors` are hard links to the committed files, kept for
-/// tools that expect fixed names; readers here always go through the JSON and check each tensor
-/// file's recorded epoch against it.
+/// tools that expect fixed names (so a tool that rewrites one in place changes the committed file
+/// too); readers here always go through the JSON and check each tensor file's recorded epoch
+/// against it.
 public struct RunDirectory: Sendable {
     /// The fixed name of the committed weights (a hard link) and of older runs' weights.
     public static let weightsFile = "checkpoint.safetensors"
@@ -64,6 +65,9 @@ public struct RunDirectory: Sendable {
         }
     }
 
+    /// checkpoint.json holds settings and a history row per epoch: a few MB at most.
+    static let maxInfoBytes = 64 << 20
+
     public func create() throws {
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -82,7 +86,7 @@ public struct RunDirectory: Sendable {
     public func loadInfo() throws -> CheckpointInfo {
         let bytes: [UInt8]
         do {
-            bytes = try FileIO.read(info.path)
+            bytes = try FileIO.read(info.path, maxBytes: Self.maxInfoBytes)
         } catch DataError.notFound {
             throw TrainingError.checkpoint("\(info.path) not found: not a run directory of `resnet train`")
         } catch let error as DataError {
@@ -121,7 +125,8 @@ public struct RunDirectory: Sendable {
             throw TrainingError.checkpoint("\(self.info.path) records no \(role.rawValue) file (no epoch has improved \(info.settings.monitor) yet)")
         }
         let st = try SafeTensors.read(url)
-        if let e = st.metadata["epoch"], e != String(epoch) {
+        let e = st.metadata["epoch"] ?? "(none recorded)"
+        if e != String(epoch) {
             // Runs saved before per-epoch names kept the last committed file as `NAME.prev`.
             let prev = url.appendingPathExtension("prev")
             if FileManager.default.fileExists(atPath: prev.path), let older = try? SafeTensors.read(prev),
@@ -187,10 +192,17 @@ public struct RunDirectory: Sendable {
     /// its file names) and warnings (a fixed-name link that could not be updated) for the user;
     /// throws, leaving the last commit whole, on any failure before the commit.
     @discardableResult
-    public func commit(_ newInfo: CheckpointInfo, model: [String: Tensor], optimizer: [String: Tensor],
+    public func commit(_ newInfo: CheckpointInfo, after base: Int, model: [String: Tensor], optimizer: [String: Tensor],
                        best: [String: Tensor]?) throws -> (info: CheckpointInfo, warnings: [String]) {
         var info = newInfo
         let epoch = info.epoch
+        // Compare and swap: a writer whose state is older than the directory's (another process
+        // advanced it) must not replace a later commit, nor have it cleaned up.
+        let old = FileManager.default.fileExists(atPath: self.info.path) ? try loadInfo() : nil
+        guard (old?.epoch ?? 0) == base, epoch > base else {
+            throw TrainingError.checkpoint("\(self.info.path) records epoch \(old?.epoch ?? 0), but this save of epoch \(epoch) "
+                + "continues epoch \(base): another writer changed the run; resume it again")
+        }
         info.weightsFile = Self.epochFileName(.weights, epoch: epoch)
         info.optimizerStateFile = Self.epochFileName(.optimizer, epoch: epoch)
         if best != nil {
@@ -198,7 +210,7 @@ public struct RunDirectory: Sendable {
             info.bestFile = Self.epochFileName(.best, epoch: epoch)
         }
         // Never overwrite what the committed JSON names (a save of an epoch that is already committed).
-        let committed = (try? loadInfo()).map { old in Role.allCases.compactMap { committedFile($0, info: old)?.lastPathComponent } } ?? []
+        let committed = old.map { old in Role.allCases.compactMap { committedFile($0, info: old)?.lastPathComponent } } ?? []
         for role in Role.allCases {
             if let name = committedFile(role, info: info)?.lastPathComponent, committed.contains(name), role != .best || best != nil {
                 throw TrainingError.checkpoint("\(file(name).path) is part of the committed checkpoint: refusing to overwrite it")
@@ -214,13 +226,22 @@ public struct RunDirectory: Sendable {
         try SafeTensors.write(optimizer, metadata: meta, to: file(info.optimizerStateFile))
         if let best, let name = info.bestFileName { try SafeTensors.write(best, metadata: meta, to: file(name)) }
         try AtomicFile.write(description, to: self.info)   // the commit
-        var warnings: [String] = []
-        for role in [Role.weights, .best] {
-            guard let name = committedFile(role, info: info)?.lastPathComponent, let fixed = role.fixedName else { continue }
-            do { try link(fixed, to: name) } catch { warnings.append("could not update \(file(fixed).path): \(error)") }
-        }
+        let warnings = refreshFixedNames(info)
         removeUncommitted(keeping: info)
         return (info, warnings)
+    }
+
+    /// Points `checkpoint.safetensors` and `best.safetensors` at the files `info` commits. Called
+    /// after each commit, and on resume (a kill between the commit and this leaves them stale).
+    /// Returns warnings for the user: the committed state itself does not depend on these names.
+    @discardableResult
+    public func refreshFixedNames(_ info: CheckpointInfo) -> [String] {
+        var warnings: [String] = []
+        for role in [Role.weights, .best] {
+            guard let name = committedFile(role, info: info)?.lastPathComponent, let fixed = role.fixedName, name != fixed else { continue }
+            do { try link(fixed, to: name) } catch { warnings.append("could not update \(file(fixed).path): \(error)") }
+        }
+        return warnings
     }
 
     /// Points the fixed name at `name` in one rename (a hard link, or a copy where the
@@ -230,7 +251,7 @@ public struct RunDirectory: Sendable {
         let temporary = AtomicFile.temporaryURL(for: target)
         _ = unlink(temporary.path)
         if Glibc.link(source.path, temporary.path) != 0 {
-            try AtomicFile.write(Data(try FileIO.read(source.path)), to: target)
+            try AtomicFile.write(Data(try FileIO.read(source.path, maxBytes: SafeTensors.maxFileBytes)), to: target)
             return
         }
         guard rename(temporary.path, target.path) == 0 else {
@@ -246,9 +267,11 @@ public struct RunDirectory: Sendable {
     public func removeUncommitted(keeping info: CheckpointInfo) {
         let keep = Set(Role.allCases.compactMap { committedFile($0, info: info)?.lastPathComponent })
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: url.path) else { return }
+        // A run saved before per-epoch names may still need its `.prev` files (its committed
+        // state after a torn save): they go only once a per-epoch commit has replaced them.
+        let legacy = info.weightsFile == nil ? [] : [Self.weightsFile + ".prev", Self.optimizerFile + ".prev", Self.optimizerFile]
         for name in names where !keep.contains(name) {
-            let ours = Self.isEpochFileName(name)
-                || [Self.weightsFile + ".prev", Self.optimizerFile + ".prev", Self.optimizerFile].contains(name)
+            let ours = Self.isEpochFileName(name) || legacy.contains(name)
             if ours || Self.isStaleTemporary(name) { _ = unlink(file(name).path) }
         }
     }

@@ -11,6 +11,8 @@ import Glibc
 public final class RunLock {
     public let url: URL
     private var fd: Int32
+    /// Set when the filesystem cannot lock: the run goes on unlocked, and the user is told.
+    public private(set) var warning: String?
 
     /// Takes the lock or throws at once (never waits).
     public init(_ run: RunDirectory) throws {
@@ -21,6 +23,14 @@ public final class RunLock {
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
+            // Some network and FUSE filesystems have no locks: train there as before, and say so.
+            if [ENOLCK, EOPNOTSUPP, ENOSYS].contains(code) {
+                close(fd)
+                fd = -1
+                warning = "\(run.url.path) cannot be locked on this filesystem (\(String(cString: strerror(code)))): "
+                    + "make sure no other `resnet train` writes to it"
+                return
+            }
             let holder = Self.holder(fd)
             close(fd)
             if code == EWOULDBLOCK {

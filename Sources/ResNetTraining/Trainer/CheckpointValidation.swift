@@ -7,6 +7,8 @@ import ResNetModels
 /// error names the file, the field and the limit.
 extension CheckpointInfo {
     public static let knownFormat = "swiftresnet-checkpoint/1"
+    /// Optimizer steps a run may record (far beyond any run; keeps `step += 1` from overflowing).
+    public static let maxSteps = 1 << 52
 
     public func validate(file: String) throws {
         func bad(_ field: String, _ message: String) -> TrainingError {
@@ -28,10 +30,26 @@ extension CheckpointInfo {
         if let k = settings.classes, k != classes { throw bad("settings.classes", "is \(k) but modelConfig.numClasses is \(classes)") }
         try preprocessing.validate(for: modelConfig, batchSize: settings.batchSize, file: file)
         guard (0...TrainingSettings.maxEpochs).contains(epoch) else { throw bad("epoch", "is \(epoch); it must lie in 0...\(TrainingSettings.maxEpochs)") }
-        guard step >= 0 else { throw bad("step", "is \(step); it must not be negative") }
+        guard (0...Self.maxSteps).contains(step) else { throw bad("step", "is \(step); it must lie in 0...\(Self.maxSteps)") }
         guard learningRate.isFinite, learningRate >= 0 else { throw bad("learningRate", "is \(learningRate); it must be a finite, non-negative number") }
         if let best = bestEpoch, !(1...max(epoch, 1)).contains(best) || epoch == 0 {
             throw bad("bestEpoch", "is \(best) but only \(epoch) epoch(s) are recorded")
+        }
+        if bestFile != nil && bestEpoch == nil { throw bad("bestFile", "names \(bestFile!) but bestEpoch is missing") }
+        if let plateau {
+            // ReduceLROnPlateau's state: its counters become Ints and its rate the learning rate.
+            for key in ["learning_rate", "bad_epochs", "cooldown_remaining"] {
+                guard let value = plateau[key] else { throw bad("plateau.\(key)", "is missing") }
+                let range = key == "learning_rate" ? 0...1e6 : 0...Double(TrainingSettings.maxEpochs)
+                guard value.isFinite, range.contains(value), key == "learning_rate" || value.rounded() == value else {
+                    throw bad("plateau.\(key)", "is \(value); it must be a finite\(key == "learning_rate" ? "" : " whole") number in \(range)")
+                }
+            }
+            guard let best = plateau["best"], !best.isNaN else { throw bad("plateau.best", "must be a number (or inf/-inf)") }
+        }
+        let names = [weightsFileName, optimizerStateFile] + (bestFileName.map { [$0] } ?? [])
+        guard Set(names.prefix(2)).count == 2, !names.dropFirst(2).contains(optimizerStateFile) else {
+            throw bad("optimizerStateFile", "is \(optimizerStateFile), also the name of the weights: each file holds one thing")
         }
         for (field, name) in [("weightsFile", weightsFile), ("optimizerStateFile", optimizerStateFile), ("bestFile", bestFile)] {
             guard let name else { continue }

@@ -5,8 +5,9 @@ import ResNetModels
 /// Runs a model over a loader in inference mode and gathers loss, top-1, top-k, per-class
 /// accuracy and the confusion matrix.
 public enum Evaluator {
+    /// `stop`: a requested stop ends the pass at the next batch with `TrainingError.interrupted`.
     public static func evaluate(_ model: ResNet, loader: DataLoader, classes: Int, topK: Int,
-                                progress: ProgressBar? = nil) throws -> ClassificationMetrics {
+                                progress: ProgressBar? = nil, stop: StopRequest? = nil) throws -> ClassificationMetrics {
         let wasTraining = model.isTraining
         model.eval()
         defer { model.train(wasTraining) }
@@ -14,6 +15,10 @@ public enum Evaluator {
         let iterator = loader.epoch(0)
         var done = 0
         while let batch = try iterator.next() {
+            if let why = stop?.requested {
+                iterator.cancel()
+                throw TrainingError.interrupted("stopped by \(why) during evaluation")
+            }
             let logits = GradMode.withoutGradient { model(batch.tensor) }
             let loss = GradMode.withoutGradient { crossEntropy(logits, labels: LabelTensor(batch.labels)) }
             metrics.add(logits: logits.array, labels: batch.labels, loss: Double(loss.scalar))

@@ -35,38 +35,36 @@ public final class Trainer {
         try settings.validate()
         guard !runDirectory.isEmpty else { throw TrainingError.invalidOption("--out must not be empty") }
         let run = RunDirectory(runDirectory)
-        let existed = FileManager.default.fileExists(atPath: run.url.path)
-        try run.create()
-        let lock = try RunLock(run)
-        do {
+        func refuseExisting() throws {
             if FileManager.default.fileExists(atPath: run.info.path) {
                 throw TrainingError.invalidOption("\(run.url.path) already holds a checkpoint: use --resume \(run.url.path) to continue it, or --out for a new run")
             }
-            let data = try PreparedData(settings)
-            var config = try ResNetRegistry.config(settings.model)
-            config.numClasses = data.classNames.count
-            config.inputChannels = data.preprocessing.channels
-            config.seed = settings.seed
-            try config.validateInput(height: data.preprocessing.height, width: data.preprocessing.width, batchSize: settings.batchSize)
-            let model = try ResNet(config)
-            if let weights {
-                let source = Self.absolute(weights)
-                for note in try WeightLoader.load(try WeightLoader.read(source), into: model, source: source, allowNewHead: true) { say("note: \(note)") }
-                say("loaded weights from \(source)")
-            }
-            let info = CheckpointInfo(settings: settings, modelConfig: config, classNames: data.classNames,
-                                      preprocessing: data.preprocessing, epoch: 0, step: 0,
-                                      learningRate: settings.resolvedLearningRate, history: [], loaderSeed: settings.seed)
-            let trainer = try Trainer(settings: settings, run: run, model: model, data: data, info: info, say: say)
-            trainer.lock = lock
-            return trainer
-        } catch {
-            // Leave no trace of a run that never started: the lock file, and the directory if this made it.
-            lock.release()
-            _ = unlink(run.lock.path)
-            if !existed { _ = rmdir(run.url.path) }
-            throw error
         }
+        try refuseExisting()
+        // Data and model first: most failures happen here, and they leave no directory behind.
+        let data = try PreparedData(settings)
+        var config = try ResNetRegistry.config(settings.model)
+        config.numClasses = data.classNames.count
+        config.inputChannels = data.preprocessing.channels
+        config.seed = settings.seed
+        try config.validateInput(height: data.preprocessing.height, width: data.preprocessing.width, batchSize: settings.batchSize)
+        let model = try ResNet(config)
+        if let weights {
+            let source = Self.absolute(weights)
+            for note in try WeightLoader.load(try WeightLoader.read(source), into: model, source: source, allowNewHead: true) { say("note: \(note)") }
+            say("loaded weights from \(source)")
+        }
+        let info = CheckpointInfo(settings: settings, modelConfig: config, classNames: data.classNames,
+                                  preprocessing: data.preprocessing, epoch: 0, step: 0,
+                                  learningRate: settings.resolvedLearningRate, history: [], loaderSeed: settings.seed)
+        let trainer = try Trainer(settings: settings, run: run, model: model, data: data, info: info, say: say)
+        // The lock file is never deleted (that would race with the next taker), so the directory
+        // is made only for a run that is ready to train.
+        try run.create()
+        trainer.lock = try RunLock(run)
+        if let warning = trainer.lock?.warning { say("warning: \(warning)") }
+        try refuseExisting()   // again under the lock: another run may have started in between
+        return trainer
     }
 
     /// Continues the run in `runDirectory` up to `epochs` epochs in total (or its saved target).
@@ -78,6 +76,7 @@ public final class Trainer {
             throw TrainingError.checkpoint("\(run.info.path) not found: not a run directory of `resnet train`")
         }
         let lock = try RunLock(run)
+        if let warning = lock.warning { say("warning: \(warning)") }
         let info = try run.loadInfo()
         var settings = info.settings
         if let epochs { settings.epochs = epochs }
@@ -98,8 +97,10 @@ public final class Trainer {
         if let state = info.plateau { try trainer.plateau?.loadState(state) }
         trainer.info.settings = settings
         trainer.lock = lock
-        // Leftovers of saves that never committed (a failed or killed one) go now, under the lock.
+        // Leftovers of saves that never committed (a failed or killed one) go now, under the lock,
+        // and the fixed names catch up with a commit whose process died before updating them.
         run.removeUncommitted(keeping: info)
+        for warning in run.refreshFixedNames(info) { say("warning: \(warning)") }
         if info.stoppedEarly {
             say("\(run.url.path) stopped early after epoch \(info.epoch) (\(settings.monitor) had stopped improving): nothing to resume")
         } else if info.epoch >= settings.epochs {
@@ -166,7 +167,10 @@ public final class Trainer {
         guard !failed else {
             throw TrainingError.checkpoint("this trainer stopped with an error; resume \(run.url.path) to continue from its last checkpoint")
         }
-        if lock == nil { lock = try RunLock(run) }
+        if lock == nil {
+            lock = try RunLock(run)
+            if let warning = lock?.warning { say("warning: \(warning)") }
+        }
         defer { lock?.release(); lock = nil }
         do {
             return try fitLocked()
@@ -189,11 +193,12 @@ public final class Trainer {
             + "\(settings.optimizer) lr \(settings.resolvedLearningRate), run directory \(run.url.path)")
         var epoch = info.epoch
         while epoch < settings.epochs && !info.stoppedEarly {
+            try checkStop(epoch: nil, batch: nil)
             say("Epoch \(epoch + 1)/\(settings.epochs)")
             var row = try trainEpoch(epoch, classes: classes, topK: topK)
             try checkStop(epoch: epoch, batch: nil)
             if let val = data.validation {
-                let m = try Evaluator.evaluate(model, loader: val, classes: classes, topK: topK)
+                let m = try evaluate(val, classes: classes, topK: topK, epoch: epoch)
                 // Weights that give a non-finite validation loss have diverged too: never save them.
                 if let loss = m.loss, !loss.isFinite {
                     throw TrainingError.diverged("validation loss became \(loss) after epoch \(epoch + 1): stopped; "
@@ -208,7 +213,7 @@ public final class Trainer {
         }
         guard let test = data.test else { return nil }
         try checkStop(epoch: nil, batch: nil)
-        let m = try Evaluator.evaluate(model, loader: test, classes: classes, topK: topK)
+        let m = try evaluate(test, classes: classes, topK: topK, epoch: nil)
         say(String(format: "Test: loss %.4f - acc %.4f - top%d %.4f (%d images)", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy, m.count))
         return m
     }
@@ -217,6 +222,16 @@ public final class Trainer {
     private var lastGoodCheckpoint: String {
         info.epoch > 0 ? "the last good checkpoint (epoch \(info.epoch)) is intact in \(run.url.path)"
             : "no epoch had completed, so no checkpoint was saved in \(run.url.path)"
+    }
+
+    /// Evaluation that a stop request cuts short, with the same message as in training.
+    private func evaluate(_ loader: DataLoader, classes: Int, topK: Int, epoch: Int?) throws -> ClassificationMetrics {
+        do {
+            return try Evaluator.evaluate(model, loader: loader, classes: classes, topK: topK, stop: stopRequest)
+        } catch TrainingError.interrupted {
+            try checkStop(epoch: epoch, batch: nil)
+            throw TrainingError.interrupted("stopped")
+        }
     }
 
     /// Throws `.interrupted` when a stop was requested, saying what is committed and how to go on.
@@ -307,7 +322,7 @@ public final class Trainer {
         next.plateau = plateau?.state
         next.learningRate = learningRate(epoch: epoch + 1, batch: 0)
         let state = model.stateDict()
-        let committed = try run.commit(next, model: state, optimizer: optimizer.state, best: improved ? state : nil)
+        let committed = try run.commit(next, after: info.epoch, model: state, optimizer: optimizer.state, best: improved ? state : nil)
         info = committed.info
         for warning in committed.warnings { say("warning: \(warning)") }
         if improved {
