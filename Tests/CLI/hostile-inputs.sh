@@ -131,6 +131,8 @@ grep -qF "good.pgm" "$WORK/out" && record "predict still answers for the good im
 expect_error "predict with a FIFO as checkpoint" "$BIN" predict --checkpoint fifo.png good.pgm
 expect_error "evaluate a missing run" "$BIN" evaluate --checkpoint no-such-run
 expect_error "weights from /dev/zero" "$BIN" "${TRAIN[@]}" --epochs 1 --out w-run --weights zero.png
+truncate -s 15G sparse.safetensors   # 15 GB of zeros, no disk used: refused from its header, not read
+expect_error_saying "weights from a huge file of zeros" "sparse.safetensors" "$BIN" "${TRAIN[@]}" --epochs 1 --out w-run2 --weights sparse.safetensors
 mkdir -p H/history.csv
 expect_error_saying "a directory where history.csv goes" "history.csv" "$BIN" "${TRAIN[@]}" --epochs 1 --out H
 cp -a R H2 && rm H2/history.csv && mkdir H2/history.csv
