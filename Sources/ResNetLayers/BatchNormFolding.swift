@@ -9,7 +9,7 @@ extension Conv2D {
     func folded(_ x: Tensor, then bn: BatchNorm2D, residual: Tensor? = nil, relu: Bool = false) -> Tensor {
         precondition(!bn.usesBatchStatistics && !GradMode.isEnabled, "batch norm folds only in inference")
         let (w, b) = foldedWeights(bn)
-        return conv2d(x, w, bias: b, stride: stride, padding: padding, dilation: dilation, residual: residual, relu: relu)
+        return conv2d(x, w, bias: b, stride: stride, padding: padding, dilation: dilation, groups: groups, residual: residual, relu: relu)
     }
 
     /// The folded weight and bias, rebuilt only when one of the six source tensors has changed.

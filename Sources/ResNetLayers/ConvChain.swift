@@ -95,7 +95,7 @@ extension Conv2D {
 
     /// This layer as the convolution of a fused training link.
     var parameters: ConvolutionParameters {
-        ConvolutionParameters(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation)
+        ConvolutionParameters(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }
 
     /// Inputs per output value up to which training recomputes this convolution's output in backward
@@ -110,5 +110,5 @@ extension Conv2D {
         }
 
     /// Whether training recomputes this convolution's output (see `recomputeFanIn`).
-    var recomputesOutput: Bool { inChannels * kernel * kernel <= Conv2D.recomputeFanIn }
+    var recomputesOutput: Bool { inChannelsPerGroup * kernel * kernel <= Conv2D.recomputeFanIn }
 }

@@ -78,8 +78,8 @@ public final class ResNet: Module {
                     (stride, dilation) = (unitStride, c.version == .v2 ? 1 : rate)
                     currentStride *= unitStride
                 }
-                let spec = UnitSpec(inChannels: inChannels, width: c.stageWidths[s], outChannels: c.stageWidths[s] * c.expansion,
-                                    stride: stride, dilation: dilation)
+                let spec = UnitSpec(inChannels: inChannels, width: c.innerWidth(stage: s), outChannels: c.stageWidths[s] * c.expansion,
+                                    stride: stride, dilation: dilation, groups: c.groups)
                 switch (c.version, c.block) {
                 case (.v2, _): units.append(PreActBottleneck(spec, config: c, seeds: &seeds))
                 case (.v1, .basic): units.append(BasicBlock(spec, config: c, seeds: &seeds))

@@ -38,8 +38,15 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
     public var block: BlockKind
     /// Units per stage, e.g. [3, 4, 6, 3] for ResNet-50.
     public var stageDepths: [Int]
-    /// Inner (bottleneck) width per stage; a stage outputs width x expansion channels.
+    /// Width per stage (torchvision's `planes`): a stage outputs width x expansion channels, and a
+    /// bottleneck's inner width is `innerWidth(stage:)`, the same unless `groups`/`widthPerGroup` change it.
     public var stageWidths: [Int]
+    /// Groups of the bottleneck's 3x3 convolution: ResNeXt's cardinality (Xie et al. 2017). 1 for ResNet.
+    public var groups: Int
+    /// torchvision's `base_width`: the inner width is stageWidth x widthPerGroup / 64 per group, so 64
+    /// is ResNet, 4 with 32 groups is ResNeXt 32x4d, and 128 with 1 group is Wide ResNet-50-2's doubled
+    /// inner width (Zagoruyko & Komodakis 2016).
+    public var widthPerGroup: Int
     public var stem: Stem
     public var shortcut: Shortcut
     public var strideIn: StrideIn
@@ -58,15 +65,46 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
     public var seed: UInt64
 
     public init(name: String, version: Version, block: BlockKind, stageDepths: [Int], stageWidths: [Int],
-                stem: Stem = .imagenet, shortcut: Shortcut = .b, strideIn: StrideIn = .conv3x3, numClasses: Int? = 1000,
+                groups: Int = 1, widthPerGroup: Int = 64, stem: Stem = .imagenet, shortcut: Shortcut = .b, strideIn: StrideIn = .conv3x3, numClasses: Int? = 1000,
                 inputChannels: Int = 3, globalPool: Bool = true, outputStride: Int? = nil, zeroInitResidual: Bool = false,
                 batchNormMomentum: Float = 0.1, batchNormEpsilon: Float = 1e-5, seed: UInt64 = 0) {
         self.name = name; self.version = version; self.block = block
         self.stageDepths = stageDepths; self.stageWidths = stageWidths
+        self.groups = groups; self.widthPerGroup = widthPerGroup
         self.stem = stem; self.shortcut = shortcut; self.strideIn = strideIn
         self.numClasses = numClasses; self.inputChannels = inputChannels; self.globalPool = globalPool
         self.outputStride = outputStride; self.zeroInitResidual = zeroInitResidual
         self.batchNormMomentum = batchNormMomentum; self.batchNormEpsilon = batchNormEpsilon; self.seed = seed
+    }
+
+    /// Decodes every field; `groups` and `widthPerGroup` may be missing (checkpoints written before
+    /// ResNeXt) and then mean plain ResNet, 1 and 64. Synthesized decoding would reject such files.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        version = try c.decode(Version.self, forKey: .version)
+        block = try c.decode(BlockKind.self, forKey: .block)
+        stageDepths = try c.decode([Int].self, forKey: .stageDepths)
+        stageWidths = try c.decode([Int].self, forKey: .stageWidths)
+        groups = try c.decodeIfPresent(Int.self, forKey: .groups) ?? 1
+        widthPerGroup = try c.decodeIfPresent(Int.self, forKey: .widthPerGroup) ?? 64
+        stem = try c.decode(Stem.self, forKey: .stem)
+        shortcut = try c.decode(Shortcut.self, forKey: .shortcut)
+        strideIn = try c.decode(StrideIn.self, forKey: .strideIn)
+        numClasses = try c.decodeIfPresent(Int.self, forKey: .numClasses)
+        inputChannels = try c.decode(Int.self, forKey: .inputChannels)
+        globalPool = try c.decode(Bool.self, forKey: .globalPool)
+        outputStride = try c.decodeIfPresent(Int.self, forKey: .outputStride)
+        zeroInitResidual = try c.decode(Bool.self, forKey: .zeroInitResidual)
+        batchNormMomentum = try c.decode(Float.self, forKey: .batchNormMomentum)
+        batchNormEpsilon = try c.decode(Float.self, forKey: .batchNormEpsilon)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+    }
+
+    /// Channels of a stage's bottleneck 3x3 convolution, as torchvision computes them:
+    /// `int(planes * base_width / 64) * groups`. A basic block's width is the stage width.
+    public func innerWidth(stage s: Int) -> Int {
+        block == .bottleneck ? stageWidths[s] * widthPerGroup / 64 * groups : stageWidths[s]
     }
 
     /// Output channels per inner channel: 4 for bottlenecks, 1 for basic blocks.
@@ -96,8 +134,12 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
     public static let maxStages = 8
     /// Units per stage (ResNet-1202, the deepest in the papers, has 200).
     public static let maxStageDepth = 1000
-    /// Inner width of a stage (the papers' widest is 512).
+    /// Width of a stage, and inner width of its bottleneck (the papers' widest is 512; ResNeXt-101 64x4d's inner 2048).
     public static let maxStageWidth = 16384
+    /// Groups of the bottleneck's 3x3 convolution (ResNeXt's widest cardinality is 64).
+    public static let maxGroups = 1024
+    /// torchvision's `base_width` (Wide ResNet-50-2's is 128).
+    public static let maxWidthPerGroup = 16384
     public static let maxClasses = 100_000
     /// Input channels (the CLI uses 1 or 3).
     public static let maxInputChannels = 64
@@ -127,6 +169,23 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
         }
         if let w = stageWidths.first(where: { !(1...Self.maxStageWidth).contains($0) }) {
             throw bad("stageWidths must each be between 1 and \(Self.maxStageWidth) (got \(w))")
+        }
+        guard (1...Self.maxGroups).contains(groups) else {
+            throw bad("groups must be between 1 and \(Self.maxGroups) (got \(groups))")
+        }
+        guard (1...Self.maxWidthPerGroup).contains(widthPerGroup) else {
+            throw bad("widthPerGroup must be between 1 and \(Self.maxWidthPerGroup) (got \(widthPerGroup))")
+        }
+        // torchvision's BasicBlock refuses them too; the v2 unit here has no grouped variant.
+        if (groups != 1 || widthPerGroup != 64) && (block != .bottleneck || version != .v1) {
+            throw bad("groups and widthPerGroup apply only to v1 bottleneck blocks (got groups \(groups), widthPerGroup \(widthPerGroup) with \(version) \(block) blocks)")
+        }
+        for s in stageWidths.indices {
+            // inner = (width * widthPerGroup / 64) * groups, so groups divides it whenever it is positive.
+            let inner = innerWidth(stage: s)
+            guard (1...Self.maxStageWidth).contains(inner) else {
+                throw bad("the inner width of stage \(s + 1), stageWidths \(stageWidths[s]) x widthPerGroup \(widthPerGroup) / 64 x groups \(groups) = \(inner), must be a positive multiple of groups and at most \(Self.maxStageWidth)")
+            }
         }
         if let s = outputStride, ![8, 16, 32].contains(s) || s % stemStride != 0 {
             throw bad("outputStride must be 8, 16 or 32 (got \(s))")
@@ -165,11 +224,11 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
     public var estimatedWeightCount: Int {
         var total = inputChannels * stemWidth * (stem == .imagenet ? 49 : 9)
         var inChannels = stemWidth
-        for (depth, width) in zip(stageDepths, stageWidths) {
-            let out = width * expansion
+        for (s, (depth, width)) in zip(stageDepths, stageWidths).enumerated() {
+            let out = width * expansion, inner = innerWidth(stage: s)
             for i in 0..<depth {
                 let unitIn = i == 0 ? inChannels : out
-                total += block == .bottleneck ? unitIn * width + 9 * width * width + width * out : 9 * (unitIn * width + width * out)
+                total += block == .bottleneck ? unitIn * inner + 9 * inner * inner / groups + inner * out : 9 * (unitIn * width + width * out)
                 if shortcut == .c || (shortcut == .b || version == .v2) && (i == 0 || unitIn != out) { total += unitIn * out }
             }
             inChannels = out
@@ -226,6 +285,9 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
         for (s, w) in stageWidths.enumerated() {
             let stride = min(stemStride << min(s, 16), outputStride ?? Int.max)
             largest = max(largest, batchSize * ((height + stride - 1) / stride) * ((width + stride - 1) / stride) * w * expansion)
+            // The inner width before a strided 3x3 runs at the previous stage's resolution.
+            let before = s == 0 ? stride : min(stemStride << min(s - 1, 16), outputStride ?? Int.max)
+            largest = max(largest, batchSize * ((height + before - 1) / before) * ((width + before - 1) / before) * innerWidth(stage: s))
         }
         guard largest <= Self.maxActivationElements else {
             throw ConfigError.invalidInput("batch \(batchSize) of \(height)x\(width) images needs an activation of \(largest) values in \(name), above the limit \(Self.maxActivationElements)")

@@ -1,4 +1,4 @@
-/// Every network of the two ResNet papers by name, as the CLI and checkpoints spell them.
+/// Every network of the two ResNet papers, and torchvision's ResNeXt and Wide ResNet, by name, as the CLI and checkpoints spell them.
 public enum ResNetRegistry {
     private static let imagenetWidths = [64, 128, 256, 512]
     private static let cifarWidths = [16, 32, 64]
@@ -14,6 +14,12 @@ public enum ResNetRegistry {
         v2("resnet_v2_101", [3, 4, 23, 3]),
         v2("resnet_v2_152", [3, 8, 36, 3]),
         v2("resnet_v2_200", [3, 24, 36, 3]),
+        // ResNeXt (Xie et al. 2017) and Wide ResNet (Zagoruyko & Komodakis 2016) as torchvision builds them.
+        grouped("resnext50_32x4d", [3, 4, 6, 3], groups: 32, widthPerGroup: 4),
+        grouped("resnext101_32x8d", [3, 4, 23, 3], groups: 32, widthPerGroup: 8),
+        grouped("resnext101_64x4d", [3, 4, 23, 3], groups: 64, widthPerGroup: 4),
+        grouped("wide_resnet50_2", [3, 4, 6, 3], groups: 1, widthPerGroup: 128),
+        grouped("wide_resnet101_2", [3, 4, 23, 3], groups: 1, widthPerGroup: 128),
         cifar("resnet20", 3), cifar("resnet32", 5), cifar("resnet44", 7), cifar("resnet56", 9), cifar("resnet110", 18),
     ]
 
@@ -21,6 +27,12 @@ public enum ResNetRegistry {
     private static func v2(_ name: String, _ depths: [Int]) -> ResNetConfig {
         ResNetConfig(name: name, version: .v2, block: .bottleneck, stageDepths: depths, stageWidths: imagenetWidths,
                      batchNormMomentum: 0.003, batchNormEpsilon: 1e-5)
+    }
+
+    /// torchvision's v1.5 bottleneck network with a grouped and/or widened 3x3: same key names as ResNet.
+    private static func grouped(_ name: String, _ depths: [Int], groups: Int, widthPerGroup: Int) -> ResNetConfig {
+        ResNetConfig(name: name, version: .v1, block: .bottleneck, stageDepths: depths, stageWidths: imagenetWidths,
+                     groups: groups, widthPerGroup: widthPerGroup)
     }
 
     /// 6n + 2 layers on 32x32 images: three stages of n basic units, 16/32/64 channels, shortcut A.

@@ -10,6 +10,8 @@ public struct UnitSpec: Hashable, Sendable {
     public let stride: Int
     /// Atrous rate of the 3x3 convolution (1 unless `outputStride` asks for dense features).
     public let dilation: Int
+    /// Groups of the bottleneck's 3x3 convolution (ResNeXt's cardinality; 1 otherwise).
+    public var groups: Int = 1
 }
 
 /// A residual unit: output = F(x) + shortcut(x), for whatever F the block kind defines.

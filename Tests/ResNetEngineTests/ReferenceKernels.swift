@@ -103,10 +103,12 @@ struct RefWindow {
 // MARK: - Convolution
 
 /// y[n, oh, ow, o] = relu?(bias[o] + residual + Σ x[n, oh*s - pt + i*d, ow*s - pl + j*d, c] * w[o, c, i, j]).
-func refConv2d(_ x: DArray, _ w: DArray, bias: DArray? = nil, _ g: RefWindow, residual: DArray? = nil, relu: Bool = false) -> DArray {
-    let (n, h, wd, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    let o = w.shape[0]
-    precondition(w.shape[1] == c && w.shape[2] == g.kh && w.shape[3] == g.kw)
+/// With `groups`, output o sums only over its group's input channels: w is [O, C/groups, KH, KW] and
+/// the sum runs over c = group(o) * C/groups + c' (written out, independent of the engine's groups).
+func refConv2d(_ x: DArray, _ w: DArray, bias: DArray? = nil, _ g: RefWindow, groups: Int = 1, residual: DArray? = nil, relu: Bool = false) -> DArray {
+    let (n, h, wd, cAll) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let o = w.shape[0], c = cAll / groups, perGroup = o / groups
+    precondition(w.shape[1] * groups == cAll && o % groups == 0 && w.shape[2] == g.kh && w.shape[3] == g.kw)
     let (oh, ow) = (g.outputH(h), g.outputW(wd))
     var y = DArray(zeros: [n, oh, ow, o])
     x.data.withUnsafeBufferPointer { xp in w.data.withUnsafeBufferPointer { wp in y.data.withUnsafeMutableBufferPointer { yp in
@@ -118,7 +120,7 @@ func refConv2d(_ x: DArray, _ w: DArray, bias: DArray? = nil, _ g: RefWindow, re
                 for j in 0..<g.kw {
                     let iw = q * g.sw - g.pl + j * g.dw
                     if iw < 0 || iw >= wd { continue }
-                    let xb = ((b * h + ih) * wd + iw) * c
+                    let xb = ((b * h + ih) * wd + iw) * cAll + (f / perGroup) * c
                     for ch in 0..<c { s += xp[xb + ch] * wp[((f * c + ch) * g.kh + i) * g.kw + j] }
                 }
             }
@@ -131,9 +133,11 @@ func refConv2d(_ x: DArray, _ w: DArray, bias: DArray? = nil, _ g: RefWindow, re
 }
 
 /// The adjoint of the convolution in x: dx[n, ih, iw, c] = Σ dy[n, oh, ow, o] * w[o, c, i, j] over the taps that read (ih, iw).
-func refConvBackwardData(_ dy: DArray, _ w: DArray, _ g: RefWindow, inputShape: [Int]) -> DArray {
-    let (n, h, wd, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+func refConvBackwardData(_ dy: DArray, _ w: DArray, _ g: RefWindow, groups: Int = 1, inputShape: [Int]) -> DArray {
+    let (n, h, wd, cAll) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
     let (oh, ow, o) = (dy.shape[1], dy.shape[2], dy.shape[3])
+    let c = cAll / groups, perGroup = o / groups
+    precondition(w.shape[1] * groups == cAll && o % groups == 0)
     var dx = DArray(zeros: inputShape)
     dy.data.withUnsafeBufferPointer { dp in w.data.withUnsafeBufferPointer { wp in dx.data.withUnsafeMutableBufferPointer { xp in
         for b in 0..<n { for p in 0..<oh { for q in 0..<ow { for f in 0..<o {
@@ -144,7 +148,7 @@ func refConvBackwardData(_ dy: DArray, _ w: DArray, _ g: RefWindow, inputShape: 
                 for j in 0..<g.kw {
                     let iw = q * g.sw - g.pl + j * g.dw
                     if iw < 0 || iw >= wd { continue }
-                    let xb = ((b * h + ih) * wd + iw) * c
+                    let xb = ((b * h + ih) * wd + iw) * cAll + (f / perGroup) * c
                     for ch in 0..<c { xp[xb + ch] += d * wp[((f * c + ch) * g.kh + i) * g.kw + j] }
                 }
             }
@@ -154,9 +158,11 @@ func refConvBackwardData(_ dy: DArray, _ w: DArray, _ g: RefWindow, inputShape: 
 }
 
 /// dw[o, c, i, j] = Σ dy[n, oh, ow, o] * x[n, ih, iw, c]; db[o] = Σ dy[n, oh, ow, o].
-func refConvBackwardWeights(_ dy: DArray, _ x: DArray, _ g: RefWindow, weightShape: [Int]) -> (weight: DArray, bias: DArray) {
-    let (n, h, wd, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+func refConvBackwardWeights(_ dy: DArray, _ x: DArray, _ g: RefWindow, groups: Int = 1, weightShape: [Int]) -> (weight: DArray, bias: DArray) {
+    let (n, h, wd, cAll) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (oh, ow, o) = (dy.shape[1], dy.shape[2], dy.shape[3])
+    let c = cAll / groups, perGroup = o / groups
+    precondition(weightShape[1] * groups == cAll && o % groups == 0)
     var dw = DArray(zeros: weightShape), db = DArray(zeros: [o])
     dy.data.withUnsafeBufferPointer { dp in x.data.withUnsafeBufferPointer { xp in dw.data.withUnsafeMutableBufferPointer { wp in
         for b in 0..<n { for p in 0..<oh { for q in 0..<ow { for f in 0..<o {
@@ -168,7 +174,7 @@ func refConvBackwardWeights(_ dy: DArray, _ x: DArray, _ g: RefWindow, weightSha
                 for j in 0..<g.kw {
                     let iw = q * g.sw - g.pl + j * g.dw
                     if iw < 0 || iw >= wd { continue }
-                    let xb = ((b * h + ih) * wd + iw) * c
+                    let xb = ((b * h + ih) * wd + iw) * cAll + (f / perGroup) * c
                     for ch in 0..<c { wp[((f * c + ch) * g.kh + i) * g.kw + j] += d * xp[xb + ch] }
                 }
             }

@@ -3,6 +3,7 @@
 ///
 /// Conventions: activations NHWC, convolution weights OIHW, dense weights [out, in]; every method
 /// returns new tensors (no in-place updates) unless its name says `InPlace`.
+/// A grouped convolution's weights are [O, I/groups, KH, KW]: the backend reads groups off the shapes.
 public protocol ComputeBackend: AnyObject {
     var device: Device { get }
 

@@ -4,11 +4,34 @@ import CDNNL
 /// Convolutions on oneDNN: activations in one layout on both sides (nChw8c when both channel counts
 /// fill whole blocks, else NHWC: mixed pairs fall to slow reference kernels), weights in whatever
 /// blocked format the kernel prefers (`any`), reordered from torchvision's OIHW on the way in.
+///
+/// Grouped convolutions (ResNeXt's 3x3, Xie et al. 2017) need no extra argument: weights are
+/// [O, I/groups, KH, KW], as torchvision stores them, so groups = input channels / weights' dim 1.
+/// Those bytes are exactly oneDNN's 5-D `goihw` [groups, O/groups, I/groups, KH, KW]: only the descriptor differs.
 extension CPUBackend {
+    /// The groups of a convolution of `inputChannels` channels with OIHW-shaped weights `wShape`.
+    func convGroups(inputChannels: Int, _ wShape: [Int]) -> Int {
+        precondition(wShape.count == 4 && wShape[1] > 0 && inputChannels % wShape[1] == 0,
+                     "convolution input has \(inputChannels) channels, not a multiple of the weights' \(wShape) input channels per group")
+        let groups = inputChannels / wShape[1]
+        precondition(wShape[0] % groups == 0, "convolution weights \(wShape) do not split into \(groups) groups of output channels")
+        return groups
+    }
+
+    /// oneDNN's dims of the weights: OIHW, or GOIHW when grouped.
+    private func weightDims(_ wShape: [Int], groups: Int) -> [Int] {
+        groups == 1 ? wShape : [groups, wShape[0] / groups] + wShape.dropFirst()
+    }
+
+    /// The weights as they lie in a tensor: `oihw`, or its grouped twin `goihw` (the same bytes).
+    func plainWeightDesc(_ wShape: [Int], groups: Int) -> dnnl_memory_desc_t {
+        memoryDesc(weightDims(wShape, groups: groups), groups == 1 ? dnnl_oihw : dnnl_goihw)
+    }
+
     /// The activation layout of a convolution: nChw8c when both channel counts fill whole blocks and
     /// oneDNN has a fast kernel for it (large dilations on small maps fall to `ref:` blocked), else NHWC.
     func convLayout(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry) -> MemoryLayout4D {
-        guard preferredLayout(channels: wShape[1]) == .nChw8c && preferredLayout(channels: wShape[0]) == .nChw8c else { return .nhwc }
+        guard preferredLayout(channels: xShape[3]) == .nChw8c && preferredLayout(channels: wShape[0]) == .nChw8c else { return .nhwc }
         return layoutChoice("conv|\(xShape)|\(wShape)|\(g)") {
             forwardHint(xShape, wShape, g, bias: false, layout: .nChw8c).implementation.hasPrefix("ref") ? .nhwc : .nChw8c
         }
@@ -17,10 +40,10 @@ extension CPUBackend {
     private func convDescs(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, layout: MemoryLayout4D)
         -> (src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, dst: dnnl_memory_desc_t, dstShape: [Int]) {
         precondition(xShape.count == 4 && wShape.count == 4, "convolution wants NHWC input and OIHW weights, got \(xShape) and \(wShape)")
-        precondition(xShape[3] == wShape[1], "convolution input has \(xShape[3]) channels, weights expect \(wShape[1])")
+        let groups = convGroups(inputChannels: xShape[3], wShape)
         precondition(wShape[2] == g.kh && wShape[3] == g.kw, "weights \(wShape) do not match kernel \(g.kh)x\(g.kw)")
         let dstShape = [xShape[0], g.outputH, g.outputW, wShape[0]]
-        return (activationDesc(xShape, layout), anyDesc(wShape), activationDesc(dstShape, layout), dstShape)
+        return (activationDesc(xShape, layout), anyDesc(weightDims(wShape, groups: groups)), activationDesc(dstShape, layout), dstShape)
     }
 
     private func initConv(_ d: inout dnnl_convolution_desc_t, prop: dnnl_prop_kind_t, src: dnnl_memory_desc_t,
@@ -73,13 +96,15 @@ extension CPUBackend {
         if let residual { precondition(residual.shape == dstShape, "residual \(residual.shape) does not match convolution output \(dstShape)") }
         let x = conform(x, to: layout)
         let residual = residual.map { conform($0, to: layout) }
-        if !training && Winograd.applies(x.shape, weight.shape, g, layout: layout) {
+        let groups = convGroups(inputChannels: x.shape[3], weight.shape)
+        // Winograd's transform and products assume every input channel meets every filter.
+        if !training && groups == 1 && Winograd.applies(x.shape, weight.shape, g, layout: layout) {
             let u = BlockedWeightCache.shared.cached(weight, key: Data("winograd F(2x2,3x3)".utf8), make: Winograd.transformWeights)
             return Winograd.convolution(x, transformed: u, outputChannels: weight.shape[0], bias: bias, residual: residual, relu: relu)
         }
         let prim = convolutionPrimitive(xShape: x.shape, wShape: weight.shape, geometry: g, bias: bias != nil,
                                         residual: residual != nil, relu: relu, training: training, layout: layout)
-        let wanted = prim.desc(dnnl_query_weights_md), plain = memoryDesc(weight.shape, dnnl_oihw)
+        let wanted = prim.desc(dnnl_query_weights_md), plain = plainWeightDesc(weight.shape, groups: groups)
         // Inference keeps its weights reordered between calls; training's change every step.
         let (wPtr, keep): (UnsafeMutableRawPointer, Storage?)
         if training || descEqual(plain, wanted) {
@@ -114,7 +139,8 @@ extension CPUBackend {
             }, empty: dnnl_convolution_desc_t(), hint: hint)
         }
         let wanted = prim.desc(dnnl_query_weights_md)
-        let (wPtr, keep) = blockedWeights(weight, plain: memoryDesc(weight.shape, dnnl_oihw), wanted: wanted)
+        let plain = plainWeightDesc(weight.shape, groups: convGroups(inputChannels: inputShape[3], weight.shape))
+        let (wPtr, keep) = blockedWeights(weight, plain: plain, wanted: wanted)
         let dx = emptyActivation(inputShape, layout)
         prim.execute([(DNNL_ARG_DIFF_DST, dst, raw(dy)), (DNNL_ARG_WEIGHTS, wanted, wPtr), (DNNL_ARG_DIFF_SRC, src, raw(dx))])
         withExtendedLifetime(keep) {}
@@ -143,7 +169,7 @@ extension CPUBackend {
             }, empty: dnnl_convolution_desc_t(), hint: hint)
         }
         let wanted = prim.desc(dnnl_query_diff_weights_md)
-        let plain = memoryDesc(weightShape, dnnl_oihw)
+        let plain = plainWeightDesc(weightShape, groups: convGroups(inputChannels: x.shape[3], weightShape))
         let dw = Tensor(empty: weightShape)
         let blocked = descEqual(plain, wanted) ? nil : Storage(count: (descSize(wanted) + 3) / 4)
         let db = withBias ? Tensor(empty: [weightShape[0]]) : nil

@@ -1,9 +1,12 @@
 /// 2-D convolution of NHWC `x` with OIHW `weight`, as `y = relu(conv(x) + bias + residual)` where the
 /// optional residual add and ReLU run fused inside oneDNN's kernel (the end of a v1 residual unit).
+/// With `groups` > 1 the channels split into that many independent convolutions (ResNeXt's
+/// cardinality, Xie et al. 2017): weights are [O, I/groups, KH, KW], as torchvision's.
 public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding = .valid,
-                   dilation: Int = 1, residual: Tensor? = nil, relu: Bool = false) -> Tensor {
+                   dilation: Int = 1, groups: Int = 1, residual: Tensor? = nil, relu: Bool = false) -> Tensor {
     precondition(x.rank == 4, "conv2d wants an NHWC input, got shape \(x.shape)")
     precondition(weight.rank == 4, "conv2d wants OIHW weights, got shape \(weight.shape)")
+    checkGroups(x.shape, weight.shape, groups: groups)
     let g = WindowGeometry(inputH: x.shape[1], inputW: x.shape[2], kernelH: weight.shape[2], kernelW: weight.shape[3],
                            stride: (stride, stride), dilation: (dilation, dilation), padding: padding)
     let inputs = [x, weight] + [bias, residual].compactMap { $0 }
@@ -23,6 +26,13 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: I
         if hasResidual { grads.append(d) }
         return grads
     }
+}
+
+/// Traps unless `weight` is [O, I/groups, KH, KW] for an input of I channels: the backend reads the
+/// groups off the shapes, so this is where a mismatch is caught.
+func checkGroups(_ xShape: [Int], _ wShape: [Int], groups: Int) {
+    precondition(groups >= 1 && xShape[3] == wShape[1] * groups && wShape[0] % groups == 0,
+                 "convolution of \(xShape[3]) channels in \(groups) group(s) wants weights [O, \(xShape[3] / max(groups, 1)), KH, KW] with O a multiple of \(groups), got \(wShape)")
 }
 
 /// TF-slim's `conv2d_same` from the seed: 'SAME' at stride 1, otherwise explicit padding of

@@ -11,16 +11,17 @@ public struct BatchNormParameters {
     }
 }
 
-/// The convolution of a fused link: OIHW weights, optional bias, and its window.
+/// The convolution of a fused link: OIHW weights ([O, I/groups, KH, KW] when grouped), optional bias, and its window.
 public struct ConvolutionParameters {
     public var weight: Tensor
     public var bias: Tensor?
     public var stride: Int
     public var padding: Padding
     public var dilation: Int
+    public var groups: Int
 
-    public init(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding = .valid, dilation: Int = 1) {
-        (self.weight, self.bias, self.stride, self.padding, self.dilation) = (weight, bias, stride, padding, dilation)
+    public init(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding = .valid, dilation: Int = 1, groups: Int = 1) {
+        (self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups) = (weight, bias, stride, padding, dilation, groups)
     }
 }
 
@@ -39,6 +40,7 @@ public func fusedConv2d(_ x: Tensor, pre: BatchNormParameters? = nil, conv: Conv
     precondition(x.rank == 4 && conv.weight.rank == 4, "fusedConv2d wants an NHWC input and OIHW weights, got \(x.shape) and \(conv.weight.shape)")
     precondition(residual == nil || post == nil, "fusedConv2d adds the residual inside the convolution, so not after a batch norm")
     precondition(!postReLU || post != nil, "fusedConv2d's postReLU follows the post batch norm")
+    checkGroups(x.shape, conv.weight.shape, groups: conv.groups)
     let backend = Backend.current
     let g = WindowGeometry(inputH: x.shape[1], inputW: x.shape[2], kernelH: conv.weight.shape[2], kernelW: conv.weight.shape[3],
                            stride: (conv.stride, conv.stride), dilation: (conv.dilation, conv.dilation), padding: conv.padding)
