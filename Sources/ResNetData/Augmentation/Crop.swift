@@ -45,4 +45,14 @@ public enum Crop {
         else if inRatio > ratio.upperBound { w = Int((Double(h) * ratio.upperBound).rounded()) }
         return ((height - h) / 2, (width - w) / 2, h, w)
     }
+
+    /// torchvision's `RandomCrop(size, padding: pad)` with the default fill 0 (CIFAR's recipe):
+    /// the image padded by `pad` pixels of value 0 on every side (black, in 8-bit pixel values,
+    /// before rescale and normalisation), then cropped back to its own size at a row and column
+    /// offset each drawn uniformly from 0...2*pad (row first). Draws nothing when `pad` is 0.
+    public static func randomPadded(_ image: PixelImage, pad: Int, rng: inout SampleRandom) -> PixelImage {
+        guard pad > 0 else { return image }
+        let dy = rng.below(2 * pad + 1), dx = rng.below(2 * pad + 1)
+        return crop(image, top: dy - pad, left: dx - pad, height: image.height, width: image.width)
+    }
 }

@@ -1,5 +1,6 @@
 /// Everything between a decoded image and its slot in a batch: 8-bit geometric steps
-/// (resize, crops), then one affine warp that also rescales and normalises into floats.
+/// (resize, crops, the padded random crop), then one affine warp that also rescales and
+/// normalises into floats.
 /// All randomness comes from the per-sample stream, so results do not depend on threads.
 public struct ImagePipeline: Sendable {
     /// 8-bit steps, applied in order before the affine augmentation.
@@ -15,6 +16,9 @@ public struct ImagePipeline: Sendable {
     public var channels: Int
     public var steps: [Step]
     public var augmentation: AffineAugmentation
+    /// CIFAR-style random crop after the steps: pad by this many zero pixels on each side, crop
+    /// back at a random offset (`Crop.randomPadded`); 0 is off. At most half the smaller side.
+    public var randomCropPadding: Int
     /// Multiplies pixel values after the transform (Keras `rescale`, e.g. 1/255).
     public var rescale: Float
     /// Per-channel mean and std subtracted/divided after rescaling (ImageNet recipes).
@@ -22,10 +26,12 @@ public struct ImagePipeline: Sendable {
     public var std: [Float]?
 
     public init(channels: Int = 3, steps: [Step] = [], augmentation: AffineAugmentation = .none,
-                rescale: Float = 1, mean: [Float]? = nil, std: [Float]? = nil) {
+                rescale: Float = 1, mean: [Float]? = nil, std: [Float]? = nil,
+                randomCropPadding: Int = 0) {
         self.channels = channels
         self.steps = steps
         self.augmentation = augmentation
+        self.randomCropPadding = randomCropPadding
         self.rescale = rescale
         self.mean = mean
         self.std = std
@@ -73,6 +79,13 @@ public struct ImagePipeline: Sendable {
         }
         if let std, std.contains(where: { !($0 > 0) }) { throw DataError.invalidArgument("std must be above 0, got \(std)") }
         try augmentation.validate()
+        if randomCropPadding != 0 {
+            // Against the output of the steps when it is known, else against the largest side.
+            let side = outputSize(input: nil).map { min($0.height, $0.width) } ?? Self.maxSide
+            guard randomCropPadding >= 0, randomCropPadding <= side / 2 else {
+                throw DataError.invalidArgument("--random-crop must be between 0 and \(side / 2) (half the \(side)-pixel image side), got \(randomCropPadding)")
+            }
+        }
         let sizeLimit = "between 1 and \(Self.maxSide)"
         for step in steps {
             switch step {
@@ -133,7 +146,7 @@ public struct ImagePipeline: Sendable {
                                     height: h, width: w, filter: filter)
             }
         }
-        return img
+        return Crop.randomPadded(img, pad: randomCropPadding, rng: &rng)
     }
 
     /// Per-channel (scale, bias) so that output = pixel * scale + bias = (pixel*rescale - mean)/std.
