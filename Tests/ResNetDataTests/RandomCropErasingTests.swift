@@ -1,8 +1,8 @@
 import XCTest
 @testable import ResNetData
 
-/// `--random-crop` (CIFAR's padded random crop) on hand-made images: where the content goes and
-/// what is filled.
+/// `--random-crop` (CIFAR's padded random crop) and `--random-erasing` (Zhong et al. 2017) on
+/// hand-made images: where the content goes, what is filled, and that every draw is seeded.
 final class RandomCropErasingTests: XCTestCase {
     /// 1 + y * width + x in every channel (plus 64 per channel): every pixel value is unique
     /// and none is 0, so zeros can only come from the padding.
@@ -90,6 +90,115 @@ final class RandomCropErasingTests: XCTestCase {
             XCTAssertThrowsError(try ImagePipeline.keras(height: 8, width: 10).with { $0.randomCropPadding = bad }.validate()) { error in
                 XCTAssertTrue("\(error)".contains("--random-crop must be between 0 and 4"), "\(error)")
             }
+        }
+    }
+
+    // MARK: Random erasing
+
+    /// A 32x32 RGB image through rescale 1/255 and ImageNet normalisation, with and without erasing.
+    private let erasingImage = Pattern.smooth(width: 32, height: 24, channels: 3)
+    private func erasingPipeline(_ p: Double) -> ImagePipeline {
+        ImagePipeline(channels: 3, rescale: 1.0 / 255, mean: ImagePipeline.imageNetMean, std: ImagePipeline.imageNetStd,
+                      randomErasing: RandomErasing(probability: p))
+    }
+
+    /// The image without erasing (the pipeline draws nothing else).
+    private func unerased() -> [Float] {
+        var rng = SampleRandom(seed: 0)
+        return erasingPipeline(0).process(erasingImage, rng: &rng).pixels
+    }
+
+    func testErasingWithProbabilityOneErasesAPaperSizedRectangleOfRandomPixelValues() {
+        let plain = unerased()
+        let pipeline = erasingPipeline(1)
+        let (scale, bias) = pipeline.affineScaleBias
+        let h = 24, w = 32
+        var areas: [Double] = [], aspects: [Double] = []
+        for seed in 0..<300 {
+            var replay = SampleRandom(seed: UInt64(seed), epoch: 1, index: 2)
+            var rng = replay
+            let out = pipeline.process(erasingImage, rng: &rng).pixels
+            guard let box = pipeline.randomErasing.draw(height: h, width: w, rng: &replay) else {
+                XCTAssertEqual(out, plain, "seed \(seed): no rectangle fitted, so nothing is erased"); continue
+            }
+            let area = Double(box.height * box.width) / Double(h * w), aspect = Double(box.height) / Double(box.width)
+            areas.append(area)
+            aspects.append(aspect)
+            XCTAssertTrue((0.02...0.4).contains(area), "seed \(seed): area fraction \(area)")
+            XCTAssertTrue((0.3...(1 / 0.3)).contains(aspect), "seed \(seed): aspect \(aspect)")
+            XCTAssertTrue(box.top >= 0 && box.left >= 0 && box.top + box.height <= h && box.left + box.width <= w)
+            var changed = 0
+            for y in 0..<h {
+                for x in 0..<w {
+                    let inside = (box.top..<box.top + box.height).contains(y) && (box.left..<box.left + box.width).contains(x)
+                    for c in 0..<3 {
+                        let i = (y * w + x) * 3 + c
+                        if !inside {
+                            XCTAssertEqual(out[i], plain[i], "seed \(seed): (\(y), \(x)) is outside the rectangle")
+                        } else {
+                            // A random 8-bit pixel value k, normalised like the image: k * scale + bias.
+                            let k = (out[i] - bias[c]) / scale[c]
+                            XCTAssertTrue(k > -0.01 && k < 255.01 && abs(k - k.rounded()) < 0.01, "seed \(seed): \(out[i]) is not a normalised pixel value")
+                            if out[i] != plain[i] { changed += 1 }
+                        }
+                    }
+                }
+            }
+            XCTAssertGreaterThan(changed, box.height * box.width * 3 * 9 / 10, "seed \(seed): the rectangle is filled with random values")
+        }
+        XCTAssertGreaterThanOrEqual(areas.count, 290, "with P = 1 almost every image is erased (a try can fail to fit)")
+        XCTAssertGreaterThan(areas.max()!, 0.34, "the paper's area range reaches 0.4 (torchvision's stops at 0.33)")
+        XCTAssertLessThan(areas.min()!, 0.05)
+        XCTAssertLessThan(aspects.min()!, 0.5)
+        XCTAssertGreaterThan(aspects.max()!, 2)
+    }
+
+    func testErasingWithProbabilityZeroChangesNothingAndDrawsNothing() {
+        let plain = ImagePipeline(channels: 3, rescale: 1.0 / 255, mean: ImagePipeline.imageNetMean, std: ImagePipeline.imageNetStd)
+        for seed in 0..<50 {
+            var a = SampleRandom(seed: UInt64(seed)), b = a
+            XCTAssertEqual(erasingPipeline(0).process(erasingImage, rng: &a).pixels, plain.process(erasingImage, rng: &b).pixels)
+            XCTAssertEqual(a.state, b.state, "P = 0 consumes no draws, so existing runs keep their streams")
+        }
+    }
+
+    func testErasingWithProbabilityOneHalfErasesAboutHalfTheImages() {
+        let plain = unerased()
+        let pipeline = erasingPipeline(0.5)
+        var erased = 0
+        for seed in 0..<400 {
+            var rng = SampleRandom(seed: UInt64(seed), epoch: 0, index: seed, salt: RandomSalt.augmentation)
+            if pipeline.process(erasingImage, rng: &rng).pixels != plain { erased += 1 }
+        }
+        XCTAssertTrue((160...240).contains(erased), "\(erased) of 400 images erased with P = 0.5")
+    }
+
+    func testErasingProbabilityMustBeAFiniteProbability() {
+        for bad in [Double.nan, .infinity, -0.1, 1.5, 2] {
+            XCTAssertThrowsError(try erasingPipeline(bad).validate()) { error in
+                XCTAssertTrue("\(error)".contains("--random-erasing"), "\(error)")
+            }
+        }
+        for good in [0, 0.5, 1.0] { XCTAssertNoThrow(try erasingPipeline(good).validate()) }
+    }
+
+    // MARK: Seeding
+
+    func testBothAreReproducibleFromSeedEpochAndIndex() {
+        var pipeline = erasingPipeline(1)
+        pipeline.steps = [.resize(height: 16, width: 16, filter: .bilinear)]
+        pipeline.randomCropPadding = 3
+        pipeline.augmentation = AffineAugmentation(horizontalFlip: true)
+        func run(_ seed: UInt64, _ epoch: Int, _ index: Int) -> [Float] {
+            var rng = SampleRandom(seed: seed, epoch: epoch, index: index, salt: RandomSalt.augmentation)
+            return pipeline.process(erasingImage, rng: &rng).pixels
+        }
+        for index in 0..<20 {
+            let a = run(9, 2, index)
+            XCTAssertEqual(a, run(9, 2, index), "same (seed, epoch, index): same output")
+            XCTAssertNotEqual(a, run(9, 2, index + 1), "another index: another output")
+            XCTAssertNotEqual(a, run(9, 3, index), "another epoch: another output")
+            XCTAssertNotEqual(a, run(10, 2, index), "another seed: another output")
         }
     }
 }

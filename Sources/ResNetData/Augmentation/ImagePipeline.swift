@@ -1,6 +1,6 @@
 /// Everything between a decoded image and its slot in a batch: 8-bit geometric steps
 /// (resize, crops, the padded random crop), then one affine warp that also rescales and
-/// normalises into floats.
+/// normalises into floats, then random erasing on the floats.
 /// All randomness comes from the per-sample stream, so results do not depend on threads.
 public struct ImagePipeline: Sendable {
     /// 8-bit steps, applied in order before the affine augmentation.
@@ -19,6 +19,8 @@ public struct ImagePipeline: Sendable {
     /// CIFAR-style random crop after the steps: pad by this many zero pixels on each side, crop
     /// back at a random offset (`Crop.randomPadded`); 0 is off. At most half the smaller side.
     public var randomCropPadding: Int
+    /// Random Erasing on the rescaled, normalised floats (Zhong et al. 2017; see `RandomErasing`).
+    public var randomErasing: RandomErasing
     /// Multiplies pixel values after the transform (Keras `rescale`, e.g. 1/255).
     public var rescale: Float
     /// Per-channel mean and std subtracted/divided after rescaling (ImageNet recipes).
@@ -27,11 +29,12 @@ public struct ImagePipeline: Sendable {
 
     public init(channels: Int = 3, steps: [Step] = [], augmentation: AffineAugmentation = .none,
                 rescale: Float = 1, mean: [Float]? = nil, std: [Float]? = nil,
-                randomCropPadding: Int = 0) {
+                randomCropPadding: Int = 0, randomErasing: RandomErasing = .none) {
         self.channels = channels
         self.steps = steps
         self.augmentation = augmentation
         self.randomCropPadding = randomCropPadding
+        self.randomErasing = randomErasing
         self.rescale = rescale
         self.mean = mean
         self.std = std
@@ -79,6 +82,7 @@ public struct ImagePipeline: Sendable {
         }
         if let std, std.contains(where: { !($0 > 0) }) { throw DataError.invalidArgument("std must be above 0, got \(std)") }
         try augmentation.validate()
+        try randomErasing.validate()
         if randomCropPadding != 0 {
             // Against the output of the steps when it is known, else against the largest side.
             let side = outputSize(input: nil).map { min($0.height, $0.width) } ?? Self.maxSide
@@ -166,6 +170,8 @@ public struct ImagePipeline: Sendable {
         AffineWarp.warp(prepared, matrix: params.matrix(height: prepared.height, width: prepared.width),
                         outHeight: prepared.height, outWidth: prepared.width,
                         fill: augmentation.fillMode, cval: augmentation.cval, scale: scale, bias: bias, into: out)
+        randomErasing.apply(to: out, height: prepared.height, width: prepared.width, channels: channels,
+                            scale: scale, bias: bias, rng: &rng)
         return (prepared.height, prepared.width)
     }
 
