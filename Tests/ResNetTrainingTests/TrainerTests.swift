@@ -15,10 +15,25 @@ final class TrainerTests: TrainerTestCase {
     /// never interrupted ends: weights, BN buffers, momentum buffers, history. Cosine moves per
     /// batch, so this also checks the schedule position is restored.
     func testResumeAfterAKillIsBitExact() throws {
+        try assertResumeAfterAKillIsBitExact { _ in }
+    }
+
+    /// The same with the padded random crop and random erasing on: their draws come from the
+    /// per-sample stream too, so the resumed epoch sees the same crops and rectangles.
+    func testResumeAfterAKillIsBitExactWithRandomCropAndErasing() throws {
+        try assertResumeAfterAKillIsBitExact {
+            $0.randomCrop = 3
+            $0.randomErasing = 0.5
+        }
+    }
+
+    private func assertResumeAfterAKillIsBitExact(_ edit: (inout TrainingSettings) -> Void) throws {
         let data = try makeDataset("data")
         let a = path("runA"), b = path("runB")
         var copyError: Error?
-        let runA = try Trainer.start(settings(data: data, epochs: 2), runDirectory: a, say: { line in
+        var s = settings(data: data, epochs: 2)
+        edit(&s)
+        let runA = try Trainer.start(s, runDirectory: a, say: { line in
             if line == "Epoch 2/2" {
                 do { try FileManager.default.copyItem(atPath: a, toPath: b) } catch { copyError = error }
             }
@@ -27,6 +42,7 @@ final class TrainerTests: TrainerTestCase {
         XCTAssertNil(copyError)
         let interrupted = try RunDirectory(b).loadInfo()
         XCTAssertEqual(interrupted.epoch, 1, "the copy is the state after epoch 1")
+        XCTAssertEqual(interrupted.settings, s, "the resumed run reads the same settings, augmentation included")
 
         let runB = try Trainer.resume(runDirectory: b, say: { _ in })
         XCTAssertEqual(runB.info.epoch, 1)

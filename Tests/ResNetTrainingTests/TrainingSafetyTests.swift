@@ -30,6 +30,12 @@ final class TrainingSafetyTests: TrainerTestCase {
             ("--top-k", { $0.topK = 0 }),
             ("--lr", { $0.learningRate = .nan }),
             ("--weight-decay", { $0.weightDecay = .infinity }),
+            ("--random-crop", { $0.randomCrop = -1 }),
+            ("--random-crop must be between 0 and 6 (half the --image-size 12 side)", { $0.imageSize = 12; $0.randomCrop = 7 }),
+            ("--random-crop must be between 0 and 2048", { $0.randomCrop = Int.max }),
+            ("--random-erasing", { $0.randomErasing = .nan }),
+            ("--random-erasing", { $0.randomErasing = 2 }),
+            ("--random-erasing", { $0.randomErasing = -0.5 }),
         ]
         for (option, edit) in cases {
             var s = TrainingSettings()

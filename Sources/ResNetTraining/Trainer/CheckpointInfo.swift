@@ -19,12 +19,16 @@ public struct Preprocessing: Codable, Equatable, Sendable {
         self.rescale = rescale; self.mean = mean; self.std = std; self.resizeFilter = resizeFilter
     }
 
-    /// The deterministic pipeline (no augmentation): resize, rescale, normalize.
-    public func pipeline(augmentation: AffineAugmentation = .none) -> ImagePipeline {
+    /// The deterministic pipeline (no augmentation): resize, rescale, normalize; training adds
+    /// the affine augmentation, the padded random crop and random erasing.
+    public func pipeline(augmentation: AffineAugmentation = .none, randomCrop: Int = 0,
+                         randomErasing: RandomErasing = .none) -> ImagePipeline {
         var p = ImagePipeline.keras(height: height, width: width, channels: channels, augmentation: augmentation, rescale: rescale,
                                     filter: resizeFilter.flatMap(ResizeFilter.init(rawValue:)) ?? .nearest)
         p.mean = mean
         p.std = std
+        p.randomCropPadding = randomCrop
+        p.randomErasing = randomErasing
         return p
     }
 }

@@ -29,7 +29,7 @@ public struct PreparedData {
                                          channels: s.channels ?? nativeChannels ?? 3, rescale: s.rescale, mean: s.mean, std: s.std,
                                          resizeFilter: s.resizeFilter)
         func loader(_ d: any ImageDataset, training: Bool) throws -> DataLoader {
-            try DataLoader(dataset: d, pipeline: pre.pipeline(augmentation: training ? s.augmentation : .none),
+            try DataLoader(dataset: d, pipeline: s.pipeline(pre, training: training),
                            options: LoaderOptions(batchSize: s.batchSize, shuffle: training, dropLast: false, seed: s.seed,
                                                   workers: s.workers ?? ProcessInfo.processInfo.activeProcessorCount, strict: s.strict))
         }

@@ -44,6 +44,12 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var fillMode = "nearest"
     public var cval: Float = 0
     public var rescale: Float = 1.0 / 255
+    /// `--random-crop PAD`: CIFAR's padded random crop (torchvision `RandomCrop(size, padding: PAD)`,
+    /// zero fill); nil or 0 is off. Optional so that checkpoints saved before it still decode.
+    public var randomCrop: Int?
+    /// `--random-erasing P`: Random Erasing (Zhong et al. 2017) with probability P; nil or 0 is off.
+    /// Optional so that checkpoints saved before it still decode.
+    public var randomErasing: Double?
     /// How images are resized to the input size: "nearest" (Keras's default) or "bilinear".
     public var resizeFilter = "nearest"
     /// Per-channel normalization after rescaling (e.g. ImageNet's mean/std for torchvision weights).
@@ -68,6 +74,14 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         AffineAugmentation(rotationRange: rotationRange, widthShiftRange: widthShiftRange, heightShiftRange: heightShiftRange,
                            shearRange: shearRange, zoomRange: zoomRange, horizontalFlip: horizontalFlip,
                            verticalFlip: verticalFlip, fillMode: FillMode(rawValue: fillMode) ?? .nearest, cval: cval)
+    }
+
+    /// The pipeline the loader runs for the training split (`training`) or any other split: only
+    /// training augments.
+    public func pipeline(_ preprocessing: Preprocessing, training: Bool) -> ImagePipeline {
+        guard training else { return preprocessing.pipeline() }
+        return preprocessing.pipeline(augmentation: augmentation, randomCrop: randomCrop ?? 0,
+                                      randomErasing: RandomErasing(probability: randomErasing ?? 0))
     }
 
     /// Upper bounds on what a run may ask for: far above any real use, low enough that a typo
@@ -105,13 +119,26 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
             throw bad("--image-size must be between 8 and \(ResNetConfig.maxInputSize) (got \(imageSize))")
         }
         if let channels, ![1, 3].contains(channels) { throw bad("--channels must be 1 or 3 (got \(channels))") }
+        if let randomCrop {
+            // Half the image side; without --image-size the loader checks against the data's own size.
+            let limit = (imageSize ?? ImagePipeline.maxSide) / 2
+            guard (0...limit).contains(randomCrop) else {
+                throw bad("--random-crop must be between 0 and \(limit) (half the \(imageSize.map { "--image-size \($0)" } ?? "largest image") side) (got \(randomCrop))")
+            }
+        }
+        if let randomErasing {
+            guard randomErasing.isFinite, (0...1).contains(randomErasing) else {
+                throw bad("--random-erasing must be a finite probability in [0, 1] (got \(randomErasing))")
+            }
+        }
         do {
             try StratifiedSplit.validateRatios(splitRatios, source: "--split")
             // The augmentation and preprocessing as the loader will run them: a NaN would flow into
             // every pixel and keep the loss finite, so the divergence guard would never fire.
-            let side = imageSize ?? 32
-            try Preprocessing(height: side, width: side, channels: channels ?? mean?.count ?? 3, rescale: rescale, mean: mean, std: std,
-                              resizeFilter: resizeFilter).pipeline(augmentation: augmentation).validate()
+            // Without --image-size, a side that admits the (already checked) random crop.
+            let side = imageSize ?? max(32, 2 * (randomCrop ?? 0))
+            try pipeline(Preprocessing(height: side, width: side, channels: channels ?? mean?.count ?? 3, rescale: rescale, mean: mean, std: std,
+                                       resizeFilter: resizeFilter), training: true).validate()
         } catch let error as DataError {
             guard case .invalidArgument(let message) = error else { throw error }
             throw bad(message)

@@ -1,0 +1,72 @@
+import Foundation
+@testable import ResNetTraining
+import XCTest
+
+/// `--random-crop` and `--random-erasing` in a run: only the training split is augmented, and
+/// checkpoints written before the options existed still load.
+final class TrainingAugmentationTests: TrainerTestCase {
+    private func firstBatch(_ loader: ResNetData.DataLoader, epoch: Int = 0) throws -> [Float] {
+        try XCTUnwrap(loader.epoch(epoch).next()).images
+    }
+
+    func testOnlyTheTrainingSplitIsAugmented() throws {
+        let data = try makeDataset("data")
+        var plain = settings(data: data, epochs: 1)
+        plain.widthShiftRange = 0
+        plain.heightShiftRange = 0
+        plain.horizontalFlip = false
+        var s = plain
+        s.randomCrop = 2
+        s.randomErasing = 0.5
+        let augmented = try PreparedData(s), reference = try PreparedData(plain)
+        XCTAssertEqual(augmented.train.pipeline.randomCropPadding, 2)
+        XCTAssertEqual(augmented.train.pipeline.randomErasing.probability, 0.5)
+        XCTAssertNotEqual(try firstBatch(augmented.train), try firstBatch(reference.train), "training batches are augmented")
+        for (name, loader, plainLoader) in [("validation", augmented.validation, reference.validation), ("test", augmented.test, reference.test)] {
+            let loader = try XCTUnwrap(loader), plainLoader = try XCTUnwrap(plainLoader)
+            XCTAssertEqual(loader.pipeline.randomCropPadding, 0, name)
+            XCTAssertTrue(loader.pipeline.randomErasing.isNone, name)
+            XCTAssertEqual(try firstBatch(loader, epoch: 3), try firstBatch(plainLoader, epoch: 3), "\(name) is never augmented")
+        }
+        let evaluation = try PreparedData(s, forEvaluation: true)
+        XCTAssertEqual(try firstBatch(evaluation.train), try firstBatch(PreparedData(plain, forEvaluation: true).train),
+                       "evaluating the training split does not augment it")
+    }
+
+    /// checkpoint.json files written before the two options lack their keys: they decode with the
+    /// options off, and such a run can be read, used and resumed.
+    func testCheckpointsWithoutTheNewFieldsStillLoad() throws {
+        let data = try makeDataset("data")
+        var s = settings(data: data, epochs: 1)
+        s.randomCrop = 2
+        s.randomErasing = 0.25
+        let dir = path("run")
+        try Trainer.start(s, runDirectory: dir, say: { _ in }).fit()
+        let run = RunDirectory(dir)
+        var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: run.info)) as? [String: Any])
+        var saved = try XCTUnwrap(json["settings"] as? [String: Any])
+        XCTAssertEqual(saved["randomCrop"] as? Int, 2, "the options are saved with the run")
+        XCTAssertEqual(saved["randomErasing"] as? Double, 0.25)
+        saved["randomCrop"] = nil
+        saved["randomErasing"] = nil
+        json["settings"] = saved
+        try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]).write(to: run.info)
+        XCTAssertFalse(try String(contentsOf: run.info, encoding: .utf8).contains("random"))
+
+        let info = try run.loadInfo()
+        XCTAssertNil(info.settings.randomCrop)
+        XCTAssertNil(info.settings.randomErasing)
+        XCTAssertNoThrow(try Predictor(checkpoint: dir))
+        let resumed = try Trainer.resume(runDirectory: dir, epochs: 2, say: { _ in })
+        XCTAssertEqual(resumed.info.epoch, 1)
+        XCTAssertEqual(resumed.info.settings.epochs, 2)
+        XCTAssertNotNil(try resumed.fit())
+
+        // The settings alone, as an older version encoded them (no keys at all for the options).
+        let old = try JSONEncoder().encode(TrainingSettings())
+        XCTAssertFalse(String(decoding: old, as: UTF8.self).contains("random"))
+        let decoded = try JSONDecoder().decode(TrainingSettings.self, from: old)
+        XCTAssertEqual(decoded, TrainingSettings())
+        XCTAssertEqual(decoded.pipeline(Preprocessing(height: 8, width: 8, channels: 1, rescale: 1), training: true).randomCropPadding, 0)
+    }
+}
