@@ -64,6 +64,12 @@ struct AugmentationFlags: ParsableArguments {
     @Option(help: "Keras fill_mode: nearest, constant, reflect or wrap.") var fillMode = "nearest"
     @Option(help: "Keras cval for fill-mode constant.") var cval: Float = 0
     @Option(help: "Keras rescale (multiplies pixels after the transform).") var rescale: Float = 1.0 / 255
+    @Option(help: ArgumentHelp("CIFAR's random crop: pad PAD zero pixels on each side, crop back at a random offset (torchvision RandomCrop(size, padding: PAD)); at most half the image side.",
+                               valueName: "pad"))
+    var randomCrop: Int?
+    @Option(help: ArgumentHelp("Random Erasing (Zhong et al. 2017) with probability P: a random rectangle (area 0.02-0.4, aspect 0.3-3.3) filled with random pixel values, after normalisation.",
+                               valueName: "p"))
+    var randomErasing: Double?
     @Flag(help: "The seed article's augmentation: shift 0.1, shear 0.1, zoom 0.1, horizontal flip.") var seedAugmentation = false
     @Flag(help: "ImageNet normalisation: mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225) after rescaling.") var imagenetNormalize = false
 
@@ -86,6 +92,8 @@ struct AugmentationFlags: ParsableArguments {
         s.fillMode = fillMode
         s.cval = cval
         s.rescale = rescale
+        s.randomCrop = randomCrop
+        s.randomErasing = randomErasing
         if imagenetNormalize { s.mean = ImagePipeline.imageNetMean; s.std = ImagePipeline.imageNetStd }
     }
 
@@ -100,7 +108,7 @@ struct AugmentationFlags: ParsableArguments {
         }
         let preprocessing = Preprocessing(height: side, width: side, channels: channels ?? nativeChannels, rescale: rescale,
                                           mean: s.mean, std: s.std, resizeFilter: resize)
-        let p = preprocessing.pipeline(augmentation: s.augmentation)
+        let p = s.pipeline(preprocessing, training: true)
         do { try p.validate() } catch let error as DataError { throw ValidationError(error.description) }
         return p
     }
