@@ -24,17 +24,22 @@ public enum Crop {
         return crop(image, top: top, left: left, height: height, width: width)
     }
 
+    /// One try of torchvision's box sampling (RandomResizedCrop, RandomErasing): an area fraction
+    /// drawn uniformly from `scale` and an aspect ratio log-uniformly from `ratio`, in that order.
+    /// Returns the sides rounded to pixels: the one the ratio lengthens first.
+    static func sampleSides(area: Double, scale: ClosedRange<Double>, ratio: ClosedRange<Double>,
+                            rng: inout SampleRandom) -> (along: Int, across: Int) {
+        let target = area * rng.uniform(scale.lowerBound, scale.upperBound)
+        let aspect = exp(rng.uniform(log(ratio.lowerBound), log(ratio.upperBound)))
+        return (Int((target * aspect).squareRoot().rounded()), Int((target / aspect).squareRoot().rounded()))
+    }
+
     /// torchvision's RandomResizedCrop box: up to 10 tries of a random area fraction in `scale`
     /// and log-uniform aspect ratio in `ratio`, else a centred crop with the ratio clamped.
     public static func randomResizedBox(height: Int, width: Int, scale: ClosedRange<Double>, ratio: ClosedRange<Double>,
                                         rng: inout SampleRandom) -> (top: Int, left: Int, height: Int, width: Int) {
-        let area = Double(height * width)
-        let logRatio = log(ratio.lowerBound)...log(ratio.upperBound)
         for _ in 0..<10 {
-            let target = area * rng.uniform(scale.lowerBound, scale.upperBound)
-            let aspect = exp(rng.uniform(logRatio.lowerBound, logRatio.upperBound))
-            let w = Int((target * aspect).squareRoot().rounded())
-            let h = Int((target / aspect).squareRoot().rounded())
+            let (w, h) = sampleSides(area: Double(height * width), scale: scale, ratio: ratio, rng: &rng)
             if w > 0 && w <= width && h > 0 && h <= height {
                 return (rng.below(height - h + 1), rng.below(width - w + 1), h, w)
             }

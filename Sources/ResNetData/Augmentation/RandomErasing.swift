@@ -57,12 +57,9 @@ public struct RandomErasing: Equatable, Sendable {
     public func draw(height: Int, width: Int, rng: inout SampleRandom) -> (top: Int, left: Int, height: Int, width: Int)? {
         guard probability > 0, rng.uniform(0, 1) < probability else { return nil }
         let area = Double(height * width)
-        let logRatio = log(ratio.lowerBound)...log(ratio.upperBound)
         for _ in 0..<10 {
-            let target = area * rng.uniform(scale.lowerBound, scale.upperBound)
-            let aspect = exp(rng.uniform(logRatio.lowerBound, logRatio.upperBound))
-            let h = Int((target * aspect).squareRoot().rounded())
-            let w = Int((target / aspect).squareRoot().rounded())
+            // The ratio here is height / width, so the side it lengthens is the height.
+            let (h, w) = Crop.sampleSides(area: area, scale: scale, ratio: ratio, rng: &rng)
             guard h > 0, w > 0, h < height, w < width,
                   scale.contains(Double(h * w) / area), ratio.contains(Double(h) / Double(w)) else { continue }
             return (rng.below(height - h + 1), rng.below(width - w + 1), h, w)
