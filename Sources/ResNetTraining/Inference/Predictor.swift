@@ -8,6 +8,8 @@ public final class Predictor {
     public let model: ResNet
     public let info: CheckpointInfo
     public let weightsFile: URL
+    /// The checkpoint's preprocessing, built once (loadInfo has validated it).
+    private let pipeline: ImagePipeline
 
     /// `path`: a run directory (uses checkpoint.safetensors) or a .safetensors file whose directory
     /// holds the run's checkpoint.json (e.g. RUN_DIR/best.safetensors).
@@ -20,6 +22,7 @@ public final class Predictor {
         case .file(let file):
             throw TrainingError.checkpoint("no \(RunDirectory.infoFile) beside \(file.path): the model configuration and class names are unknown")
         }
+        pipeline = info.preprocessing.pipeline()
         model = try ResNet(info.modelConfig)
         try WeightLoader.load(tensors, into: model, source: weightsFile.path)
         model.eval()
@@ -30,8 +33,6 @@ public final class Predictor {
     /// Class probabilities for one image file, preprocessed as in training (no augmentation).
     public func probabilities(file path: String) throws -> [Float] {
         let p = info.preprocessing
-        let pipeline = p.pipeline()
-        try pipeline.validate()
         let image = try ImageDecoder.decode(file: path, channels: p.channels, sizeHint: pipeline.sizeHint)
         var input = [Float](repeating: 0, count: p.height * p.width * p.channels)
         var rng = SampleRandom(seed: 0)

@@ -126,11 +126,6 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
                 throw bad("--random-crop must be between 0 and \(limit) (half the \(imageSize.map { "--image-size \($0)" } ?? "largest image") side) (got \(randomCrop))")
             }
         }
-        if let randomErasing {
-            guard randomErasing.isFinite, (0...1).contains(randomErasing) else {
-                throw bad("--random-erasing must be a finite probability in [0, 1] (got \(randomErasing))")
-            }
-        }
         do {
             try StratifiedSplit.validateRatios(splitRatios, source: "--split")
             // The augmentation and preprocessing as the loader will run them: a NaN would flow into
