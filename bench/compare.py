@@ -47,10 +47,16 @@ def parse_args():
     p.add_argument("--dataset-dir", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--json-out", default=str(BENCH / "results.json"))
     p.add_argument("--quick", action="store_true", help="smoke test: batch 4, image 64, warmup 1, steps 2, 1024 images")
+    p.add_argument("--frameworks", default=",".join(FRAMEWORKS),
+                   help="comma-separated subset to run (default: all); `SwiftResNet` alone needs no Python packages and "
+                        "compares two builds of it when run once per --resnet, back to back")
     a = p.parse_args()
     if a.quick:
         a.batch_size, a.image_size, a.warmup, a.steps, a.images = 4, 64, 1, 2, 1024
     a.cases = [c.strip() for c in a.cases.split(",") if c.strip()]
+    a.frameworks = [f.strip() for f in a.frameworks.split(",") if f.strip()]
+    if "SwiftResNet" not in a.frameworks or any(f not in FRAMEWORKS for f in a.frameworks):
+        p.error(f"--frameworks must name SwiftResNet and any of {', '.join(FRAMEWORKS[1:])}")
     unknown = [c for c in a.cases if c not in CASES]
     if unknown:
         p.error(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(CASES)}")
@@ -62,7 +68,10 @@ def say(msg):
 
 
 def ensure_python(a):
-    """The interpreter for the peers: --python, else bench/.venv (created and filled by pip when needed)."""
+    """The interpreter for the peers: --python, else bench/.venv (created and filled by pip when needed);
+    none when only SwiftResNet runs."""
+    if a.frameworks == ["SwiftResNet"]:
+        return None
     if a.python:
         return a.python
     venv = BENCH / ".venv"
@@ -222,6 +231,8 @@ def table(a, runs):
             case_runs = [r for r in runs if r["case"] == (c.get("source") or case) and r["framework"] == fw]
             if fw != "SwiftResNet" and fw not in peers:
                 cells.append("n/a")
+            elif fw not in a.frameworks:
+                cells.append("not run")
             elif vals[fw] is None and any("error" in r for r in case_runs):
                 cells.append("failed")
             else:
@@ -242,7 +253,7 @@ def environment(a, py):
         if os.path.exists("/proc/cpuinfo") else platform.processor()
     probe = ("import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'; import json, torch, tensorflow as tf; "
              "print(json.dumps({'torch': torch.__version__, 'tensorflow': tf.__version__}))")
-    out, _, rc, _ = run([py, "-c", probe])
+    out, _, rc, _ = run([py, "-c", probe]) if py else ("", "", 1, 0)
     versions = last_json_line(out) if rc == 0 else {"torch": "?", "tensorflow": "?"}
     info, _, _, _ = run([a.resnet, "info"])
     git, _, _, _ = run(["git", "describe", "--always", "--dirty"])
@@ -269,7 +280,7 @@ def main():
         for case in todo:
             c = CASES[case]
             rounds = a.epoch_rounds if c["kind"] == "epoch" else a.rounds
-            fws = ["SwiftResNet", *c.get("peers", ("PyTorch", "TensorFlow"))]
+            fws = ["SwiftResNet", *(p for p in c.get("peers", ("PyTorch", "TensorFlow")) if p in a.frameworks)]
             for rnd in range(rounds):
                 for fw in fws[rnd % len(fws):] + fws[:rnd % len(fws)]:  # rotate who goes first
                     try:
