@@ -83,7 +83,7 @@ final class ConvolutionTests: XCTestCase {
     }
 
     /// Inference keeps weights reordered into oneDNN's blocked layout between calls; changing the
-    /// weights through `pointer` or `assign` must be seen by the next call, not the stale copy.
+    /// weights through `withMutableHostValues` or `assign` must be seen by the next call, not the stale copy.
     func testInferenceWeightCacheFollowsWeightChanges() {
         let x = randomDArray([2, 9, 7, 8], seed: 21)
         var wd = randomDArray([16, 8, 3, 3], seed: 22, std: 0.3)

@@ -58,7 +58,7 @@ final class InferenceFoldingTests: XCTestCase {
         XCTAssertTrue(Profiler.kinds.contains { $0.kind == .convolution })
     }
 
-    /// Weights and statistics changed after a folded pass (assign, a write through `pointer`,
+    /// Weights and statistics changed after a folded pass (assign, a write through `withMutableHostValues`,
     /// `loadStateDict`, a training step's running statistics) are picked up by the next one.
     func testFoldCacheFollowsChanges() throws {
         let net = try ResNetRegistry.make("resnet20") { $0.shortcut = .b }
