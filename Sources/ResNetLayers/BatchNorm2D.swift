@@ -47,7 +47,7 @@ public final class BatchNorm2D: Module {
         let training = usesBatchStatistics
         let y = batchNorm(x, scale: weight, shift: bias, statistics: BatchNormStatistics(mean: runningMean, variance: runningVar),
                           training: training, momentum: momentum, epsilon: epsilon, relu: relu)
-        if training { numBatchesTracked.pointer[0] += 1 }
+        if training { numBatchesTracked.withMutableHostValues { $0[0] += 1 } }
         if LayerTrace.isActive { LayerTrace.record(self, type: relu ? "BatchNorm+ReLU" : "BatchNormalization", inputs: [x], output: y, flops: 2 * y.count) }
         return y
     }

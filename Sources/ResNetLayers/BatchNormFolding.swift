@@ -21,13 +21,15 @@ extension Conv2D {
         }
         let (o, perFilter) = (outChannels, weight.count / outChannels)
         let w = Tensor(empty: weight.shape), b = Tensor(empty: [o])
-        let src = weight.storage.pointer, dst = w.storage.pointer
-        let gamma = bn.weight?.storage.pointer, beta = bn.bias.storage.pointer
-        let mean = bn.runningMean.storage.pointer, variance = bn.runningVar.storage.pointer, convBias = bias?.storage.pointer
-        for c in 0..<o {
-            let s = (gamma?[c] ?? 1) / (variance[c] + bn.epsilon).squareRoot()
-            for i in 0..<perFilter { dst[c * perFilter + i] = src[c * perFilter + i] * s }
-            b.storage.pointer[c] = beta[c] + ((convBias?[c] ?? 0) - mean[c]) * s
+        // Per-channel vectors are small: read as arrays. Reads leave the sources' versions alone.
+        let gamma = bn.weight?.toArray(), beta = bn.bias.toArray(), convBias = bias?.toArray()
+        let mean = bn.runningMean.toArray(), variance = bn.runningVar.toArray()
+        let scales = (0..<o).map { c in (gamma?[c] ?? 1) / (variance[c] + bn.epsilon).squareRoot() }
+        w.withMutableHostValues { dst in weight.withHostValues { src in
+            for c in 0..<o { for i in 0..<perFilter { dst[c * perFilter + i] = src[c * perFilter + i] * scales[c] } }
+        } }
+        b.withMutableHostValues { b in
+            for c in 0..<o { b[c] = beta[c] + ((convBias?[c] ?? 0) - mean[c]) * scales[c] }
         }
         foldCache = FoldCache(sources: sources, versions: versions, weight: w, bias: b)
         return (w, b)

@@ -84,7 +84,7 @@ extension BatchNorm2D {
     }
 
     /// Counts one training batch, as `callAsFunction` does, for a link that normalized outside it.
-    func countBatch() { numBatchesTracked.pointer[0] += 1 }
+    func countBatch() { numBatchesTracked.withMutableHostValues { $0[0] += 1 } }
 }
 
 extension Conv2D {

@@ -23,11 +23,11 @@ final class AutodiffTests: XCTestCase {
         // in-place accumulation into one leaf does not leak into the other.
         let a = Tensor(zeros: [4], requiresGrad: true), b = Tensor(zeros: [4], requiresGrad: true)
         (a + b).backward(seed: Tensor(shape: [4], values: [1, 2, 3, 4]))
-        XCTAssertEqual(a.grad!.array, [1, 2, 3, 4])
+        XCTAssertEqual(a.grad!.toArray(), [1, 2, 3, 4])
         XCTAssertFalse(a.grad!.storage === b.grad!.storage)
         a.backward(seed: Tensor(shape: [4], values: [1, 1, 1, 1]))   // a leaf's own backward accumulates
-        XCTAssertEqual(a.grad!.array, [2, 3, 4, 5])
-        XCTAssertEqual(b.grad!.array, [1, 2, 3, 4])
+        XCTAssertEqual(a.grad!.toArray(), [2, 3, 4, 5])
+        XCTAssertEqual(b.grad!.toArray(), [1, 2, 3, 4])
     }
 
     func testTensorUsedTwiceGetsTheSummedGradient() {

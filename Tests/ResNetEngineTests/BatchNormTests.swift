@@ -82,8 +82,8 @@ final class BatchNormTests: XCTestCase {
                 expectedVar[c] = (1 - momentum) * expectedVar[c] + momentum * v[c] * n / (n - 1)
             }
         }
-        assertClose(stats.mean.array.map(Double.init), expectedMean, tolerance: 1e-5, "running mean")
-        assertClose(stats.variance.array.map(Double.init), expectedVar, tolerance: 1e-5, "running variance")
+        assertClose(stats.mean.toArray().map(Double.init), expectedMean, tolerance: 1e-5, "running mean")
+        assertClose(stats.variance.toArray().map(Double.init), expectedVar, tolerance: 1e-5, "running variance")
         // The same update with the biased variance must be distinguishable at this tolerance.
         var biased = [1.0, 1, 1]
         for x in [x1, x2] { let v = refChannelMoments(x).variance; for c in 0..<3 { biased[c] = (1 - momentum) * biased[c] + momentum * v[c] } }
@@ -100,13 +100,13 @@ final class BatchNormTests: XCTestCase {
         let inference = batchNorm(x.tensor(), scale: scale.tensor(), shift: shift.tensor(), statistics: stats, training: false)
         assertClose(inference, refBatchNorm(x, scale: scale.data, shift: shift.data, mean: runMean, variance: runVar, epsilon: eps),
                     tolerance: Self.tolerance, "inference uses the running statistics")
-        XCTAssertEqual(stats.mean.array.map(Double.init), runMean, "inference must not move the running mean")
-        XCTAssertEqual(stats.variance.array.map(Double.init), runVar, "inference must not move the running variance")
+        XCTAssertEqual(stats.mean.toArray().map(Double.init), runMean, "inference must not move the running mean")
+        XCTAssertEqual(stats.variance.toArray().map(Double.init), runVar, "inference must not move the running variance")
 
         let training = batchNorm(x.tensor(), scale: scale.tensor(), shift: shift.tensor(), statistics: stats, training: true)
         assertClose(training, refBatchNormTraining(x, scale: scale.data, shift: shift.data, epsilon: eps).y,
                     tolerance: Self.tolerance, "training uses the batch statistics")
-        XCTAssertNotEqual(stats.mean.array.map(Double.init), runMean, "training moves the running mean")
+        XCTAssertNotEqual(stats.mean.toArray().map(Double.init), runMean, "training moves the running mean")
         // Per channel, the normalized training output has mean shift and (biased) std |scale|.
         let (m, v) = refChannelMoments(DArray(training))
         for c in 0..<3 {
@@ -125,8 +125,8 @@ final class BatchNormTests: XCTestCase {
                                 engine: { batchNorm($0[0], scale: $0[1], shift: $0[2], statistics: stats, training: false, relu: relu) },
                                 reference: { refBatchNorm($0[0], scale: $0[1].data, shift: $0[2].data, mean: runMean, variance: runVar,
                                                           epsilon: Double(Self.epsilon), relu: relu) })
-            XCTAssertEqual(stats.mean.array.map(Double.init), runMean.map { Double(Float($0)) }, "frozen BN moved the running mean")
-            XCTAssertEqual(stats.variance.array.map(Double.init), runVar.map { Double(Float($0)) }, "frozen BN moved the running variance")
+            XCTAssertEqual(stats.mean.toArray().map(Double.init), runMean.map { Double(Float($0)) }, "frozen BN moved the running mean")
+            XCTAssertEqual(stats.variance.toArray().map(Double.init), runVar.map { Double(Float($0)) }, "frozen BN moved the running variance")
         }
     }
 
@@ -218,12 +218,12 @@ final class BatchNormTests: XCTestCase {
                         post: BatchNormParameters(scale: nil, shift: Tensor(zeros: [2]), statistics: post, momentum: 0.2))
         let r = batchNorm(x, scale: nil, shift: Tensor(zeros: [3]), statistics: preExpected, training: true, momentum: 0.3, relu: true)
         _ = batchNorm(conv2d(r, w), scale: nil, shift: Tensor(zeros: [2]), statistics: postExpected, training: true, momentum: 0.2)
-        XCTAssertEqual(pre.mean.array, preExpected.mean.array)
-        XCTAssertEqual(pre.variance.array, preExpected.variance.array)
-        XCTAssertEqual(post.mean.array, postExpected.mean.array)
-        XCTAssertEqual(post.variance.array, postExpected.variance.array)
-        XCTAssertNotEqual(pre.mean.array, [0, 0, 0])
-        XCTAssertNotEqual(post.mean.array, [0, 0])
+        XCTAssertEqual(pre.mean.toArray(), preExpected.mean.toArray())
+        XCTAssertEqual(pre.variance.toArray(), preExpected.variance.toArray())
+        XCTAssertEqual(post.mean.toArray(), postExpected.mean.toArray())
+        XCTAssertEqual(post.variance.toArray(), postExpected.variance.toArray())
+        XCTAssertNotEqual(pre.mean.toArray(), [0, 0, 0])
+        XCTAssertNotEqual(post.mean.toArray(), [0, 0])
     }
 
     /// A link's batch norm over fresh running statistics (the gradient checks don't look at them).

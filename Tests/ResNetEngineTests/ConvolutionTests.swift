@@ -76,14 +76,14 @@ final class ConvolutionTests: XCTestCase {
                                                     residual: residual ? r.tensor() : nil, relu: relu, training: training)
                 let expected = refConv2d(x, w, bias: b, rg, residual: residual ? r : nil, relu: relu)
                 assertClose(y, expected, tolerance: Self.tolerance, "residual \(residual) relu \(relu) training \(training)")
-                if relu { XCTAssertTrue(y.array.allSatisfy { $0 >= 0 }) }
-                if relu { XCTAssertTrue(y.array.contains(0), "ReLU clipped nothing: the check would be vacuous") }
+                if relu { XCTAssertTrue(y.toArray().allSatisfy { $0 >= 0 }) }
+                if relu { XCTAssertTrue(y.toArray().contains(0), "ReLU clipped nothing: the check would be vacuous") }
             }
         }
     }
 
     /// Inference keeps weights reordered into oneDNN's blocked layout between calls; changing the
-    /// weights through `pointer` or `assign` must be seen by the next call, not the stale copy.
+    /// weights through `withMutableHostValues` or `assign` must be seen by the next call, not the stale copy.
     func testInferenceWeightCacheFollowsWeightChanges() {
         let x = randomDArray([2, 9, 7, 8], seed: 21)
         var wd = randomDArray([16, 8, 3, 3], seed: 22, std: 0.3)
@@ -98,8 +98,8 @@ final class ConvolutionTests: XCTestCase {
         BlockedWeightCache.shared.removeAll()
         check("first call")
         XCTAssertGreaterThan(BlockedWeightCache.shared.bytes, 0, "inference should keep the blocked weights")
-        w.pointer[5] += 1; wd.data[5] += 1
-        check("after a write through pointer")
+        w.withMutableHostValues { $0[5] += 1 }; wd.data[5] += 1
+        check("after a write through withMutableHostValues")
         wd = randomDArray([16, 8, 3, 3], seed: 23, std: 0.3)
         w.assign(wd.tensor())
         check("after assign")
@@ -112,7 +112,7 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertNil(inference.gradFn)
         let training = conv2d(x.tensor(), w.tensor(requiresGrad: true), padding: .same, residual: r.tensor(), relu: true)
         XCTAssertNotNil(training.gradFn)
-        XCTAssertEqual(inference.array, training.array)
+        XCTAssertEqual(inference.toArray(), training.toArray())
         let constant = conv2d(x.tensor(), w.tensor(), padding: .same)
         XCTAssertNil(constant.gradFn, "no input needs a gradient: nothing should be recorded")
     }

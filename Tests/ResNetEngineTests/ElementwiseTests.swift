@@ -75,7 +75,7 @@ final class ElementwiseTests: XCTestCase {
         let y = dropout(x, rate: rate, training: true, seed: 7)
         // Every element is dropped (0) or kept and scaled by 1 / (1 - rate); the kept fraction is about 1 - rate.
         var mask = [Float](repeating: 0, count: x.count), kept = 0
-        let (ya, xa) = (y.array, x.array)
+        let (ya, xa) = (y.toArray(), x.toArray())
         for i in 0..<x.count {
             if ya[i] == 0 { continue }
             XCTAssertEqual(ya[i], xa[i] / (1 - rate), accuracy: 1e-5)
@@ -85,11 +85,11 @@ final class ElementwiseTests: XCTestCase {
         // The gradient is the same mask.
         let r = randomDArray(x.shape, seed: 15)
         sum(multiply(y, r.tensor())).backward()
-        let ga = x.grad!.array
+        let ga = x.grad!.toArray()
         for i in 0..<x.count { XCTAssertEqual(ga[i], mask[i] * Float(r.data[i]), accuracy: 1e-5) }
         // Reproducible from the seed, and the identity in inference.
-        XCTAssertEqual(dropout(x, rate: rate, training: true, seed: 7).array, y.array)
-        XCTAssertNotEqual(dropout(x, rate: rate, training: true, seed: 8).array, y.array)
-        XCTAssertEqual(dropout(x, rate: rate, training: false, seed: 7).array, x.array)
+        XCTAssertEqual(dropout(x, rate: rate, training: true, seed: 7).toArray(), y.toArray())
+        XCTAssertNotEqual(dropout(x, rate: rate, training: true, seed: 8).toArray(), y.toArray())
+        XCTAssertEqual(dropout(x, rate: rate, training: false, seed: 7).toArray(), x.toArray())
     }
 }

@@ -38,7 +38,7 @@ struct GradientCheck {
         let expected = reference(inputs)
         XCTAssertEqual(y.shape, expected.shape, "\(name): output shape", file: file, line: line)
         guard y.shape == expected.shape else { return }
-        let err = relativeError(y.array.map(Double.init), expected.data)
+        let err = relativeError(y.toArray().map(Double.init), expected.data)
         XCTAssertLessThanOrEqual(err, forwardTolerance, "\(name): forward relative error \(err)", file: file, line: line)
 
         let weights = randomDArray(y.shape, seed: seed &+ 7)
@@ -67,6 +67,7 @@ struct GradientCheck {
             }
             var numeric: [Double] = [], analytic: [Double] = []
             var xs = inputs
+            let gradValues = grad.toArray()
             for i in coordinates {
                 let original = xs[j].data[i]
                 xs[j].data[i] = original + step
@@ -75,7 +76,7 @@ struct GradientCheck {
                 let minus = weightedReference(xs)
                 xs[j].data[i] = original
                 numeric.append((plus - minus) / (2 * step))
-                analytic.append(Double(grad.pointer[i]))
+                analytic.append(Double(gradValues[i]))
             }
             let gerr = relativeError(analytic, numeric)
             XCTAssertLessThanOrEqual(gerr, tolerance, "\(name): gradient of input \(j) relative error \(gerr) above \(tolerance)",

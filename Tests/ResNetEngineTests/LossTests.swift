@@ -8,12 +8,12 @@ final class LossTests: XCTestCase {
         let x = randomDArray([4, 7], seed: 1, std: 3)
         let p = softmax(x.tensor())
         assertClose(p, refSoftmax(x), tolerance: 1e-6, "softmax")
-        for r in 0..<4 { XCTAssertEqual(p.array[(r * 7)..<((r + 1) * 7)].reduce(0, +), 1, accuracy: 1e-6) }
-        XCTAssertTrue(p.array.allSatisfy { $0 > 0 && $0 < 1 })
+        for r in 0..<4 { XCTAssertEqual(p.toArray()[(r * 7)..<((r + 1) * 7)].reduce(0, +), 1, accuracy: 1e-6) }
+        XCTAssertTrue(p.toArray().allSatisfy { $0 > 0 && $0 < 1 })
         // Shift invariance, and no overflow on large logits.
         let big = softmax(DArray(shape: [1, 3], data: [1000, 1001, 1002]).tensor())
         let small = softmax(DArray(shape: [1, 3], data: [0, 1, 2]).tensor())
-        for j in 0..<3 { XCTAssertEqual(big.array[j], small.array[j], accuracy: 1e-6) }
+        for j in 0..<3 { XCTAssertEqual(big.toArray()[j], small.toArray()[j], accuracy: 1e-6) }
     }
 
     func testSoftmaxGradient() {
@@ -37,7 +37,7 @@ final class LossTests: XCTestCase {
         let hand = -labels.enumerated().map { Foundation.log(p.data[$0.offset * 4 + Int($0.element)]) }.reduce(0, +) / 5
         XCTAssertEqual(Double(withLabels.scalar), hand, accuracy: 1e-5)
         withLabels.backward(); withTargets.backward()
-        XCTAssertEqual(a.grad!.array, b.grad!.array)
+        XCTAssertEqual(a.grad!.toArray(), b.grad!.toArray())
         // d/dx = (softmax - one-hot) / N.
         assertClose(a.grad!, DArray(shape: [5, 4], data: (0..<20).map { (p.data[$0] - oneHot.data[$0]) / 5 }), tolerance: 1e-5, "gradient")
     }

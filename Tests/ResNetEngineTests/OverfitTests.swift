@@ -47,7 +47,7 @@ final class OverfitTests: XCTestCase {
             l.backward()
             for p in parameters {
                 let grad = p.grad!
-                for i in 0..<p.count { p.pointer[i] -= lr * grad.pointer[i] }
+                p.withMutableHostValues { p in grad.withHostValues { g in for i in p.indices { p[i] -= lr * g[i] } } }
             }
         }
         print("overfit: loss \(first) -> \(last) in \(steps) steps")

@@ -46,10 +46,10 @@ final class PoolingTests: XCTestCase {
         let x = Tensor(repeating: 1, shape: [1, 4, 4, 1])
         let inc = avgPool2d(x, kernel: 3, stride: 1, padding: .symmetric(1), countIncludePad: true)
         let exc = avgPool2d(x, kernel: 3, stride: 1, padding: .symmetric(1), countIncludePad: false)
-        XCTAssertEqual(inc.array[0], 4.0 / 9.0, accuracy: 1e-6)   // corner: 4 ones in a 3x3 window
-        XCTAssertEqual(inc.array[1], 6.0 / 9.0, accuracy: 1e-6)   // edge: 6 ones
-        XCTAssertEqual(inc.array[5], 1, accuracy: 1e-6)           // interior
-        XCTAssertTrue(exc.array.allSatisfy { abs($0 - 1) < 1e-6 })
+        XCTAssertEqual(inc.toArray()[0], 4.0 / 9.0, accuracy: 1e-6)   // corner: 4 ones in a 3x3 window
+        XCTAssertEqual(inc.toArray()[1], 6.0 / 9.0, accuracy: 1e-6)   // edge: 6 ones
+        XCTAssertEqual(inc.toArray()[5], 1, accuracy: 1e-6)           // interior
+        XCTAssertTrue(exc.toArray().allSatisfy { abs($0 - 1) < 1e-6 })
     }
 
     func testMaxPoolGradients() {
@@ -87,7 +87,7 @@ final class PoolingTests: XCTestCase {
         for n in 0..<2 { for c in 0..<5 {
             var s = 0.0
             for i in 0..<(7 * 9) { s += x.data[(n * 63 + i) * 5 + c] }
-            XCTAssertEqual(Double(y.array[n * 5 + c]), s / 63, accuracy: 1e-5)
+            XCTAssertEqual(Double(y.toArray()[n * 5 + c]), s / 63, accuracy: 1e-5)
         } }
     }
 }

@@ -20,7 +20,7 @@ struct DArray {
     }
 
     init(zeros shape: [Int]) { self.init(shape: shape, data: [Double](repeating: 0, count: shape.reduce(1, *))) }
-    init(_ t: Tensor) { self.init(shape: t.shape, data: t.array.map(Double.init)) }
+    init(_ t: Tensor) { self.init(shape: t.shape, data: t.toArray().map(Double.init)) }
 
     var count: Int { data.count }
     /// The same values as an engine tensor (rounded to float32).
@@ -63,7 +63,7 @@ func assertClose(_ actual: Tensor, _ expected: DArray, tolerance: Double, _ what
                  file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(actual.shape, expected.shape, "\(what): shape", file: file, line: line)
     guard actual.count == expected.count else { return }
-    let err = relativeError(actual.array.map(Double.init), expected.data)
+    let err = relativeError(actual.toArray().map(Double.init), expected.data)
     XCTAssertLessThanOrEqual(err, tolerance, "\(what): relative error \(err) above \(tolerance)", file: file, line: line)
     // A reference that is all zeros would make the check vacuous.
     XCTAssertTrue(expected.data.contains { $0 != 0 }, "\(what): reference is all zeros", file: file, line: line)

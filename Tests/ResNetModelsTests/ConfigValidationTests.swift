@@ -135,11 +135,11 @@ final class ConfigValidationTests: XCTestCase {
                 net.eval()
                 let y = GradMode.withoutGradient { net(x) }
                 XCTAssertEqual(y.shape, [2, c.numClasses!], "\(name) at \(size)")
-                XCTAssertTrue(y.array.allSatisfy(\.isFinite), "\(name) at \(size)")
+                XCTAssertTrue(y.toArray().allSatisfy(\.isFinite), "\(name) at \(size)")
             }
             net.train()
             crossEntropy(net(Tensor.randomUniform([2, 1, 1, c.inputChannels], seed: 1)), labels: LabelTensor([0, 1])).backward()
-            XCTAssertTrue(net.namedParameters.allSatisfy { $0.tensor.grad?.array.allSatisfy(\.isFinite) ?? true }, name)
+            XCTAssertTrue(net.namedParameters.allSatisfy { $0.tensor.grad?.toArray().allSatisfy(\.isFinite) ?? true }, name)
             XCTAssertEqual(net.summary(imageSize: 1).layers.last?.outputShape, [c.numClasses!])
         }
         XCTAssertTrue(try ResNetRegistry.config("resnet50").outputSize(height: 224, width: 224) == (7, 7))

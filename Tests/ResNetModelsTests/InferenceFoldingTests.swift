@@ -23,8 +23,8 @@ final class InferenceFoldingTests: XCTestCase {
 
     /// Folded (no gradient recorded) against unfolded (gradient mode, same eval-mode BN).
     private func assertFoldedMatches(_ net: ResNet, _ x: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-        let folded = GradMode.withoutGradient { net(x) }.array
-        let plain = net(x).array
+        let folded = GradMode.withoutGradient { net(x) }.toArray()
+        let plain = net(x).toArray()
         let scale = plain.map { abs($0) }.max() ?? 1
         let error = zip(folded, plain).map { abs($0 - $1) }.max() ?? 0
         XCTAssertLessThan(error / max(scale, 1e-6), 2e-4, "\(what): folded and conv-then-BN outputs differ", file: file, line: line)
@@ -58,31 +58,31 @@ final class InferenceFoldingTests: XCTestCase {
         XCTAssertTrue(Profiler.kinds.contains { $0.kind == .convolution })
     }
 
-    /// Weights and statistics changed after a folded pass (assign, a write through `pointer`,
+    /// Weights and statistics changed after a folded pass (assign, a write through `withMutableHostValues`,
     /// `loadStateDict`, a training step's running statistics) are picked up by the next one.
     func testFoldCacheFollowsChanges() throws {
         let net = try ResNetRegistry.make("resnet20") { $0.shortcut = .b }
         randomizeBatchNorms(net, seed: 5)
         net.eval()
         let x = Tensor.randomNormal([2, 16, 16, 3], seed: 2)
-        let before = GradMode.withoutGradient { net(x) }.array
+        let before = GradMode.withoutGradient { net(x) }.toArray()
         let bn = try XCTUnwrap(net.modules.first { $0.path == "layer2.0.bn2" } as? BatchNorm2D)
         bn.runningVar.assign(Tensor(repeating: 4, shape: [bn.channels]))
         assertFoldedMatches(net, x, "after assigning running_var")
         let conv = try XCTUnwrap(net.modules.first { $0.path == "layer1.1.conv1" } as? Conv2D)
-        conv.weight.pointer[0] += 0.5
-        assertFoldedMatches(net, x, "after a write through pointer")
+        conv.weight.withMutableHostValues { $0[0] += 0.5 }
+        assertFoldedMatches(net, x, "after a write through withMutableHostValues")
         let other = try ResNetRegistry.make("resnet20") { $0.shortcut = .b; $0.seed = 42 }
         randomizeBatchNorms(other, seed: 11)
         try net.loadStateDict(other.stateDict())
         assertFoldedMatches(net, x, "after loadStateDict")
         other.eval()
-        XCTAssertEqual(GradMode.withoutGradient { net(x) }.array, GradMode.withoutGradient { other(x) }.array)
+        XCTAssertEqual(GradMode.withoutGradient { net(x) }.toArray(), GradMode.withoutGradient { other(x) }.toArray())
         net.train()
         _ = net(x)   // updates every running statistic
         net.eval()
         assertFoldedMatches(net, x, "after a training-mode pass")
-        XCTAssertNotEqual(GradMode.withoutGradient { net(x) }.array, before)
+        XCTAssertNotEqual(GradMode.withoutGradient { net(x) }.toArray(), before)
     }
 
     /// Training runs each BN-ReLU joined to the next convolution with its output recomputed in
@@ -108,7 +108,7 @@ final class InferenceFoldingTests: XCTestCase {
             func gradients(_ forward: () -> Tensor) -> [[Float]] {
                 for p in unit.namedParameters { p.tensor.zeroGradient() }
                 sum(multiply(forward(), r)).backward()
-                return unit.namedParameters.map { $0.tensor.grad?.array ?? [] }
+                return unit.namedParameters.map { $0.tensor.grad?.toArray() ?? [] }
             }
             let chained = gradients { (unit as! any ResidualUnit)(x) }
             let layered = gradients { layerByLayer(unit, x) }

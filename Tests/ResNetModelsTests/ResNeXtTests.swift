@@ -50,13 +50,13 @@ final class ResNeXtTests: XCTestCase {
         let x = Tensor.randomNormal([2, 32, 32, 3], seed: 1)
         let logits = net(x)
         XCTAssertEqual(logits.shape, [2, 1000])
-        XCTAssertTrue(logits.array.allSatisfy { $0.isFinite })
+        XCTAssertTrue(logits.toArray().allSatisfy { $0.isFinite })
         crossEntropy(logits, labels: LabelTensor([3, 7])).backward()
         let w = try XCTUnwrap(net.namedParameters.first { $0.name == "layer1.0.conv2.weight" }?.tensor)
         let g = try XCTUnwrap(w.grad)
         XCTAssertEqual(g.shape, [128, 4, 3, 3])
-        XCTAssertTrue(g.array.allSatisfy { $0.isFinite })
-        XCTAssertTrue(g.array.contains { $0 != 0 })
+        XCTAssertTrue(g.toArray().allSatisfy { $0.isFinite })
+        XCTAssertTrue(g.toArray().contains { $0 != 0 })
         XCTAssertTrue(net.namedParameters.allSatisfy { $0.tensor.grad != nil }, "every parameter should get a gradient")
     }
 
@@ -78,12 +78,14 @@ final class ResNeXtTests: XCTestCase {
             let (o, cg, kk) = (s.shape[0], s.shape[1], 9), perGroup = s.shape[0] / 4
             XCTAssertEqual(t.shape, [o, cg * 4, 3, 3])
             t.assign(Tensor(zeros: t.shape))
-            for f in 0..<o {
-                for c in 0..<cg {
-                    let denseRow: Int = (f * cg * 4 + (f / perGroup) * cg + c) * kk, groupedRow: Int = (f * cg + c) * kk
-                    for k in 0..<kk { t.pointer[denseRow + k] = s.pointer[groupedRow + k] }
+            t.withMutableHostValues { tv in s.withHostValues { sv in
+                for f in 0..<o {
+                    for c in 0..<cg {
+                        let denseRow: Int = (f * cg * 4 + (f / perGroup) * cg + c) * kk, groupedRow: Int = (f * cg + c) * kk
+                        for k in 0..<kk { tv[denseRow + k] = sv[groupedRow + k] }
+                    }
                 }
-            }
+            } }
         }
         return (grouped, dense)
     }
@@ -111,19 +113,20 @@ final class ResNeXtTests: XCTestCase {
         let denseParameters = Dictionary(uniqueKeysWithValues: dense.namedParameters.map { ($0.name, $0.tensor) })
         for (name, p) in grouped.namedParameters {
             let g = try XCTUnwrap(p.grad, name), d = try XCTUnwrap(denseParameters[name]?.grad, name)
-            guard g.shape != d.shape else { assertClose(g.array, d.array, "gradient of \(name)"); continue }
+            guard g.shape != d.shape else { assertClose(g.toArray(), d.toArray(), "gradient of \(name)"); continue }
             let (cg, perGroup) = (g.shape[1], g.shape[0] / 4)
             var diagonal: [Float] = []
+            let dValues = d.toArray()
             for f in 0..<g.shape[0] {
                 for c in 0..<cg {
                     let row: Int = (f * cg * 4 + (f / perGroup) * cg + c) * 9
-                    for k in 0..<9 { diagonal.append(d.pointer[row + k]) }
+                    for k in 0..<9 { diagonal.append(dValues[row + k]) }
                 }
             }
-            assertClose(g.array, diagonal, "gradient of \(name) on the diagonal blocks")
+            assertClose(g.toArray(), diagonal, "gradient of \(name) on the diagonal blocks")
         }
         let denseBuffers = Dictionary(uniqueKeysWithValues: dense.namedBuffers.map { ($0.name, $0.tensor) })
-        for (name, b) in grouped.namedBuffers { assertClose(b.array, try XCTUnwrap(denseBuffers[name]).array, name) }
+        for (name, b) in grouped.namedBuffers { assertClose(b.toArray(), try XCTUnwrap(denseBuffers[name]).toArray(), name) }
     }
 
     /// Inference folds each batch norm into its grouped convolution: the same logits as the dense twin.
@@ -136,9 +139,9 @@ final class ResNeXtTests: XCTestCase {
         for (name, b) in grouped.namedBuffers { dense.namedBuffers.first { $0.name == name }?.tensor.assign(b) }
         grouped.eval(); dense.eval()
         let x = Tensor.randomNormal([2, 9, 7, 3], seed: 8)
-        let expected = GradMode.withoutGradient { dense(x) }.array
-        assertClose(GradMode.withoutGradient { grouped(x) }.array, expected, "folded logits")
-        assertClose(grouped(x).array, expected, "conv-then-batch-norm logits")
+        let expected = GradMode.withoutGradient { dense(x) }.toArray()
+        assertClose(GradMode.withoutGradient { grouped(x) }.toArray(), expected, "folded logits")
+        assertClose(grouped(x).toArray(), expected, "conv-then-batch-norm logits")
     }
 
     func testConfigDecodesCheckpointsWithoutGroups() throws {

@@ -10,10 +10,12 @@ final class TrainingBehaviourTests: XCTestCase {
         for (name, p) in params {
             guard let g = p.grad else { continue }
             var v = velocity[name] ?? [Float](repeating: 0, count: p.count)
-            for i in 0..<p.count {
-                v[i] = momentum * v[i] + g.pointer[i]
-                p.pointer[i] -= lr * v[i]
-            }
+            p.withMutableHostValues { p in g.withHostValues { g in
+                for i in p.indices {
+                    v[i] = momentum * v[i] + g[i]
+                    p[i] -= lr * v[i]
+                }
+            } }
             velocity[name] = v
             p.zeroGradient()
         }
@@ -48,30 +50,30 @@ final class TrainingBehaviourTests: XCTestCase {
         bn.runningVar.assign(Tensor(shape: [4], values: [1, 2, 0.5, 4]))
         bn.freeze()
         bn.train()
-        let before = bn.runningMean.array + bn.runningVar.array
+        let before = bn.runningMean.toArray() + bn.runningVar.toArray()
         let x = Tensor.randomNormal([2, 3, 3, 4], seed: 3)
         x.requiresGrad = true
         let y = bn(x)
         sum(y * 2).backward()
-        XCTAssertEqual(bn.runningMean.array + bn.runningVar.array, before)
+        XCTAssertEqual(bn.runningMean.toArray() + bn.runningVar.toArray(), before)
         XCTAssertEqual(bn.numBatchesTracked.scalar, 0)
         XCTAssertNil(bn.weight?.grad, "a frozen batch norm learns nothing")
         // y = (x - mean) / sqrt(var + eps): dy/dx = 1 / sqrt(var + eps) per channel, times 2 from the loss.
         let expected = [Float(1), 2, 0.5, 4].map { 2 / ($0 + 1e-5).squareRoot() }
-        for (i, v) in x.grad!.array.enumerated() { XCTAssertEqual(v, expected[i % 4], accuracy: 1e-4) }
+        for (i, v) in x.grad!.toArray().enumerated() { XCTAssertEqual(v, expected[i % 4], accuracy: 1e-4) }
         // Unfrozen, training mode moves the statistics.
         bn.freeze(false)
         _ = bn(x)
-        XCTAssertNotEqual(bn.runningMean.array, Array(before.prefix(4)))
+        XCTAssertNotEqual(bn.runningMean.toArray(), Array(before.prefix(4)))
         XCTAssertEqual(bn.numBatchesTracked.scalar, 1)
     }
 
     func testStateDictRoundTripAndErrors() throws {
         let a = try ResNetRegistry.make("resnet20") { $0.seed = 1 }
         let b = try ResNetRegistry.make("resnet20") { $0.seed = 2 }
-        XCTAssertNotEqual(a.stateDict()["conv1.weight"]!.array, b.stateDict()["conv1.weight"]!.array)
+        XCTAssertNotEqual(a.stateDict()["conv1.weight"]!.toArray(), b.stateDict()["conv1.weight"]!.toArray())
         try b.loadStateDict(a.stateDict())
-        for name in a.stateNames { XCTAssertEqual(a.stateDict()[name]!.array, b.stateDict()[name]!.array, name) }
+        for name in a.stateNames { XCTAssertEqual(a.stateDict()[name]!.toArray(), b.stateDict()[name]!.toArray(), name) }
 
         var missing = a.stateDict()
         missing["layer2.0.bn1.running_var"] = nil
@@ -83,15 +85,15 @@ final class TrainingBehaviourTests: XCTestCase {
         }
         // Checked before copied: the refused state changed nothing, not even the keys before fc.weight.
         let c = try ResNetRegistry.make("resnet20") { $0.seed = 3 }
-        let before = c.stateDict()["conv1.weight"]!.array
+        let before = c.stateDict()["conv1.weight"]!.toArray()
         XCTAssertThrowsError(try c.loadStateDict(wrong))
-        XCTAssertEqual(c.stateDict()["conv1.weight"]!.array, before)
+        XCTAssertEqual(c.stateDict()["conv1.weight"]!.toArray(), before)
     }
 
     func testZeroInitResidualStartsUnitsAsIdentity() throws {
         let net = try ResNetRegistry.make("resnet50") { $0.zeroInitResidual = true }
         let state = net.stateDict()
-        XCTAssertEqual(Set(state["layer3.4.bn3.weight"]!.array), [0])
-        XCTAssertEqual(Set(state["layer3.4.bn2.weight"]!.array), [1])
+        XCTAssertEqual(Set(state["layer3.4.bn3.weight"]!.toArray()), [0])
+        XCTAssertEqual(Set(state["layer3.4.bn2.weight"]!.toArray()), [1])
     }
 }

@@ -16,9 +16,9 @@ final class AdamTests: XCTestCase {
         // update = 0.1·m̂/sqrt(v̂) = [0.0965182, -0.0670058, 0.0469468]; p2 = p1 - update
         assertClose(steps[1], [0.8034818, 2.1670058, 2.8530532], accuracy: 1e-5)
         let state = adam.state
-        XCTAssertEqual(state["fc.bias.step"]!.array, [2])
-        assertClose(state["fc.bias.exp_avg"]!.array, [0.145, -0.09, 0.13])
-        assertClose(state["fc.bias.exp_avg_sq"]!.array, [0.00124975, 0.000999, 0.004246], accuracy: 1e-7) // float32 1 - 0.999 is off by ~1e-5 relative
+        XCTAssertEqual(state["fc.bias.step"]!.toArray(), [2])
+        assertClose(state["fc.bias.exp_avg"]!.toArray(), [0.145, -0.09, 0.13])
+        assertClose(state["fc.bias.exp_avg_sq"]!.toArray(), [0.00124975, 0.000999, 0.004246], accuracy: 1e-7) // float32 1 - 0.999 is off by ~1e-5 relative
     }
 
     func testAdamL2WeightDecayJoinsTheGradient() {
@@ -55,8 +55,8 @@ final class AdamTests: XCTestCase {
         let bias = TwoStepExample.parameter("conv1.bias")
         let adamW = AdamW(parameters: [conv, bias], learningRate: 0.1, weightDecay: 0.1, decayFilter: .weightsOnly)
         _ = TwoStepExample.run(adamW)
-        assertClose(conv.tensor.array, [0.7845818, 2.1262058, 2.7943532], accuracy: 1e-5, "decayed as testAdamW")
-        assertClose(bias.tensor.array, [0.8034818, 2.1670058, 2.8530532], accuracy: 1e-5, "undecayed as testAdam")
+        assertClose(conv.tensor.toArray(), [0.7845818, 2.1262058, 2.7943532], accuracy: 1e-5, "decayed as testAdamW")
+        assertClose(bias.tensor.toArray(), [0.8034818, 2.1670058, 2.8530532], accuracy: 1e-5, "undecayed as testAdam")
     }
 
     func testFrozenParameterKeepsItsOwnStepCount() {
@@ -65,8 +65,8 @@ final class AdamTests: XCTestCase {
         let adam = Adam(parameters: [a, b], learningRate: 0.1)
         a.tensor.grad = Tensor(shape: [1, 3], values: [1, 1, 1])
         adam.step()
-        XCTAssertEqual(adam.state["fc.weight.step"]!.array, [1])
-        XCTAssertEqual(adam.state["fc.bias.step"]!.array, [0], "frozen: no step, as PyTorch's per-parameter state")
-        XCTAssertEqual(b.tensor.array, TwoStepExample.initial)
+        XCTAssertEqual(adam.state["fc.weight.step"]!.toArray(), [1])
+        XCTAssertEqual(adam.state["fc.bias.step"]!.toArray(), [0], "frozen: no step, as PyTorch's per-parameter state")
+        XCTAssertEqual(b.tensor.toArray(), TwoStepExample.initial)
     }
 }

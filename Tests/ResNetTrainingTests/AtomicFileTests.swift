@@ -78,7 +78,7 @@ final class AtomicFileTests: XCTestCase {
         try Data([9]).write(to: liveLeftover)
 
         // The good file is still intact and readable.
-        XCTAssertEqual(try SafeTensors.read(url).tensor("w").array, [1, 2])
+        XCTAssertEqual(try SafeTensors.read(url).tensor("w").toArray(), [1, 2])
         // The truncated leftover is itself rejected as a safetensors file.
         XCTAssertThrowsError(try SafeTensors.read(ownLeftover))
 
@@ -86,7 +86,7 @@ final class AtomicFileTests: XCTestCase {
         let next: [String: Tensor] = ["w": Tensor(shape: [3], values: [4, 5, 6]), "bn.num_batches_tracked": Tensor(scalar: 6)]
         try SafeTensors.write(next, to: url)
         let file = try SafeTensors.read(url)
-        XCTAssertEqual(try file.tensor("w").array, [4, 5, 6])
+        XCTAssertEqual(try file.tensor("w").toArray(), [4, 5, 6])
         XCTAssertEqual(try file.tensor("bn.num_batches_tracked").scalar, 6)
         XCTAssertFalse(FileManager.default.fileExists(atPath: ownLeftover.path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: deadLeftover.path))

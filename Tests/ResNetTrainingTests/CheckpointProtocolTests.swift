@@ -30,9 +30,9 @@ final class CheckpointProtocolTests: TrainerTestCase {
         }
         // Readers see epoch 1, and refuse the leftover by name.
         let predictor = try Predictor(checkpoint: dir)
-        for (name, tensor) in epoch1 { XCTAssertEqual(predictor.model.stateDict()[name]!.array, tensor.array, name) }
-        XCTAssertEqual(try WeightLoader.read(dir)["fc.weight"]!.array, epoch1["fc.weight"]!.array)
-        XCTAssertEqual(try WeightLoader.read(run.weights.path)["fc.weight"]!.array, epoch1["fc.weight"]!.array)
+        for (name, tensor) in epoch1 { XCTAssertEqual(predictor.model.stateDict()[name]!.toArray(), tensor.toArray(), name) }
+        XCTAssertEqual(try WeightLoader.read(dir)["fc.weight"]!.toArray(), epoch1["fc.weight"]!.toArray())
+        XCTAssertEqual(try WeightLoader.read(run.weights.path)["fc.weight"]!.toArray(), epoch1["fc.weight"]!.toArray())
         XCTAssertThrowsError(try Predictor(checkpoint: run.file("checkpoint-epoch2.safetensors").path)) { error in
             XCTAssertTrue("\(error)".contains("unfinished save"), "\(error)")
         }
@@ -40,7 +40,7 @@ final class CheckpointProtocolTests: TrainerTestCase {
         try FileManager.default.removeItem(at: blocker)
         let resumed = try Trainer.resume(runDirectory: dir, epochs: 2, say: { _ in })
         XCTAssertEqual(resumed.info.epoch, 1)
-        for (name, tensor) in epoch1 { XCTAssertEqual(resumed.model.stateDict()[name]!.array, tensor.array, name) }
+        for (name, tensor) in epoch1 { XCTAssertEqual(resumed.model.stateDict()[name]!.toArray(), tensor.toArray(), name) }
         try resumed.fit()
         XCTAssertEqual(try run.loadInfo().epoch, 2)
         XCTAssertEqual(try historyRows(dir).count, 2)
@@ -102,7 +102,7 @@ final class CheckpointProtocolTests: TrainerTestCase {
         try SafeTensors.write(stale.stateDict(), metadata: ["epoch": "7"], to: run.best)
         let predictor = try Predictor(checkpoint: run.best.path)
         XCTAssertEqual(predictor.weightsFile.lastPathComponent, "best-epoch1.safetensors")
-        XCTAssertEqual(predictor.model.stateDict()["fc.weight"]!.array, best1["fc.weight"]!.array)
+        XCTAssertEqual(predictor.model.stateDict()["fc.weight"]!.toArray(), best1["fc.weight"]!.toArray())
     }
 
     /// A kill after the commit but before the fixed names were updated leaves them pointing at the
@@ -197,7 +197,7 @@ final class LegacyRunDirectoryTests: TrainerTestCase {
         let run = try legacyRun()
         let weights = try SafeTensors.read(run.weights).tensors()
         let resumed = try Trainer.resume(runDirectory: run.url.path, epochs: 2, say: { _ in })
-        XCTAssertEqual(resumed.model.stateDict()["fc.weight"]!.array, weights["fc.weight"]!.array)
+        XCTAssertEqual(resumed.model.stateDict()["fc.weight"]!.toArray(), weights["fc.weight"]!.toArray())
         XCTAssertNoThrow(try Predictor(checkpoint: run.best.path))
         try resumed.fit()
         let info = try run.loadInfo()
@@ -218,11 +218,11 @@ final class LegacyRunDirectoryTests: TrainerTestCase {
         try SafeTensors.write(newer, metadata: ["epoch": "2"], to: run.weights)
 
         let resumed = try Trainer.resume(runDirectory: run.url.path, epochs: 2, say: { _ in })
-        XCTAssertEqual(resumed.model.stateDict()["fc.bias"]!.array, epoch1["fc.bias"]!.array, "the committed epoch-1 weights")
+        XCTAssertEqual(resumed.model.stateDict()["fc.bias"]!.toArray(), epoch1["fc.bias"]!.toArray(), "the committed epoch-1 weights")
         XCTAssertTrue(FileManager.default.fileExists(atPath: prev.path), "still the only copy of the committed weights")
         try block(run, .weights, epoch: 2)
         XCTAssertThrowsError(try resumed.fit())
         XCTAssertTrue(FileManager.default.fileExists(atPath: prev.path), "a failed save keeps it too")
-        XCTAssertEqual(try Predictor(checkpoint: run.url.path).model.stateDict()["fc.bias"]!.array, epoch1["fc.bias"]!.array)
+        XCTAssertEqual(try Predictor(checkpoint: run.url.path).model.stateDict()["fc.bias"]!.toArray(), epoch1["fc.bias"]!.toArray())
     }
 }

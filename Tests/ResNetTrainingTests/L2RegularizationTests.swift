@@ -14,9 +14,9 @@ final class L2RegularizationTests: XCTestCase {
         XCTAssertEqual(l2.scale, 1e-4)
         l2.addGradients(to: all)
         // conv: g + 1e-4·w = [0.5 + 0.0001, -1 + 0.0002, 2 + 0.0003]
-        assertClose(conv.tensor.grad!.array, [0.5001, -0.9998, 2.0003])
-        XCTAssertEqual(bn.tensor.grad!.array, [0.5, -1, 2])
-        XCTAssertEqual(fc.tensor.grad!.array, [0.5, -1, 2])
+        assertClose(conv.tensor.grad!.toArray(), [0.5001, -0.9998, 2.0003])
+        XCTAssertEqual(bn.tensor.grad!.toArray(), [0.5, -1, 2])
+        XCTAssertEqual(fc.tensor.grad!.toArray(), [0.5, -1, 2])
         // loss = 1e-4·(1 + 4 + 9)/2 = 7e-4, conv weights only
         XCTAssertEqual(l2.loss(all), 7e-4, accuracy: 1e-10)
         XCTAssertEqual(L2Regularization(scale: 1e-4, filter: .weightsOnly).loss(all), 1.4e-3, accuracy: 1e-10)
@@ -34,7 +34,7 @@ final class L2RegularizationTests: XCTestCase {
             regularized.step()
             decayed.step()
         }
-        assertClose(a.tensor.array, b.tensor.array)
+        assertClose(a.tensor.toArray(), b.tensor.toArray())
     }
 
     func testFrozenParameterGetsNoGradient() {

@@ -9,7 +9,7 @@ final class OptimizerStateTests: XCTestCase {
     }
 
     private func copies(_ parameters: [(name: String, tensor: Tensor)]) -> [(name: String, tensor: Tensor)] {
-        parameters.map { ($0.name, Tensor(shape: $0.tensor.shape, values: $0.tensor.array, requiresGrad: true)) }
+        parameters.map { ($0.name, Tensor(shape: $0.tensor.shape, values: $0.tensor.toArray(), requiresGrad: true)) }
     }
 
     /// Two steps on the original, snapshot, a third step on both the original and a fresh optimizer loaded from it.
@@ -22,11 +22,11 @@ final class OptimizerStateTests: XCTestCase {
         let third: [[Float]] = [[-0.25, 0.75, 1.5]]
         XCTAssertEqual(TwoStepExample.run(original, gradients: third), TwoStepExample.run(restored, gradients: third), file: file, line: line)
         for ((_, a), (_, b)) in zip(original.parameters, restored.parameters) {
-            XCTAssertEqual(a.array, b.array, file: file, line: line)
+            XCTAssertEqual(a.toArray(), b.toArray(), file: file, line: line)
         }
         XCTAssertEqual(Set(saved.keys), Set(restored.state.keys), file: file, line: line)
-        XCTAssertNotEqual(saved.values.map(\.array).sorted { $0.lexicographicallyPrecedes($1) },
-                          original.state.values.map(\.array).sorted { $0.lexicographicallyPrecedes($1) },
+        XCTAssertNotEqual(saved.values.map { $0.toArray() }.sorted { $0.lexicographicallyPrecedes($1) },
+                          original.state.values.map { $0.toArray() }.sorted { $0.lexicographicallyPrecedes($1) },
                           "the snapshot is a copy: the third step must not change it", file: file, line: line)
     }
 
@@ -72,7 +72,7 @@ final class OptimizerStateTests: XCTestCase {
             XCTAssertEqual(error as? OptimizerStateError, .shapeMismatch(key: "fc.bias.momentum_buffer", expected: [3], found: [4]))
             XCTAssertTrue("\(error)".contains("fc.bias.momentum_buffer"), "\(error)")
         }
-        XCTAssertEqual(sgd.state["layer1.0.conv1.weight.momentum_buffer"]!.array, [0, 0, 0], "validated before anything is copied")
+        XCTAssertEqual(sgd.state["layer1.0.conv1.weight.momentum_buffer"]!.toArray(), [0, 0, 0], "validated before anything is copied")
     }
 
     func testLoadStateFromAnotherOptimizerThrows() {

@@ -18,7 +18,7 @@ enum TwoStepExample {
             for (_, tensor) in optimizer.parameters { tensor.grad = Tensor(shape: tensor.shape, values: g) }
             optimizer.step()
             optimizer.zeroGrad()
-            return optimizer.parameters[0].tensor.array
+            return optimizer.parameters[0].tensor.toArray()
         }
     }
 }

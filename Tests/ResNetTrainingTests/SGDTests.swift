@@ -22,7 +22,7 @@ final class SGDTests: XCTestCase {
         // buf2 = 0.9·buf1 + g2 = [0.45 + 1, -0.9 + 0, 1.8 - 0.5] = [1.45, -0.9, 1.3]
         // p2 = p1 - 0.1·buf2 = [0.95 - 0.145, 2.1 + 0.09, 2.8 - 0.13]
         assertClose(steps[1], [0.805, 2.19, 2.67])
-        assertClose(sgd.state["fc.bias.momentum_buffer"]!.array, [1.45, -0.9, 1.3])
+        assertClose(sgd.state["fc.bias.momentum_buffer"]!.toArray(), [1.45, -0.9, 1.3])
     }
 
     func testNesterov() {
@@ -60,8 +60,8 @@ final class SGDTests: XCTestCase {
         let bias = TwoStepExample.parameter("fc.bias")
         let sgd = SGD(parameters: [conv, bias], learningRate: 0.1, weightDecay: 0.1, decayFilter: .convWeightsOnly)
         _ = TwoStepExample.run(sgd)
-        assertClose(conv.tensor.array, [0.8306, 2.0592, 2.7923], "conv weight decays (as testWeightDecay)")
-        assertClose(bias.tensor.array, [0.85, 2.1, 2.85], "bias does not (as testPlainSGD)")
+        assertClose(conv.tensor.toArray(), [0.8306, 2.0592, 2.7923], "conv weight decays (as testWeightDecay)")
+        assertClose(bias.tensor.toArray(), [0.85, 2.1, 2.85], "bias does not (as testPlainSGD)")
     }
 
     func testFrozenParameterIsSkipped() {
@@ -70,9 +70,9 @@ final class SGDTests: XCTestCase {
         let sgd = SGD(parameters: [trained, frozen], learningRate: 0.1, momentum: 0.9, weightDecay: 0.1)
         trained.tensor.grad = Tensor(shape: [1, 3], values: [1, 1, 1])
         sgd.step()
-        XCTAssertEqual(frozen.tensor.array, TwoStepExample.initial, "no grad, no update, not even decay")
-        XCTAssertEqual(sgd.state["fc.bias.momentum_buffer"]!.array, [0, 0, 0])
-        XCTAssertNotEqual(trained.tensor.array, TwoStepExample.initial)
+        XCTAssertEqual(frozen.tensor.toArray(), TwoStepExample.initial, "no grad, no update, not even decay")
+        XCTAssertEqual(sgd.state["fc.bias.momentum_buffer"]!.toArray(), [0, 0, 0])
+        XCTAssertNotEqual(trained.tensor.toArray(), TwoStepExample.initial)
         sgd.zeroGrad()
         XCTAssertNil(trained.tensor.grad)
     }
@@ -86,6 +86,6 @@ final class SGDTests: XCTestCase {
         parameter.tensor.grad = Tensor(shape: [n, 1, 1, 1], values: values.map { $0 * 0.5 })
         sgd.step()
         // d = 0.5·p + 0.01·p = 0.51·p; buf = d; p -= 0.1·(d + 0.9·d) = p·(1 - 0.1·1.9·0.51) = p·0.9031
-        assertClose(parameter.tensor.array, values.map { $0 * 0.9031 }, accuracy: 1e-5)
+        assertClose(parameter.tensor.toArray(), values.map { $0 * 0.9031 }, accuracy: 1e-5)
     }
 }

@@ -53,7 +53,7 @@ final class SafeTensorsTests: XCTestCase {
         }
     }
 
-    private func bits(_ t: Tensor) -> [UInt32] { t.array.map(\.bitPattern) }
+    private func bits(_ t: Tensor) -> [UInt32] { t.toArray().map(\.bitPattern) }
 
     // MARK: Round trip and exact format
 
@@ -146,19 +146,19 @@ final class SafeTensorsTests: XCTestCase {
 
         let half = try file.tensor("half")
         XCTAssertEqual(half.shape, [2, 4])
-        XCTAssertEqual(Array(half.array.prefix(4)), [1, -2, 0.5, 65504])
-        XCTAssertEqual(half.array[4], Float(sign: .plus, exponent: -24, significand: 1)) // smallest subnormal
-        XCTAssertEqual(half.array[5], .infinity)
-        XCTAssertEqual(half.array[6].bitPattern, (-0.0 as Float).bitPattern)
-        XCTAssertEqual(half.array[7], Float(sign: .plus, exponent: -14, significand: 1)) // smallest normal
-        XCTAssertEqual(try file.tensor("brain").array, [1, -3.5, 3.140625])
-        XCTAssertEqual(try file.tensor("long").array, [-5, 1_099_511_627_776, 0])
-        XCTAssertEqual(try file.tensor("double").array, [0.25, -1e10])
+        XCTAssertEqual(Array(half.toArray().prefix(4)), [1, -2, 0.5, 65504])
+        XCTAssertEqual(half.toArray()[4], Float(sign: .plus, exponent: -24, significand: 1)) // smallest subnormal
+        XCTAssertEqual(half.toArray()[5], .infinity)
+        XCTAssertEqual(half.toArray()[6].bitPattern, (-0.0 as Float).bitPattern)
+        XCTAssertEqual(half.toArray()[7], Float(sign: .plus, exponent: -14, significand: 1)) // smallest normal
+        XCTAssertEqual(try file.tensor("brain").toArray(), [1, -3.5, 3.140625])
+        XCTAssertEqual(try file.tensor("long").toArray(), [-5, 1_099_511_627_776, 0])
+        XCTAssertEqual(try file.tensor("double").toArray(), [0.25, -1e10])
         XCTAssertEqual(try file.tensor("double").shape, [2, 1])
-        XCTAssertEqual(try file.tensor("int").array, [-7, 100_000])
-        XCTAssertEqual(try file.tensor("byte").array, [0, 255, 7])
-        XCTAssertEqual(try file.tensor("sbyte").array, [-128, 127])
-        XCTAssertEqual(try file.tensor("mask").array, [1, 0, 1])
+        XCTAssertEqual(try file.tensor("int").toArray(), [-7, 100_000])
+        XCTAssertEqual(try file.tensor("byte").toArray(), [0, 255, 7])
+        XCTAssertEqual(try file.tensor("sbyte").toArray(), [-128, 127])
+        XCTAssertEqual(try file.tensor("mask").toArray(), [1, 0, 1])
         XCTAssertEqual(file.entries["half"]?.dtype, .f16)
         XCTAssertEqual(file.entries["brain"]?.dataOffsets, 16..<22)
         XCTAssertThrowsError(try file.tensor("missing")) { error in
@@ -170,7 +170,7 @@ final class SafeTensorsTests: XCTestCase {
         let empty = try SafeTensors.parse(image("{}"))
         XCTAssertTrue(empty.names.isEmpty)
         let spaced = try SafeTensors.parse(image(#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}   "#, f32([3])))
-        XCTAssertEqual(try spaced.tensor("x").array, [3])
+        XCTAssertEqual(try spaced.tensor("x").toArray(), [3])
         // Zero-size tensors may share an offset; unknown extra fields in an entry are ignored
         // (both as in the reference implementation).
         let zeros = try SafeTensors.parse(image(#"{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"I64","shape":[2,0],"data_offsets":[0,0],"extra":1}}"#))

@@ -106,7 +106,7 @@ class TrainerTestCase: XCTestCase {
             for name in fa.names where fb.entries[name] != nil {
                 XCTAssertEqual(fa.entries[name], fb.entries[name], "\(file) \(name)", line: line)
                 if try fa.rawBytes(name) != fb.rawBytes(name) {
-                    let x = try fa.tensor(name).array, y = try fb.tensor(name).array
+                    let x = try fa.tensor(name).toArray(), y = try fb.tensor(name).toArray()
                     let diff = zip(x, y).map { abs($0 - $1) }.max() ?? 0
                     differing.append("\(name) (max |diff| \(diff))")
                 }

@@ -227,13 +227,13 @@ final class TrainerTests: TrainerTestCase {
         XCTAssertEqual(try SafeTensors.read(file).entries["bn1.num_batches_tracked"]?.dtype, .i64)
 
         let target = try model("resnet18", seed: 2)
-        XCTAssertNotEqual(target.stateDict()["conv1.weight"]!.array, source.stateDict()["conv1.weight"]!.array)
+        XCTAssertNotEqual(target.stateDict()["conv1.weight"]!.toArray(), source.stateDict()["conv1.weight"]!.toArray())
         let notes = try WeightLoader.load(try WeightLoader.read(file.path), into: target, source: file.path)
         XCTAssertEqual(notes, [])
         let loaded = target.stateDict(), original = source.stateDict()
         XCTAssertEqual(Set(loaded.keys), Set(original.keys))
         for (name, tensor) in original {
-            XCTAssertEqual(loaded[name]!.array, tensor.array, name)
+            XCTAssertEqual(loaded[name]!.toArray(), tensor.toArray(), name)
         }
 
         // 10 classes into 1000: backbone loaded, fc left as the target's own fresh initialisation.
@@ -241,7 +241,7 @@ final class TrainerTests: TrainerTestCase {
         let tenFile = directory.appendingPathComponent("resnet18-10.safetensors")
         try SafeTensors.write(tenClass.stateDict(), to: tenFile)
         let wide = try model("resnet18", seed: 4)
-        let freshHead = wide.stateDict()["fc.weight"]!.array, freshBias = wide.stateDict()["fc.bias"]!.array
+        let freshHead = wide.stateDict()["fc.weight"]!.toArray(), freshBias = wide.stateDict()["fc.bias"]!.toArray()
         // Only fine-tuning (`--weights`) may swap the head; a checkpoint's own classifier must fit.
         assertWeightsError(try WeightLoader.load(try WeightLoader.read(tenFile.path), into: wide, source: tenFile.path),
                            contains: ["fc.weight", "[10, 512]", "[1000, 512]"])
@@ -252,11 +252,11 @@ final class TrainerTests: TrainerTestCase {
         XCTAssertTrue(headNotes.first?.contains("re-initialised") ?? false, "\(headNotes)")
         let wideState = wide.stateDict(), tenState = tenClass.stateDict()
         for (name, tensor) in tenState where !name.hasPrefix("fc.") {
-            XCTAssertEqual(wideState[name]!.array, tensor.array, name)
+            XCTAssertEqual(wideState[name]!.toArray(), tensor.toArray(), name)
         }
         XCTAssertEqual(wideState["fc.weight"]!.shape, [1000, 512])
-        XCTAssertEqual(wideState["fc.weight"]!.array, freshHead)
-        XCTAssertEqual(wideState["fc.bias"]!.array, freshBias)
+        XCTAssertEqual(wideState["fc.weight"]!.toArray(), freshHead)
+        XCTAssertEqual(wideState["fc.bias"]!.toArray(), freshBias)
 
         // resnet34 into resnet18: the first key resnet18 does not have.
         let r34 = try model("resnet34", seed: 5).stateDict()
@@ -292,7 +292,7 @@ final class TrainerTests: TrainerTestCase {
                                         say: { lines.append($0) })
         XCTAssertTrue(lines.contains { $0.hasPrefix("note: ") && $0.contains("re-initialised") }, "\(lines)")
         XCTAssertTrue(lines.contains("loaded weights from \(file.path)"), "\(lines)")
-        XCTAssertEqual(trainer.model.stateDict()["conv1.weight"]!.array, foreign.stateDict()["conv1.weight"]!.array)
+        XCTAssertEqual(trainer.model.stateDict()["conv1.weight"]!.toArray(), foreign.stateDict()["conv1.weight"]!.toArray())
         XCTAssertEqual(trainer.model.stateDict()["fc.weight"]!.shape[0], 3)
     }
 
@@ -408,7 +408,7 @@ final class TrainerTests: TrainerTestCase {
             input[(y * 12 + x) * 3 + c] = Float(pixels[((2 * y) * 24 + 2 * x) * 3 + c]) / 255
         } } }
         trainer.model.eval()
-        let expected = GradMode.withoutGradient { softmax(trainer.model(Tensor(shape: [1, 12, 12, 3], values: input))) }.array
+        let expected = GradMode.withoutGradient { softmax(trainer.model(Tensor(shape: [1, 12, 12, 3], values: input))) }.toArray()
         for (p, e) in zip(probabilities, expected) { XCTAssertEqual(p, e, accuracy: 1e-5) }
 
         let top = try predictor.topK(file: image, k: 2)

@@ -27,8 +27,8 @@ public final class CPUBackend: ComputeBackend {
     }
 }
 
-@inline(__always) func raw(_ t: Tensor) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(t.storage.pointer) }
-@inline(__always) func raw(_ s: Storage) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(s.pointer) }
+@inline(__always) func raw(_ t: Tensor) -> UnsafeMutableRawPointer { t.storage.raw }
+@inline(__always) func raw(_ s: Storage) -> UnsafeMutableRawPointer { s.raw }
 
 /// Builds an op descriptor in place and turns it into a primitive.
 func makePrimitive<D>(_ name: String, _ initDesc: (inout D) -> dnnl_status_t, empty: D,

@@ -49,22 +49,22 @@ final class DNNLContext: @unchecked Sendable {
             scratchpad = nil
             scratchpad = Storage(count: floats)
         }
-        return UnsafeMutableRawPointer(scratchpad!.pointer)
+        return scratchpad!.raw
     }
 }
 
 /// A memory descriptor built from logical dims (N, C, H, W order, as oneDNN wants) and a format tag.
-func memoryDesc(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+func memoryDesc(_ dims: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
     var md = dnnl_memory_desc_t()
     let d = dims.map { Int64($0) }
-    dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, dnnl_f32, tag), "memory desc \(dims)")
+    dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, type, tag), "memory desc \(dims)")
     return md
 }
 
 /// A tensor of logical shape [N, H, W, C] is described to oneDNN as dims (N, C, H, W) in `layout`.
-func activationDesc(_ shape: [Int], _ layout: MemoryLayout4D = .nhwc) -> dnnl_memory_desc_t {
+func activationDesc(_ shape: [Int], _ layout: MemoryLayout4D = .nhwc, _ type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
     precondition(shape.count == 4, "expected an NHWC tensor, got shape \(shape)")
-    return memoryDesc([shape[0], shape[3], shape[1], shape[2]], layout == .nhwc ? dnnl_nhwc : dnnl_nChw8c)
+    return memoryDesc([shape[0], shape[3], shape[1], shape[2]], layout == .nhwc ? dnnl_nhwc : dnnl_nChw8c, type)
 }
 
 /// An activation described in the layout its buffer has now.
@@ -79,10 +79,12 @@ func preferredLayout(channels: Int) -> MemoryLayout4D {
 
 /// Reorders a 4-D activation into `layout` in place (its storage takes the reordered buffer), so
 /// every tensor sharing the storage sees the new order. With H = W = 1 both layouts are the same bytes.
+/// The values are the same, so the version stays: host writes bump it after converting.
 func convertLayout(_ t: Tensor, to layout: MemoryLayout4D) {
     let s = t.storage
     guard s.layout != layout else { return }
     precondition(t.rank == 4, "only 4-D activations have a blocked layout, got \(t.shape)")
+    precondition(s.dtype == .float32, "only float32 activations have a blocked layout")
     if t.shape[1] * t.shape[2] > 1 && t.count > 0 {
         let tmp = Storage(count: s.count)
         reorder(from: activationDesc(t.shape, s.layout), raw(s), to: activationDesc(t.shape, layout), raw(tmp))
@@ -310,7 +312,7 @@ extension OneDNN {
         var times: [Double] = []
         for i in 0...repeats {
             let start = DispatchTime.now().uptimeNanoseconds
-            dnnlCheck(dnnl_sgemm(78, 78, d, d, d, 1, a.pointer, d, b.pointer, d, 0, c.pointer, d), "sgemm")
+            dnnlCheck(dnnl_sgemm(78, 78, d, d, d, 1, a.storage.pointer, d, b.storage.pointer, d, 0, c.storage.pointer, d), "sgemm")
             if i > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }  // the first call warms up
         }
         return 2 * Double(n * n * n) / times.sorted()[times.count / 2] / 1e9

@@ -25,6 +25,7 @@ extension CPUBackend {
 
     public func batchNormTraining(_ x: Tensor, scale: Tensor?, shift: Tensor, epsilon: Float, relu: Bool)
         -> (y: Tensor, mean: Tensor, variance: Tensor, workspace: Storage?) {
+        requireFloat32("batch norm", x, scale, shift)
         let c = x.shape[3]
         precondition(shift.count == c && (scale?.count ?? c) == c, "batch norm parameters do not match \(c) channels")
         let layout = x.storage.layout
@@ -50,6 +51,7 @@ extension CPUBackend {
 
     public func batchNormInference(_ x: Tensor, scale: Tensor?, shift: Tensor, mean: Tensor, variance: Tensor,
                                    epsilon: Float, relu: Bool) -> Tensor {
+        requireFloat32("batch norm", x, scale, shift, mean, variance)
         let c = x.shape[3]
         let layout = x.storage.layout
         let prim = forwardPrimitive(x.shape, layout, epsilon: epsilon, flags: flags(scale: scale != nil, relu: relu, globalStats: true),
@@ -67,6 +69,7 @@ extension CPUBackend {
 
     public func batchNormBackward(_ dy: Tensor, input x: Tensor, scale: Tensor?, mean: Tensor, variance: Tensor,
                                   epsilon: Float, relu: Bool, workspace: Storage?, globalStatistics: Bool) -> (dx: Tensor, dscale: Tensor?, dshift: Tensor) {
+        requireFloat32("batch norm backward", dy, x, scale, mean, variance)
         let c = x.shape[3]
         if globalStatistics {
             precondition(!relu, "backward through frozen batch norm takes its ReLU separately")
@@ -116,21 +119,23 @@ extension CPUBackend {
                                 epsilon: Float) -> (dx: Tensor, dscale: Tensor?, dshift: Tensor) {
         let t = Profiler.begin(); defer { Profiler.end(.batchNorm, pass: "backward", t) }
         let c = x.shape[3], rows = x.count / c
-        let variances = variance.pointer, gammas = scale?.pointer
+        let variances = variance.storage.pointer, gammas = scale?.storage.pointer
         let inv = (0..<c).map { j in 1 / (variances[j] + epsilon).squareRoot() }
         let factor = (0..<c).map { j in (gammas?[j] ?? 1) * inv[j] }
         let dx = Tensor(empty: x.shape), dshift = Tensor(zeros: [c]), dscale = scale == nil ? nil : Tensor(zeros: [c])
-        let g = dy.pointer, xs = x.pointer, out = dx.pointer, m = mean.pointer
-        let ds = dshift.pointer, dg = dscale?.pointer
-        for r in 0..<rows {
-            let base = r * c
-            for j in 0..<c {
-                let d = g[base + j]
-                out[base + j] = d * factor[j]
-                ds[j] += d
-                if let dg { dg[j] += d * (xs[base + j] - m[j]) * inv[j] }
+        let out = dx.storage.pointer, m = mean.storage.pointer
+        let ds = dshift.storage.pointer, dg = dscale?.storage.pointer
+        dy.withHostValues { g in x.withHostValues { xs in
+            for r in 0..<rows {
+                let base = r * c
+                for j in 0..<c {
+                    let d = g[base + j]
+                    out[base + j] = d * factor[j]
+                    ds[j] += d
+                    if let dg { dg[j] += d * (xs[base + j] - m[j]) * inv[j] }
+                }
             }
-        }
+        } }
         return (dx, dscale, dshift)
     }
 }

@@ -91,6 +91,7 @@ extension CPUBackend {
 
     public func convolution(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: WindowGeometry,
                             residual: Tensor?, relu: Bool, training: Bool) -> Tensor {
+        requireFloat32("convolution", x, weight, bias, residual)
         let layout = convLayout(x.shape, weight.shape, g)
         let (src, _, dst, dstShape) = convDescs(x.shape, weight.shape, g, layout: layout)
         if let residual { precondition(residual.shape == dstShape, "residual \(residual.shape) does not match convolution output \(dstShape)") }
@@ -125,6 +126,7 @@ extension CPUBackend {
     }
 
     public func convolutionBackwardData(_ dy: Tensor, weight: Tensor, geometry g: WindowGeometry, inputShape: [Int]) -> Tensor {
+        requireFloat32("convolution backward", dy, weight)
         let layout = convLayout(inputShape, weight.shape, g)
         let (src, w, dst, dstShape) = convDescs(inputShape, weight.shape, g, layout: layout)
         precondition(dy.shape == dstShape, "convolution gradient \(dy.shape), expected \(dstShape)")
@@ -149,6 +151,7 @@ extension CPUBackend {
 
     public func convolutionBackwardWeights(_ dy: Tensor, input x: Tensor, geometry g: WindowGeometry,
                                            weightShape: [Int], withBias: Bool) -> (weight: Tensor, bias: Tensor?) {
+        requireFloat32("convolution backward", dy, x)
         let layout = convLayout(x.shape, weightShape, g)
         let (src, w, dst, dstShape) = convDescs(x.shape, weightShape, g, layout: layout)
         precondition(dy.shape == dstShape, "convolution gradient \(dy.shape), expected \(dstShape)")

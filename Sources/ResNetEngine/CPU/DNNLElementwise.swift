@@ -24,9 +24,13 @@ extension CPUBackend {
         return y
     }
 
-    public func relu(_ x: Tensor) -> Tensor { eltwise(x, dnnl_eltwise_relu_use_dst_for_bwd) }
+    public func relu(_ x: Tensor) -> Tensor {
+        requireFloat32("ReLU", x)
+        return eltwise(x, dnnl_eltwise_relu_use_dst_for_bwd)
+    }
 
     public func reluBackward(_ dy: Tensor, output y: Tensor) -> Tensor {
+        requireFloat32("ReLU backward", dy, y)
         precondition(dy.count == y.count, "ReLU gradient \(dy.shape) does not match output \(y.shape)")
         let n = y.count, md = flat(n)
         let hint = eltwiseForward(n, dnnl_eltwise_relu_use_dst_for_bwd)
@@ -42,7 +46,10 @@ extension CPUBackend {
         return dx
     }
 
-    public func scale(_ x: Tensor, by alpha: Float) -> Tensor { eltwise(x, dnnl_eltwise_linear, alpha: alpha, beta: 0) }
+    public func scale(_ x: Tensor, by alpha: Float) -> Tensor {
+        requireFloat32("scale", x)
+        return eltwise(x, dnnl_eltwise_linear, alpha: alpha, beta: 0)
+    }
 
     private func binary(_ a: Tensor, _ b: Tensor, _ alg: dnnl_alg_kind_t, into out: Tensor, relu: Bool = false) {
         precondition(a.count == b.count, "elementwise op on \(a.shape) and \(b.shape)")
@@ -62,20 +69,27 @@ extension CPUBackend {
     }
 
     public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+        requireFloat32("add", a, b)
         let y = emptyLike(a)
         binary(a, b, dnnl_binary_add, into: y)
         return y
     }
 
     public func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor {
+        requireFloat32("addReLU", a, b)
         let y = emptyLike(a)
         binary(a, b, dnnl_binary_add, into: y, relu: true)
         return y
     }
 
-    public func addInPlace(_ a: Tensor, _ b: Tensor) { binary(a, b, dnnl_binary_add, into: a); a.storage.markModified() }
+    public func addInPlace(_ a: Tensor, _ b: Tensor) {
+        requireFloat32("addInPlace", a, b)
+        binary(a, b, dnnl_binary_add, into: a)
+        a.storage.markModified()
+    }
 
     public func multiply(_ a: Tensor, _ b: Tensor) -> Tensor {
+        requireFloat32("multiply", a, b)
         let y = emptyLike(a)
         binary(a, b, dnnl_binary_mul, into: y)
         return y

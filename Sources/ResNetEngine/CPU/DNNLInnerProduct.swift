@@ -18,6 +18,7 @@ extension CPUBackend {
     }
 
     public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+        requireFloat32("linear", x, weight, bias)
         precondition(x.rank == 2 && weight.rank == 2 && x.shape[1] == weight.shape[1],
                      "linear: input \(x.shape) does not match weights \(weight.shape)")
         let n = x.shape[0]
@@ -32,6 +33,7 @@ extension CPUBackend {
     }
 
     public func linearBackwardData(_ dy: Tensor, weight: Tensor) -> Tensor {
+        requireFloat32("linear backward", dy, weight)
         let n = dy.shape[0]
         let (src, w, _, dst) = descs(n, weight.shape)
         let hint = forwardPrimitive(n, weight.shape, bias: false)
@@ -47,6 +49,7 @@ extension CPUBackend {
     }
 
     public func linearBackwardWeights(_ dy: Tensor, input x: Tensor, withBias: Bool) -> (weight: Tensor, bias: Tensor?) {
+        requireFloat32("linear backward", dy, x)
         let n = x.shape[0]
         let wShape = [dy.shape[1], x.shape[1]]
         let (src, w, b, dst) = descs(n, wShape)

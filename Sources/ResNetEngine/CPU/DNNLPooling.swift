@@ -26,6 +26,7 @@ extension CPUBackend {
     }
 
     public func pool(_ x: Tensor, kind: PoolKind, geometry g: WindowGeometry, training: Bool) -> (y: Tensor, workspace: Storage?) {
+        requireFloat32("pooling", x)
         precondition(x.rank == 4 && x.shape[1] == g.inputH && x.shape[2] == g.inputW, "pooling input \(x.shape) does not match \(g)")
         let layout = x.storage.layout
         let (prim, outShape) = poolForward(x.shape, layout, kind, g, training: training)
@@ -46,6 +47,7 @@ extension CPUBackend {
     }
 
     public func poolBackward(_ dy: Tensor, kind: PoolKind, geometry g: WindowGeometry, inputShape: [Int], workspace: Storage?) -> Tensor {
+        requireFloat32("pooling backward", dy)
         let layout = workspace?.layout ?? dy.storage.layout
         let dy = conform(dy, to: layout)
         let (hint, outShape) = poolForward(inputShape, layout, kind, g, training: true)

@@ -45,9 +45,12 @@ public func batchNorm(_ x: Tensor, scale: Tensor?, shift: Tensor, statistics: Ba
 /// running = (1 - m) * running + m * batch; the batch variance made unbiased as PyTorch does.
 func updateRunning(_ s: BatchNormStatistics, mean: Tensor, variance: Tensor, momentum m: Float, count n: Int) {
     let correction = n > 1 ? Float(n) / Float(n - 1) : 1
-    let rm = s.mean.pointer, rv = s.variance.pointer, bm = mean.pointer, bv = variance.pointer
-    for c in 0..<mean.count {
-        rm[c] = (1 - m) * rm[c] + m * bm[c]
-        rv[c] = (1 - m) * rv[c] + m * bv[c] * correction
-    }
+    s.mean.withMutableHostValues { rm in s.variance.withMutableHostValues { rv in
+        mean.withHostValues { bm in variance.withHostValues { bv in
+            for c in 0..<bm.count {
+                rm[c] = (1 - m) * rm[c] + m * bm[c]
+                rv[c] = (1 - m) * rv[c] + m * bv[c] * correction
+            }
+        } }
+    } }
 }

@@ -38,9 +38,9 @@ public func * (x: Tensor, alpha: Float) -> Tensor { scale(x, by: alpha) }
 public func reshape(_ x: Tensor, _ shape: [Int]) -> Tensor {
     precondition(shape.reduce(1, *) == x.count, "cannot reshape \(x.shape) to \(shape)")
     let inputShape = x.shape
-    x.makePlain()   // a view under another shape reads the buffer in the public order
+    x.device.hostAccess.makePlain(x)   // a view under another shape reads the buffer in the public order
     return record("reshape", [x], Tensor(shape: shape, storage: x.storage)) { dy in
-        dy.makePlain()
+        dy.device.hostAccess.makePlain(dy)
         return [Tensor(shape: inputShape, storage: dy.storage)]
     }
 }
@@ -56,8 +56,9 @@ public func dropout(_ x: Tensor, rate: Float, training: Bool, seed: UInt64) -> T
     var g = SeededGenerator(seed: seed)
     let mask = Tensor(empty: x.shape)
     let keep = 1 / (1 - rate)
-    let m = mask.pointer
-    for i in 0..<mask.count { m[i] = g.nextFloat() < rate ? 0 : keep }
+    mask.withMutableHostValues { m in
+        for i in m.indices { m[i] = g.nextFloat() < rate ? 0 : keep }
+    }
     let backend = Backend.current
     return record("dropout", [x], backend.multiply(x, mask)) { dy in [backend.multiply(dy, mask)] }
 }

@@ -7,12 +7,14 @@ public func softmax(_ logits: Tensor) -> Tensor {
         // dx = p * (dy - sum(dy * p)) per row.
         let (n, k) = (ps.shape[0], ps.shape[1])
         let dx = Tensor(empty: ps.shape)
-        for r in 0..<n {
-            let pr = ps.pointer + r * k, g = dy.pointer + r * k, o = dx.pointer + r * k
-            var dot: Float = 0
-            for j in 0..<k { dot += g[j] * pr[j] }
-            for j in 0..<k { o[j] = pr[j] * (g[j] - dot) }
-        }
+        dx.withMutableHostValues { o in ps.withHostValues { p in dy.withHostValues { g in
+            for r in 0..<n {
+                let row = r * k
+                var dot: Float = 0
+                for j in row..<row + k { dot += g[j] * p[j] }
+                for j in row..<row + k { o[j] = p[j] * (g[j] - dot) }
+            }
+        } } }
         return [dx]
     }
 }
@@ -24,9 +26,11 @@ public func crossEntropy(_ logits: Tensor, labels: LabelTensor, labelSmoothing: 
                  "cross-entropy: \(labels.count) labels for logits of shape \(logits.shape)")
     let k = logits.shape[1]
     let targets = Tensor(repeating: labelSmoothing / Float(k), shape: logits.shape)
-    for (i, label) in labels.values.enumerated() {
-        precondition(label >= 0 && Int(label) < k, "label \(label) out of range for \(k) classes")
-        targets.pointer[i * k + Int(label)] += 1 - labelSmoothing
+    targets.withMutableHostValues { t in
+        for (i, label) in labels.values.enumerated() {
+            precondition(label >= 0 && Int(label) < k, "label \(label) out of range for \(k) classes")
+            t[i * k + Int(label)] += 1 - labelSmoothing
+        }
     }
     return crossEntropy(logits, targets: targets)
 }
@@ -38,8 +42,9 @@ public func crossEntropy(_ logits: Tensor, targets: Tensor, labelSmoothing: Floa
     if labelSmoothing > 0 {
         let k = Float(targets.shape[1])
         t = Tensor(empty: targets.shape)
-        let out = t.pointer, source = targets.pointer
-        for i in 0..<t.count { out[i] = source[i] * (1 - labelSmoothing) + labelSmoothing / k }
+        t.withMutableHostValues { out in targets.withHostValues { source in
+            for i in out.indices { out[i] = source[i] * (1 - labelSmoothing) + labelSmoothing / k }
+        } }
     }
     let (loss, gradient) = backend.softmaxCrossEntropy(logits, targets: t)
     return record("crossEntropy", [logits], Tensor(scalar: loss)) { dy in [backend.scale(gradient, by: dy.scalar)] }

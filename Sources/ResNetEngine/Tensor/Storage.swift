@@ -5,32 +5,42 @@ public enum Device: String, Sendable {
     case cpu
 }
 
-/// A reference-counted, 64-byte-aligned float buffer. Aligned so that oneDNN's AVX-512 kernels
-/// and Swift's SIMD loops read whole cache lines; freed as soon as the last tensor drops it.
+/// A reference-counted, 64-byte-aligned buffer of `count` elements of `dtype`. Aligned so that
+/// oneDNN's AVX-512 kernels and Swift's SIMD loops read whole cache lines; freed as soon as the last
+/// tensor drops it. Its memory order is the backend's business: Swift code outside the backend
+/// reads and writes values only through `Tensor`'s host accessors.
 public final class Storage: @unchecked Sendable {
+    /// Elements (not bytes).
     public let count: Int
+    public let dtype: DType
     public let device: Device
-    /// The raw buffer, in `layout` order (use `Tensor.pointer` for NHWC). Writing through it directly
-    /// must be followed by `markModified()`.
-    public private(set) var pointer: UnsafeMutablePointer<Float>
+    /// The raw buffer, in `layout` order. Backend code that writes through it directly must follow
+    /// with `markModified()`.
+    private(set) var raw: UnsafeMutableRawPointer
+    /// The buffer as float32 values, for kernels (ops take float32 tensors only).
+    var pointer: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
     /// How a 4-D activation's values are ordered in memory: NHWC, or oneDNN's channel-blocked
-    /// nChw8c that its AVX2 kernels run fastest on. A property of the buffer, shared by every tensor
-    /// viewing it; Swift-side access (`Tensor.pointer`, `array`) converts to NHWC first.
-    public internal(set) var layout = MemoryLayout4D.nhwc
+    /// nChw8c that its AVX2 kernels run fastest on. Private to the backend; shared by every tensor
+    /// viewing the buffer. Host access presents NHWC whatever this is.
+    var layout = MemoryLayout4D.nhwc
     /// Moves on whenever the values may have changed: what caches of derived values compare.
+    /// Reading values never moves it.
     public private(set) var version: UInt64 = 0
-    /// The buffer's real size, which may exceed `count` floats when the pool hands out a larger one.
+    /// The buffer's real size, which may exceed `count` elements when the pool hands out a larger one.
     private var capacityBytes: Int
+
+    /// Bytes holding the `count` elements.
+    public var byteCount: Int { count * dtype.byteSize }
 
     @inline(__always) public func markModified() { version &+= 1 }
 
     /// Takes `other`'s buffer (same size) and gives it this one: an out-of-place layout conversion
-    /// becomes in place without a copy back.
+    /// becomes in place without a copy back. Callers that change the values bump the version.
     func swapBuffer(with other: Storage) {
         precondition(other.count == count, "swapping buffers of different sizes")
-        swap(&pointer, &other.pointer)
+        precondition(other.dtype == dtype, "swapping buffers of different dtypes")
+        swap(&raw, &other.raw)
         swap(&capacityBytes, &other.capacityBytes)
-        markModified()
     }
 
     /// Bytes currently allocated by all storages: what the memory plan is measured with.
@@ -39,19 +49,21 @@ public final class Storage: @unchecked Sendable {
     nonisolated(unsafe) public private(set) static var peakBytes = 0
     private static let lock = NSLock()
 
-    public init(count: Int, device: Device = .cpu, zeroed: Bool = false) {
+    public init(count: Int, dtype: DType = .float32, device: Device = .cpu, zeroed: Bool = false) {
         precondition(count >= 0, "negative storage size")
         self.count = count
+        self.dtype = dtype
         self.device = device
-        let (raw, bytes) = BufferPool.shared.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        let (raw, bytes) = BufferPool.shared.allocate(bytes: max(count, 1) * dtype.byteSize)
+        dtype.bind(raw, count: max(count, 1))
+        self.raw = raw
         capacityBytes = bytes
-        if zeroed { pointer.initialize(repeating: 0, count: count) }
+        if zeroed { memset(raw, 0, count * dtype.byteSize) }
         Storage.account(bytes)
     }
 
     deinit {
-        BufferPool.shared.release(UnsafeMutableRawPointer(pointer), bytes: capacityBytes)
+        BufferPool.shared.release(raw, bytes: capacityBytes)
         Storage.account(-capacityBytes)
     }
 
@@ -77,8 +89,8 @@ public final class Storage: @unchecked Sendable {
     }
 }
 
-/// The memory order of a 4-D activation ([N, H, W, C] logically).
-public enum MemoryLayout4D: String, Sendable {
+/// The memory order of a 4-D activation ([N, H, W, C] logically): a backend detail.
+enum MemoryLayout4D: String, Sendable {
     /// Channels last, the public layout.
     case nhwc
     /// oneDNN's nChw8c: channels in blocks of 8, each block stored as its own NHW8 slab.

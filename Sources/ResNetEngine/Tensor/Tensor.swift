@@ -1,6 +1,8 @@
-/// A float32 tensor: a shape over a shared `Storage`.
+/// A tensor: a shape over a shared `Storage` of some `DType` (float32 unless made otherwise).
 ///
-/// Public layout is NHWC for images and activations, as in TensorFlow (the seed's framework) and as
+/// Values are seen from Swift only through the host accessors (`toArray()`, `withHostValues`,
+/// `withMutableHostValues`), which present them in the public layout whatever order the backend
+/// keeps them in. Public layout is NHWC for images and activations, as in TensorFlow (the seed's framework) and as
 /// oneDNN's AVX-512 kernels prefer: data enters and leaves the engine with no reorder. Convolution
 /// weights are OIHW and dense weights [out, in], as torchvision stores them, so its files load as is.
 public final class Tensor: @unchecked Sendable {
@@ -22,17 +24,17 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// An uninitialised tensor (kernels that overwrite every element allocate this way).
-    public convenience init(empty shape: [Int]) {
-        self.init(shape: shape, storage: Storage(count: shape.reduce(1, *)))
+    public convenience init(empty shape: [Int], dtype: DType = .float32) {
+        self.init(shape: shape, storage: Storage(count: shape.reduce(1, *), dtype: dtype))
     }
 
-    public convenience init(zeros shape: [Int], requiresGrad: Bool = false) {
-        self.init(shape: shape, storage: Storage(count: shape.reduce(1, *), zeroed: true), requiresGrad: requiresGrad)
+    public convenience init(zeros shape: [Int], dtype: DType = .float32, requiresGrad: Bool = false) {
+        self.init(shape: shape, storage: Storage(count: shape.reduce(1, *), dtype: dtype, zeroed: true), requiresGrad: requiresGrad)
     }
 
     public convenience init(repeating value: Float, shape: [Int]) {
         self.init(empty: shape)
-        storage.pointer.update(repeating: value, count: count)
+        storage.pointer.update(repeating: value, count: count)   // a fresh plain float32 buffer
     }
 
     public convenience init(shape: [Int], values: [Float], requiresGrad: Bool = false) {
@@ -74,7 +76,7 @@ public final class Tensor: @unchecked Sendable {
     /// depend only on the seed, never on how many threads filled them.
     private static func fillRandom(_ t: Tensor, seed: UInt64,
                                    _ fill: @escaping (inout SeededGenerator, UnsafeMutablePointer<Float>, Int) -> Void) {
-        let block = 1 << 16, n = t.count, base = t.pointer
+        let block = 1 << 16, n = t.count, base = t.storage.pointer   // a fresh plain float32 buffer
         let blocks = (n + block - 1) / block
         let work = { (b: Int) in
             var g = SeededGenerator(seed: seed &+ UInt64(b) &* 0xD1B5_4A32_D192_ED03)
@@ -86,50 +88,32 @@ public final class Tensor: @unchecked Sendable {
     public var count: Int { shape.reduce(1, *) }
     public var rank: Int { shape.count }
     public var device: Device { storage.device }
-    /// The values, writable. Handing out a writable pointer counts as a modification (the storage's
-    /// `version` moves on), so caches derived from the values, such as folded inference weights, rebuild.
-    public var pointer: UnsafeMutablePointer<Float> {
-        makePlain()
-        storage.markModified()
-        return storage.pointer
-    }
-    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+    public var dtype: DType { storage.dtype }
 
-    /// The values in row-major order of `shape`.
-    public var array: [Float] {
-        makePlain()
-        return Array(UnsafeBufferPointer(start: storage.pointer, count: count))
-    }
-
-    /// Converts a blocked activation to NHWC in place, so Swift code reads it in the public layout.
-    @inline(__always) public func makePlain() {
-        if storage.layout != .nhwc { convertLayout(self, to: .nhwc) }
-    }
-
-    /// The value of a one-element tensor.
+    /// The value of a one-element tensor, as a Float whatever the dtype.
     public var scalar: Float {
         precondition(count == 1, "scalar of a tensor of shape \(shape)")
-        return storage.pointer[0]
+        return withHostValues { $0[0] }
     }
 
     /// The same values, cut off from the tape: used to save outputs for backward without a cycle.
     public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
 
-    /// A deep copy with its own storage.
+    /// A deep copy with its own storage (same dtype, same backend layout: the bytes are copied as is).
     public func copy() -> Tensor {
-        let t = Tensor(empty: shape)
-        t.storage.pointer.update(from: storage.pointer, count: count)
+        let t = Tensor(empty: shape, dtype: dtype)
+        t.storage.raw.copyMemory(from: storage.raw, byteCount: count * dtype.byteSize)
         t.storage.layout = storage.layout
         return t
     }
 
-    /// Overwrites this tensor's values in place (loading weights, the optimizer's update).
+    /// Overwrites this float32 tensor's values in place (loading weights, the optimizer's update);
+    /// `values` of another dtype are converted.
     public func assign(_ values: Tensor) {
         precondition(values.count == count, "assigning \(values.shape) to \(shape)")
-        makePlain()
-        values.makePlain()
-        storage.pointer.update(from: values.storage.pointer, count: count)
-        storage.markModified()
+        withMutableHostValues { dst in
+            values.withHostValues { src in dst.baseAddress!.update(from: src.baseAddress!, count: count) }
+        }
     }
 
     /// True when this tensor's gradient is wanted: a parameter, or the result of an op on one.
@@ -138,8 +122,9 @@ public final class Tensor: @unchecked Sendable {
 
 extension Tensor: CustomStringConvertible {
     public var description: String {
-        let shown = array.prefix(8).map { String(format: "%.4g", $0) }.joined(separator: ", ")
-        return "Tensor(\(shape): [\(shown)\(count > 8 ? ", …" : "")])"
+        let shown = withHostValues { Array($0.prefix(8)) }.map { String(format: "%.4g", $0) }.joined(separator: ", ")
+        let type = dtype == .float32 ? "" : ", \(dtype)"
+        return "Tensor(\(shape)\(type): [\(shown)\(count > 8 ? ", …" : "")])"
     }
 }
 

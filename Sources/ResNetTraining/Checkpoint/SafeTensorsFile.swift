@@ -46,43 +46,45 @@ public struct SafeTensorsFile: @unchecked Sendable {
         guard let entry = entries[name] else { throw SafeTensorsError.noSuchTensor(file: source, key: name) }
         let tensor = Tensor(empty: entry.shape)
         let count = entry.count
-        let out = tensor.pointer
         let start = bufferStart + entry.dataOffsets.lowerBound
-        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            guard count > 0, let base = raw.baseAddress else { return }
-            let src = base + start
-            switch entry.dtype {
-            case .f32:
-                #if _endian(little)
-                UnsafeMutableRawPointer(out).copyMemory(from: src, byteCount: count * 4)
-                #else
-                for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
-                #endif
-            case .f16:
-                for i in 0..<count {
-                    out[i] = halfToFloat(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+        tensor.withMutableHostValues { values in
+            let out = values.baseAddress!
+            data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+                guard count > 0, let base = raw.baseAddress else { return }
+                let src = base + start
+                switch entry.dtype {
+                case .f32:
+                    #if _endian(little)
+                    UnsafeMutableRawPointer(out).copyMemory(from: src, byteCount: count * 4)
+                    #else
+                    for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+                    #endif
+                case .f16:
+                    for i in 0..<count {
+                        out[i] = halfToFloat(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                    }
+                case .bf16:
+                    for i in 0..<count {
+                        let bits = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                        out[i] = Float(bitPattern: UInt32(bits) << 16)
+                    }
+                case .f64:
+                    for i in 0..<count {
+                        out[i] = Float(Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+                    }
+                case .i64: convertIntegers(Int64.self, src, out, count)
+                case .u64: convertIntegers(UInt64.self, src, out, count)
+                case .i32: convertIntegers(Int32.self, src, out, count)
+                case .u32: convertIntegers(UInt32.self, src, out, count)
+                case .i16: convertIntegers(Int16.self, src, out, count)
+                case .u16: convertIntegers(UInt16.self, src, out, count)
+                case .i8:
+                    for i in 0..<count { out[i] = Float(src.load(fromByteOffset: i, as: Int8.self)) }
+                case .u8:
+                    for i in 0..<count { out[i] = Float(src.load(fromByteOffset: i, as: UInt8.self)) }
+                case .bool:
+                    for i in 0..<count { out[i] = src.load(fromByteOffset: i, as: UInt8.self) != 0 ? 1 : 0 }
                 }
-            case .bf16:
-                for i in 0..<count {
-                    let bits = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-                    out[i] = Float(bitPattern: UInt32(bits) << 16)
-                }
-            case .f64:
-                for i in 0..<count {
-                    out[i] = Float(Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
-                }
-            case .i64: convertIntegers(Int64.self, src, out, count)
-            case .u64: convertIntegers(UInt64.self, src, out, count)
-            case .i32: convertIntegers(Int32.self, src, out, count)
-            case .u32: convertIntegers(UInt32.self, src, out, count)
-            case .i16: convertIntegers(Int16.self, src, out, count)
-            case .u16: convertIntegers(UInt16.self, src, out, count)
-            case .i8:
-                for i in 0..<count { out[i] = Float(src.load(fromByteOffset: i, as: Int8.self)) }
-            case .u8:
-                for i in 0..<count { out[i] = Float(src.load(fromByteOffset: i, as: UInt8.self)) }
-            case .bool:
-                for i in 0..<count { out[i] = src.load(fromByteOffset: i, as: UInt8.self) != 0 ? 1 : 0 }
             }
         }
         return tensor

@@ -19,10 +19,11 @@ extension SafeTensors {
             let dtype: DType = int64Keys(name) ? .i64 : .f32
             if dtype == .i64 {
                 // Checked before anything is written so a bad value cannot leave a half file.
-                for i in 0..<tensor.count {
-                    let v = tensor.pointer[i]
-                    guard v.isFinite, v.rounded() == v, Int64(exactly: v) != nil else {
-                        throw SafeTensorsError.unrepresentableValue(file: file, key: name, value: v, dtype: "I64")
+                try tensor.withHostValues { values in
+                    for v in values {
+                        guard v.isFinite, v.rounded() == v, Int64(exactly: v) != nil else {
+                            throw SafeTensorsError.unrepresentableValue(file: file, key: name, value: v, dtype: "I64")
+                        }
                     }
                 }
             }
@@ -99,29 +100,30 @@ extension SafeTensors {
 
     /// The little-endian bytes of a tensor as F32 or I64.
     private static func encode(_ tensor: Tensor, as dtype: DType) -> Data {
-        let count = tensor.count
-        let src = tensor.pointer
-        switch dtype {
-        case .i64:
-            var data = Data(count: count * 8)
-            data.withUnsafeMutableBytes { raw in
-                for i in 0..<count {
-                    raw.storeBytes(of: Int64(src[i]).littleEndian, toByteOffset: 8 * i, as: Int64.self)
+        tensor.withHostValues { src in
+            let count = src.count
+            switch dtype {
+            case .i64:
+                var data = Data(count: count * 8)
+                data.withUnsafeMutableBytes { raw in
+                    for i in 0..<count {
+                        raw.storeBytes(of: Int64(src[i]).littleEndian, toByteOffset: 8 * i, as: Int64.self)
+                    }
                 }
-            }
-            return data
-        default:
-            #if _endian(little)
-            return Data(bytes: src, count: count * 4)
-            #else
-            var data = Data(count: count * 4)
-            data.withUnsafeMutableBytes { raw in
-                for i in 0..<count {
-                    raw.storeBytes(of: src[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                return data
+            default:
+                #if _endian(little)
+                return Data(buffer: src)
+                #else
+                var data = Data(count: count * 4)
+                data.withUnsafeMutableBytes { raw in
+                    for i in 0..<count {
+                        raw.storeBytes(of: src[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                    }
                 }
+                return data
+                #endif
             }
-            return data
-            #endif
         }
     }
 }

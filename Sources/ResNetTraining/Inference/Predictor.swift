@@ -41,7 +41,7 @@ public final class Predictor {
             throw TrainingError.invalidOption("\(path): preprocessing produced \(size.height)x\(size.width), expected \(p.height)x\(p.width)")
         }
         let logits = GradMode.withoutGradient { model(Tensor(shape: [1, p.height, p.width, p.channels], values: input)) }
-        return GradMode.withoutGradient { softmax(logits) }.array
+        return GradMode.withoutGradient { softmax(logits) }.toArray()
     }
 
     /// Class probabilities for each image file; the first unreadable file throws.

@@ -18,10 +18,13 @@ public struct L2Regularization: Codable, Equatable, Sendable {
     public func addGradients(to parameters: [(name: String, tensor: Tensor)]) {
         for (name, parameter) in parameters where filter.applies(to: parameter) {
             guard let grad = gradient(of: parameter, name: name) else { continue }
-            let g = grad.pointer, w = parameter.pointer, s = scale
-            parallelChunks(parameter.count) { range in
-                for i in range { g[i] += s * w[i] }
-            }
+            let s = scale
+            grad.withMutableHostValues { g in parameter.withHostValues { w in
+                let g = g.baseAddress!, w = w.baseAddress!
+                parallelChunks(parameter.count) { range in
+                    for i in range { g[i] += s * w[i] }
+                }
+            } }
         }
     }
 
@@ -29,7 +32,7 @@ public struct L2Regularization: Codable, Equatable, Sendable {
     public func loss(_ parameters: [(name: String, tensor: Tensor)]) -> Float {
         var total = 0.0
         for (_, parameter) in parameters where filter.applies(to: parameter) {
-            for w in parameter.buffer { total += Double(w) * Double(w) }
+            parameter.withHostValues { for w in $0 { total += Double(w) * Double(w) } }
         }
         return Float(Double(scale) * total / 2)
     }

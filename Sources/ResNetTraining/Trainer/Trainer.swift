@@ -269,7 +269,7 @@ public final class Trainer {
             optimizer.learningRate = lr
             optimizer.step()
             optimizer.zeroGrad()
-            metrics.add(logits: logits.array, labels: batch.labels, loss: Double(value))
+            metrics.add(logits: logits.toArray(), labels: batch.labels, loss: Double(value))
             batchIndex += 1
             images += batch.count
             info.step += 1
