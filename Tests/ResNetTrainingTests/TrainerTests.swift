@@ -27,7 +27,22 @@ final class TrainerTests: TrainerTestCase {
         }
     }
 
-    private func assertResumeAfterAKillIsBitExact(_ edit: (inout TrainingSettings) -> Void) throws {
+    /// mixup and CutMix both on: each batch's kind, lambda and box come from (seed, epoch, batch).
+    func testResumeAfterAKillIsBitExactWithMixupAndCutMix() throws {
+        let mixed = try assertResumeAfterAKillIsBitExact {
+            $0.mixup = 0.4
+            $0.cutmix = 1.0
+        }
+        // The option is really on: the same run without it trains on other inputs and targets.
+        try Trainer.start(settings(data: path("data"), epochs: 2), runDirectory: path("plain"), say: { _ in }).fit()
+        let plain = try RunDirectory(path("plain")).loadInfo().history.compactMap { $0["loss"] }
+        XCTAssertEqual(plain.count, 2)
+        XCTAssertNotEqual(plain, mixed.losses, "mixing changes the training loss")
+    }
+
+    /// Returns the finished run's directory and its training losses (to compare with a run without the option).
+    @discardableResult
+    private func assertResumeAfterAKillIsBitExact(_ edit: (inout TrainingSettings) -> Void) throws -> (dir: String, losses: [Double]) {
         let data = try makeDataset("data")
         let a = path("runA"), b = path("runB")
         var copyError: Error?
@@ -62,6 +77,7 @@ final class TrainerTests: TrainerTestCase {
         XCTAssertEqual(infoA.learningRate, infoB.learningRate)
         XCTAssertEqual(testA?.accuracy, testB?.accuracy)
         XCTAssertEqual(testA?.loss, testB?.loss)
+        return (a, infoA.history.compactMap { $0["loss"] })
     }
 
     /// The recipe: start with 1 epoch, then `resume(epochs: 2)`, equals a 2-epoch run. That

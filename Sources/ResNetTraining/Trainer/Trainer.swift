@@ -250,6 +250,7 @@ public final class Trainer {
         model.train()
         var metrics = ClassificationMetrics(classes: classes, topK: topK)
         let loader = data.train
+        let mixing = settings.batchMixing
         let bar = ProgressBar(total: loader.batchesPerEpoch)
         let iterator = loader.epoch(epoch)
         let start = Date()
@@ -257,8 +258,11 @@ public final class Trainer {
         var lr = learningRate(epoch: epoch, batch: 0)
         while let batch = try iterator.next() {
             lr = learningRate(epoch: epoch, batch: batchIndex)
-            let logits = model(batch.tensor)
-            let loss = crossEntropy(logits, labels: LabelTensor(batch.labels), labelSmoothing: settings.labelSmoothing)
+            // mixup / CutMix: mixed images against soft targets; accuracy counts the dominant label.
+            let mixed = mixing.mix(batch, classes: classes, seed: settings.seed)
+            let logits = model(mixed.map { Tensor(shape: [batch.count, batch.height, batch.width, batch.channels], values: $0.images) } ?? batch.tensor)
+            let loss = mixed.map { crossEntropy(logits, targets: Tensor(shape: [batch.count, classes], values: $0.targets), labelSmoothing: settings.labelSmoothing) }
+                ?? crossEntropy(logits, labels: LabelTensor(batch.labels), labelSmoothing: settings.labelSmoothing)
             let value = loss.scalar
             guard value.isFinite else {
                 iterator.cancel()
@@ -269,7 +273,7 @@ public final class Trainer {
             optimizer.learningRate = lr
             optimizer.step()
             optimizer.zeroGrad()
-            metrics.add(logits: logits.array, labels: batch.labels, loss: Double(value))
+            metrics.add(logits: logits.array, labels: mixed?.dominantLabels ?? batch.labels, loss: Double(value))
             batchIndex += 1
             images += batch.count
             info.step += 1

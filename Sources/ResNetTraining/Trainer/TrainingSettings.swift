@@ -50,6 +50,12 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// `--random-erasing P`: Random Erasing (Zhong et al. 2017) with probability P; nil or 0 is off.
     /// Optional so that checkpoints saved before it still decode.
     public var randomErasing: Double?
+    /// `--mixup ALPHA`: mixup (Zhang et al. 2018) with lambda ~ Beta(ALPHA, ALPHA); nil or 0 is off.
+    /// Optional so that checkpoints saved before it still decode.
+    public var mixup: Double?
+    /// `--cutmix ALPHA`: CutMix (Yun et al. 2019) with lambda ~ Beta(ALPHA, ALPHA); nil or 0 is off.
+    /// With `mixup` on too, each batch is one or the other with probability 0.5 (timm).
+    public var cutmix: Double?
     /// How images are resized to the input size: "nearest" (Keras's default) or "bilinear".
     public var resizeFilter = "nearest"
     /// Per-channel normalization after rescaling (e.g. ImageNet's mean/std for torchvision weights).
@@ -83,6 +89,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         return preprocessing.pipeline(augmentation: augmentation, randomCrop: randomCrop ?? 0,
                                       randomErasing: RandomErasing(probability: randomErasing ?? 0))
     }
+
+    /// mixup and CutMix on whole training batches (after the per-image pipeline).
+    public var batchMixing: BatchMixing { BatchMixing(mixupAlpha: mixup ?? 0, cutmixAlpha: cutmix ?? 0) }
 
     /// Upper bounds on what a run may ask for: far above any real use, low enough that a typo
     /// (an extra zero, a pasted number) is an error before memory is allocated.
@@ -128,6 +137,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         }
         do {
             try StratifiedSplit.validateRatios(splitRatios, source: "--split")
+            try batchMixing.validate()
             // The augmentation and preprocessing as the loader will run them: a NaN would flow into
             // every pixel and keep the loss finite, so the divergence guard would never fire.
             // Without --image-size, a side that admits the (already checked) random crop.
