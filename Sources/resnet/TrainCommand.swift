@@ -27,6 +27,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "cosine, constant, step:EVERY[:GAMMA], multistep:M1,M2[:GAMMA] or plateau.") var schedule: String?
     @Option(help: "Linear warmup epochs.") var warmupEpochs: Int?
     @Option(help: "Label smoothing epsilon.") var labelSmoothing: Float?
+    @Option(help: ArgumentHelp("mixup (Zhang et al. 2018): blend each batch with itself reversed, lambda ~ Beta(ALPHA, ALPHA), soft targets; training accuracy then counts the dominant label. 0 is off; the paper uses 0.2-1.",
+                               valueName: "alpha"))
+    var mixup: Double?
+    @Option(help: ArgumentHelp("CutMix (Yun et al. 2019): paste a box of the reversed batch, lambda ~ Beta(ALPHA, ALPHA) corrected to the box area; with --mixup, each batch picks one (p 0.5, as timm). 0 is off; the paper uses 1.",
+                               valueName: "alpha"))
+    var cutmix: Double?
     @Option(help: "Data loader threads (default: all cores).") var workers: Int?
     @Option(help: "k of the top-k accuracy.") var topK: Int?
     @Option(help: "Validation metric for best checkpoint, early stopping and plateau: val_acc, val_loss, ...") var monitor: String?
@@ -51,7 +57,7 @@ struct TrainCommand: ParsableCommand {
             if let resume {
                 // A resumed run keeps its saved settings: that is what makes it exact.
                 let conflicting = [("--model", model != nil), ("--lr", lr != nil), ("--batch-size", batchSize != nil),
-                                   ("--optimizer", optimizer != nil), ("--schedule", schedule != nil), ("--out", out != nil),
+                                   ("--optimizer", optimizer != nil), ("--mixup", mixup != nil), ("--cutmix", cutmix != nil), ("--schedule", schedule != nil), ("--out", out != nil),
                                    ("--weights", weights != nil), ("--data", source.data != nil), ("--dataset", source.dataset != nil)]
                     .filter(\.1).map(\.0)
                 guard conflicting.isEmpty else {
@@ -91,6 +97,8 @@ struct TrainCommand: ParsableCommand {
         if let schedule { s.schedule = schedule }
         if let warmupEpochs { s.warmupEpochs = warmupEpochs }
         if let labelSmoothing { s.labelSmoothing = labelSmoothing }
+        s.mixup = mixup
+        s.cutmix = cutmix
         s.workers = workers
         if let topK { s.topK = topK }
         if let monitor { s.monitor = monitor }
