@@ -40,6 +40,11 @@ final class TrainerTests: TrainerTestCase {
         XCTAssertNotEqual(plain, mixed.losses, "mixing changes the training loss")
     }
 
+    /// The moving average of the weights (`--ema`) is restored from its committed file.
+    func testResumeAfterAKillIsBitExactWithEMA() throws {
+        try assertResumeAfterAKillIsBitExact { $0.ema = 0.9 }
+    }
+
     /// Returns the finished run's directory and its training losses (to compare with a run without the option).
     @discardableResult
     private func assertResumeAfterAKillIsBitExact(_ edit: (inout TrainingSettings) -> Void) throws -> (dir: String, losses: [Double]) {
@@ -64,6 +69,7 @@ final class TrainerTests: TrainerTestCase {
         let testB = try runB.fit()
 
         assertSameTensors(a, b, RunDirectory.weightsFile)
+        if s.emaDecay != nil { assertSameTensors(a, b, RunDirectory.epochFileName(.ema, epoch: 2)) }
         assertSameTensors(a, b, RunDirectory.epochFileName(.optimizer, epoch: 2))
         try assertSameHistory(a, b, rows: 2)
         let infoA = try RunDirectory(a).loadInfo(), infoB = try RunDirectory(b).loadInfo()

@@ -14,6 +14,8 @@ public final class Trainer {
     let optimizer: Optimizer
     let schedule: LRSchedule?
     let plateau: ReduceLROnPlateau?
+    /// The moving average of the weights (`--ema`): what validation and test evaluate when on.
+    public let ema: WeightEMA?
     let say: (String) -> Void
 
     /// One writer per run directory: held from `start`/`resume` until `fit` returns.
@@ -94,6 +96,7 @@ public final class Trainer {
         try WeightLoader.load(try run.loadTensors(.weights, info: info), into: model, source: run.committedFile(.weights, info: info)!.path)
         let trainer = try Trainer(settings: settings, run: run, model: model, data: data, info: info, say: say)
         try trainer.optimizer.loadState(try run.loadTensors(.optimizer, info: info))
+        if let ema = trainer.ema { try ema.load(try run.loadTensors(.ema, info: info)) }
         if let state = info.plateau { try trainer.plateau?.loadState(state) }
         trainer.info.settings = settings
         trainer.lock = lock
@@ -134,6 +137,8 @@ public final class Trainer {
         } else {
             monitor = settings.monitor
         }
+        // Started from the model as it is now (its initial or loaded weights), as timm copies it.
+        ema = try settings.emaDecay.map { try WeightEMA(of: model, decay: $0) }
         let lr = settings.resolvedLearningRate, wd = settings.resolvedWeightDecay
         let params = model.trainableParameters
         switch settings.optimizer {
@@ -191,6 +196,7 @@ public final class Trainer {
         say("\(model.config.name) on \(data.description): \(data.train.dataset.count) training images, \(classes) classes, "
             + "\(data.preprocessing.height)x\(data.preprocessing.width)x\(data.preprocessing.channels), batch \(settings.batchSize), "
             + "\(settings.optimizer) lr \(settings.resolvedLearningRate), run directory \(run.url.path)")
+        if let ema { say("validation and test use the exponential moving average of the weights (--ema \(ema.decay)), checkpointed as ema-epochN.safetensors") }
         var epoch = info.epoch
         while epoch < settings.epochs && !info.stoppedEarly {
             try checkStop(epoch: nil, batch: nil)
@@ -205,7 +211,7 @@ public final class Trainer {
                         + "\(lastGoodCheckpoint). Try a lower --lr.")
                 }
                 row.merge(m.values(prefix: "val_")) { $1 }
-                say(String(format: "  validation: loss %.4f - acc %.4f - top%d %.4f", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy))
+                say(String(format: "  validation\(evaluatedWeights): loss %.4f - acc %.4f - top%d %.4f", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy))
             }
             row["epoch"] = Double(epoch + 1)
             try endEpoch(epoch, row: row, csv: csv)
@@ -214,7 +220,7 @@ public final class Trainer {
         guard let test = data.test else { return nil }
         try checkStop(epoch: nil, batch: nil)
         let m = try evaluate(test, classes: classes, topK: topK, epoch: nil)
-        say(String(format: "Test: loss %.4f - acc %.4f - top%d %.4f (%d images)", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy, m.count))
+        say(String(format: "Test\(evaluatedWeights): loss %.4f - acc %.4f - top%d %.4f (%d images)", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy, m.count))
         return m
     }
 
@@ -224,10 +230,15 @@ public final class Trainer {
             : "no epoch had completed, so no checkpoint was saved in \(run.url.path)"
     }
 
+    /// The weights validation and test measure: the EMA when `--ema` is on.
+    var evaluatedModel: ResNet { ema?.model ?? model }
+    /// "" or " (EMA weights)", for the log lines of evaluations.
+    private var evaluatedWeights: String { ema == nil ? "" : " (EMA weights)" }
+
     /// Evaluation that a stop request cuts short, with the same message as in training.
     private func evaluate(_ loader: DataLoader, classes: Int, topK: Int, epoch: Int?) throws -> ClassificationMetrics {
         do {
-            return try Evaluator.evaluate(model, loader: loader, classes: classes, topK: topK, stop: stopRequest)
+            return try Evaluator.evaluate(evaluatedModel, loader: loader, classes: classes, topK: topK, stop: stopRequest)
         } catch TrainingError.interrupted {
             try checkStop(epoch: epoch, batch: nil)
             throw TrainingError.interrupted("stopped")
@@ -272,6 +283,7 @@ public final class Trainer {
             loss.backward()
             optimizer.learningRate = lr
             optimizer.step()
+            ema?.update()
             optimizer.zeroGrad()
             metrics.add(logits: logits.array, labels: mixed?.dominantLabels ?? batch.labels, loss: Double(value))
             batchIndex += 1
@@ -325,8 +337,9 @@ public final class Trainer {
         }
         next.plateau = plateau?.state
         next.learningRate = learningRate(epoch: epoch + 1, batch: 0)
-        let state = model.stateDict()
-        let committed = try run.commit(next, after: info.epoch, model: state, optimizer: optimizer.state, best: improved ? state : nil)
+        // The best file holds the weights that earned the metric: the EMA when it is on.
+        let committed = try run.commit(next, after: info.epoch, model: model.stateDict(), optimizer: optimizer.state,
+                                       best: improved ? evaluatedModel.stateDict() : nil, ema: ema?.state)
         info = committed.info
         for warning in committed.warnings { say("warning: \(warning)") }
         if improved {

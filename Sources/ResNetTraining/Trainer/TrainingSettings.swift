@@ -56,6 +56,10 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// `--cutmix ALPHA`: CutMix (Yun et al. 2019) with lambda ~ Beta(ALPHA, ALPHA); nil or 0 is off.
     /// With `mixup` on too, each batch is one or the other with probability 0.5 (timm).
     public var cutmix: Double?
+    /// `--ema DECAY`: keep an exponential moving average of the weights (timm ModelEmaV2), updated
+    /// after every optimizer step, evaluated and checkpointed; nil or 0 is off. Optional so that
+    /// checkpoints saved before it still decode.
+    public var ema: Double?
     /// How images are resized to the input size: "nearest" (Keras's default) or "bilinear".
     public var resizeFilter = "nearest"
     /// Per-channel normalization after rescaling (e.g. ImageNet's mean/std for torchvision weights).
@@ -89,6 +93,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         return preprocessing.pipeline(augmentation: augmentation, randomCrop: randomCrop ?? 0,
                                       randomErasing: RandomErasing(probability: randomErasing ?? 0))
     }
+
+    /// The EMA decay when `--ema` is on.
+    public var emaDecay: Float? { ema.flatMap { $0 > 0 ? Float($0) : nil } }
 
     /// mixup and CutMix on whole training batches (after the per-image pipeline).
     public var batchMixing: BatchMixing { BatchMixing(mixupAlpha: mixup ?? 0, cutmixAlpha: cutmix ?? 0) }
@@ -128,6 +135,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
             throw bad("--image-size must be between 8 and \(ResNetConfig.maxInputSize) (got \(imageSize))")
         }
         if let channels, ![1, 3].contains(channels) { throw bad("--channels must be 1 or 3 (got \(channels))") }
+        if let ema, !(ema.isFinite && (0..<1).contains(ema)) {
+            throw bad("--ema must be a decay in [0, 1) such as 0.999 (0 is off) (got \(ema))")
+        }
         if let randomCrop {
             // Half the image side; without --image-size the loader checks against the data's own size.
             let limit = (imageSize ?? ImagePipeline.maxSide) / 2
