@@ -10,6 +10,7 @@ struct EvaluateCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument { case text, json }
 
     @Option(help: "A run directory or a weights file beside its checkpoint.json.") var checkpoint: String
+    @Flag(help: "For a run trained with --ema: use the trained weights, not their moving average (the default for a run directory).") var rawWeights = false
     @Option(help: "Class-folder dataset (default: the data the run was trained on).") var data: String?
     @Option(help: "Built-in dataset (fashion-mnist, cifar10).") var dataset: String?
     @Option(help: "Where that built-in dataset lives, if not in its default place.") var datasetDir: String?
@@ -30,7 +31,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let predictor = try Predictor(checkpoint: checkpoint)
+            let predictor = try Predictor(checkpoint: checkpoint, rawWeights: rawWeights)
             var s = predictor.info.settings
             // A single class-folder set is split again with the seed saved in the checkpoint, so
             // test images are never training images.
@@ -51,6 +52,7 @@ struct EvaluateCommand: ParsableCommand {
             guard let loader else { throw TrainingError.invalidOption("the data has no \(split) split") }
             let k = topK ?? s.topK
             let bar = format == .text ? ProgressBar(total: loader.batchesPerEpoch, title: "Evaluating \(split)") : nil
+            if predictor.usesEMA && format == .text { print("using the moving average of the weights (\(predictor.weightsFile.lastPathComponent)); --raw-weights for the trained ones") }
             let m = try Evaluator.evaluate(predictor.model, loader: loader, classes: predictor.classNames.count, topK: k, progress: bar)
             if format == .json {
                 print(m.json(classNames: predictor.classNames))

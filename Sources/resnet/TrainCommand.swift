@@ -33,6 +33,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("CutMix (Yun et al. 2019): paste a box of the reversed batch, lambda ~ Beta(ALPHA, ALPHA) corrected to the box area; with --mixup, each batch picks one (p 0.5, as timm). 0 is off; the paper uses 1.",
                                valueName: "alpha"))
     var cutmix: Double?
+    @Option(help: ArgumentHelp("Keep an exponential moving average of the weights (Polyak averaging, timm ModelEmaV2): ema = DECAY*ema + (1-DECAY)*weights after each step, BN statistics too. Validation, test, evaluate and predict then use it. 0 is off; e.g. 0.999.",
+                               valueName: "decay"))
+    var ema: Double?
     @Option(help: "Data loader threads (default: all cores).") var workers: Int?
     @Option(help: "k of the top-k accuracy.") var topK: Int?
     @Option(help: "Validation metric for best checkpoint, early stopping and plateau: val_acc, val_loss, ...") var monitor: String?
@@ -57,7 +60,7 @@ struct TrainCommand: ParsableCommand {
             if let resume {
                 // A resumed run keeps its saved settings: that is what makes it exact.
                 let conflicting = [("--model", model != nil), ("--lr", lr != nil), ("--batch-size", batchSize != nil),
-                                   ("--optimizer", optimizer != nil), ("--mixup", mixup != nil), ("--cutmix", cutmix != nil), ("--schedule", schedule != nil), ("--out", out != nil),
+                                   ("--optimizer", optimizer != nil), ("--mixup", mixup != nil), ("--cutmix", cutmix != nil), ("--ema", ema != nil), ("--schedule", schedule != nil), ("--out", out != nil),
                                    ("--weights", weights != nil), ("--data", source.data != nil), ("--dataset", source.dataset != nil)]
                     .filter(\.1).map(\.0)
                 guard conflicting.isEmpty else {
@@ -99,6 +102,7 @@ struct TrainCommand: ParsableCommand {
         if let labelSmoothing { s.labelSmoothing = labelSmoothing }
         s.mixup = mixup
         s.cutmix = cutmix
+        s.ema = ema
         s.workers = workers
         if let topK { s.topK = topK }
         if let monitor { s.monitor = monitor }
