@@ -45,6 +45,19 @@ final class TrainerTests: TrainerTestCase {
         try assertResumeAfterAKillIsBitExact { $0.ema = 0.9 }
     }
 
+    /// Gradient accumulation over 2 batches (the last group of each epoch is 1 batch) with clipping.
+    func testResumeAfterAKillIsBitExactWithAccumulationAndClipping() throws {
+        let run = try assertResumeAfterAKillIsBitExact {
+            $0.accumulate = 2
+            $0.clipGradNorm = 0.5
+        }
+        // Clipping is really on: without it the same run trains otherwise.
+        var s = settings(data: path("data"), epochs: 2)
+        s.accumulate = 2
+        try Trainer.start(s, runDirectory: path("unclipped"), say: { _ in }).fit()
+        XCTAssertNotEqual(try RunDirectory(path("unclipped")).loadInfo().history.compactMap { $0["loss"] }, run.losses)
+    }
+
     /// Returns the finished run's directory and its training losses (to compare with a run without the option).
     @discardableResult
     private func assertResumeAfterAKillIsBitExact(_ edit: (inout TrainingSettings) -> Void) throws -> (dir: String, losses: [Double]) {
@@ -76,7 +89,8 @@ final class TrainerTests: TrainerTestCase {
         XCTAssertEqual(infoA.epoch, 2)
         XCTAssertEqual(infoB.epoch, 2)
         XCTAssertEqual(infoA.step, infoB.step)
-        XCTAssertEqual(infoA.step, 2 * 3, "24 training images in batches of 8 for 2 epochs")
+        let k = s.accumulate ?? 1
+        XCTAssertEqual(infoA.step, 2 * ((3 + k - 1) / k), "24 training images in batches of 8 for 2 epochs, K batches a step")
         // Everything but the wall-clock `time` of each epoch is identical.
         XCTAssertEqual(infoA.history.map { $0.filter { $0.key != "time" } }, infoB.history.map { $0.filter { $0.key != "time" } })
         XCTAssertTrue(infoA.history.allSatisfy { ($0["time"] ?? 0) > 0 }, "every epoch records its training time")

@@ -158,12 +158,18 @@ public final class Trainer {
         }
     }
 
-    /// The learning rate of batch `batch` of `epoch` (0-based).
+    /// The learning rate of optimizer step `batch` of `epoch` (0-based): with `--accumulate K` the
+    /// schedule counts steps, each K batches.
     func learningRate(epoch: Int, batch: Int) -> Float {
         if let plateau { return plateau.learningRate }
         return schedule!.learningRate(base: settings.resolvedLearningRate, epoch: epoch, step: batch,
-                                      stepsPerEpoch: data.train.batchesPerEpoch)
+                                      stepsPerEpoch: stepsPerEpoch)
     }
+
+    /// Micro-batches per optimizer step (`--accumulate`).
+    var microBatches: Int { settings.accumulate ?? 1 }
+    /// Optimizer steps per epoch: a last, shorter group of micro-batches steps too.
+    var stepsPerEpoch: Int { (data.train.batchesPerEpoch + microBatches - 1) / microBatches }
 
     /// Trains up to `settings.epochs`, validating and checkpointing after every epoch, then reports
     /// the test split. Returns the test metrics (nil without a test split).
@@ -267,8 +273,9 @@ public final class Trainer {
         let start = Date()
         var batchIndex = 0, images = 0
         var lr = learningRate(epoch: epoch, batch: 0)
+        var accumulation = GradientAccumulation(microBatches: microBatches)
         while let batch = try iterator.next() {
-            lr = learningRate(epoch: epoch, batch: batchIndex)
+            lr = learningRate(epoch: epoch, batch: batchIndex / microBatches)
             // mixup / CutMix: mixed images against soft targets; accuracy counts the dominant label.
             let mixed = mixing.mix(batch, classes: classes, seed: settings.seed)
             let logits = model(mixed.map { Tensor(shape: [batch.count, batch.height, batch.width, batch.channels], values: $0.images) } ?? batch.tensor)
@@ -280,15 +287,11 @@ public final class Trainer {
                 throw TrainingError.diverged("loss became \(value) at epoch \(epoch + 1), batch \(batchIndex + 1): stopped; "
                     + "\(lastGoodCheckpoint). Try a lower --lr.")
             }
-            loss.backward()
-            optimizer.learningRate = lr
-            optimizer.step()
-            ema?.update()
-            optimizer.zeroGrad()
+            accumulation.backward(loss, count: batch.count)
+            if accumulation.isComplete { step(&accumulation, lr: lr) }
             metrics.add(logits: logits.array, labels: mixed?.dominantLabels ?? batch.labels, loss: Double(value))
             batchIndex += 1
             images += batch.count
-            info.step += 1
             if stopRequest?.requested != nil {
                 iterator.cancel()
                 bar.finish(values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy)])
@@ -301,6 +304,8 @@ public final class Trainer {
             bar.update(batchIndex, values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy), ("top\(topK)", metrics.topKAccuracy)],
                        extra: extra)
         }
+        // The epoch's last, shorter group of micro-batches.
+        if accumulation.pending > 0 { step(&accumulation, lr: lr) }
         bar.finish(values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy), ("top\(topK)", metrics.topKAccuracy)])
         if !iterator.statistics.skipped.isEmpty {
             say("warning: skipped \(iterator.statistics.skipped.count) unreadable image(s) this epoch")
@@ -309,6 +314,18 @@ public final class Trainer {
         row["lr"] = Double(lr)
         row["time"] = Date().timeIntervalSince(start)   // seconds of the training pass, as Keras prints per epoch
         return row
+    }
+
+    /// One optimizer step from the accumulated gradients: averaged over the group, clipped, applied,
+    /// then the moving average follows.
+    private func step(_ accumulation: inout GradientAccumulation, lr: Float) {
+        accumulation.finish(optimizer.parameters)
+        if let maxNorm = settings.clipGradNorm { GradientClipping.clip(optimizer.parameters, maxNorm: maxNorm) }
+        optimizer.learningRate = lr
+        optimizer.step()
+        ema?.update()
+        optimizer.zeroGrad()
+        info.step += 1
     }
 
     /// History, plots, callbacks and the checkpoint, in that order: the checkpoint is the commit,

@@ -60,6 +60,12 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// after every optimizer step, evaluated and checkpointed; nil or 0 is off. Optional so that
     /// checkpoints saved before it still decode.
     public var ema: Double?
+    /// `--accumulate K`: micro-batches per optimizer step (Goyal et al. 2017); nil or 1 is off.
+    /// Optional so that checkpoints saved before it still decode.
+    public var accumulate: Int?
+    /// `--clip-grad-norm MAX`: clip the global L2 norm of the gradients to MAX before each step
+    /// (torch.nn.utils.clip_grad_norm_); nil is off.
+    public var clipGradNorm: Double?
     /// How images are resized to the input size: "nearest" (Keras's default) or "bilinear".
     public var resizeFilter = "nearest"
     /// Per-channel normalization after rescaling (e.g. ImageNet's mean/std for torchvision weights).
@@ -106,6 +112,8 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public static let maxBatchSize = ResNetConfig.maxBatchSize
     public static let maxClasses = ResNetConfig.maxClasses
     public static let maxWorkers = 256
+    /// The most micro-batches one optimizer step may accumulate.
+    public static let maxAccumulate = 4096
 
     /// Rejects values that would fail later or silently give a wrong result, naming the option
     /// and the limit. Called for the CLI's options and for the settings of a checkpoint.json.
@@ -137,6 +145,12 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         if let channels, ![1, 3].contains(channels) { throw bad("--channels must be 1 or 3 (got \(channels))") }
         if let ema, !(ema.isFinite && (0..<1).contains(ema)) {
             throw bad("--ema must be a decay in [0, 1) such as 0.999 (0 is off) (got \(ema))")
+        }
+        if let accumulate, !(1...Self.maxAccumulate).contains(accumulate) {
+            throw bad("--accumulate must be between 1 and \(Self.maxAccumulate) micro-batches per step (got \(accumulate))")
+        }
+        if let clipGradNorm, !(clipGradNorm.isFinite && clipGradNorm > 0 && clipGradNorm <= 1e6) {
+            throw bad("--clip-grad-norm must be a finite norm in (0, 1e6] (got \(clipGradNorm))")
         }
         if let randomCrop {
             // Half the image side; without --image-size the loader checks against the data's own size.
