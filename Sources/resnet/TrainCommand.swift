@@ -36,6 +36,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep an exponential moving average of the weights (Polyak averaging, timm ModelEmaV2): ema = DECAY*ema + (1-DECAY)*weights after each step, BN statistics too. Validation, test, evaluate and predict then use it. 0 is off; e.g. 0.999.",
                                valueName: "decay"))
     var ema: Double?
+    @Option(help: ArgumentHelp("Gradient accumulation (Goyal et al. 2017): K batches per optimizer step, gradients averaged over their images, so K batches of B step like one of K*B (BN still sees B). The LR schedule counts optimizer steps.",
+                               valueName: "k"))
+    var accumulate: Int?
+    @Option(help: ArgumentHelp("Clip the global L2 norm of all gradients to MAX before each step (torch.nn.utils.clip_grad_norm_; Pascanu et al. 2013).",
+                               valueName: "max"))
+    var clipGradNorm: Double?
     @Option(help: "Data loader threads (default: all cores).") var workers: Int?
     @Option(help: "k of the top-k accuracy.") var topK: Int?
     @Option(help: "Validation metric for best checkpoint, early stopping and plateau: val_acc, val_loss, ...") var monitor: String?
@@ -60,7 +66,7 @@ struct TrainCommand: ParsableCommand {
             if let resume {
                 // A resumed run keeps its saved settings: that is what makes it exact.
                 let conflicting = [("--model", model != nil), ("--lr", lr != nil), ("--batch-size", batchSize != nil),
-                                   ("--optimizer", optimizer != nil), ("--mixup", mixup != nil), ("--cutmix", cutmix != nil), ("--ema", ema != nil), ("--schedule", schedule != nil), ("--out", out != nil),
+                                   ("--optimizer", optimizer != nil), ("--mixup", mixup != nil), ("--cutmix", cutmix != nil), ("--ema", ema != nil), ("--accumulate", accumulate != nil), ("--clip-grad-norm", clipGradNorm != nil), ("--schedule", schedule != nil), ("--out", out != nil),
                                    ("--weights", weights != nil), ("--data", source.data != nil), ("--dataset", source.dataset != nil)]
                     .filter(\.1).map(\.0)
                 guard conflicting.isEmpty else {
@@ -103,6 +109,8 @@ struct TrainCommand: ParsableCommand {
         s.mixup = mixup
         s.cutmix = cutmix
         s.ema = ema
+        s.accumulate = accumulate
+        s.clipGradNorm = clipGradNorm
         s.workers = workers
         if let topK { s.topK = topK }
         if let monitor { s.monitor = monitor }
