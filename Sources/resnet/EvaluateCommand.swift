@@ -18,6 +18,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "k of the top-k accuracy (default: the run's).") var topK: Int?
     @Option(help: "Images per batch.") var batchSize = 128
     @Option(help: "text or json.") var format: Format = .text
+    @Option(help: "Test-time augmentation: none, or flip (average the class probabilities of each image and its horizontal flip).") var tta: TestTimeAugmentation = .none
 
     func validate() throws {
         guard (1...TrainingSettings.maxBatchSize).contains(batchSize) else {
@@ -53,11 +54,12 @@ struct EvaluateCommand: ParsableCommand {
             let k = topK ?? s.topK
             let bar = format == .text ? ProgressBar(total: loader.batchesPerEpoch, title: "Evaluating \(split)") : nil
             if predictor.usesEMA && format == .text { print("using the moving average of the weights (\(predictor.weightsFile.lastPathComponent)); --raw-weights for the trained ones") }
-            let m = try Evaluator.evaluate(predictor.model, loader: loader, classes: predictor.classNames.count, topK: k, progress: bar)
+            let m = try Evaluator.evaluate(predictor.model, loader: loader, classes: predictor.classNames.count, topK: k, progress: bar, tta: tta)
             if format == .json {
                 print(m.json(classNames: predictor.classNames))
                 return
             }
+            if tta == .flip { print("test-time augmentation: probabilities averaged over each image and its horizontal flip") }
             print(String(format: "%@ on %@ (%d images): loss %.4f - acc %.4f - top%d %.4f",
                          predictor.info.modelConfig.name, split, m.count, m.loss ?? .nan, m.accuracy, m.topK, m.topKAccuracy))
             print("\nPer-class accuracy:\n" + m.perClassTable(classNames: predictor.classNames))
@@ -69,3 +71,5 @@ struct EvaluateCommand: ParsableCommand {
         }
     }
 }
+
+extension TestTimeAugmentation: ExpressibleByArgument {}

@@ -116,6 +116,7 @@ for bad in "--image-size 100000" "--threads 1000" "--batch-size 100000000" "--th
 done
 expect_error "evaluate --top-k 0" "$BIN" evaluate --checkpoint R --top-k 0
 expect_error "evaluate --top-k -1" "$BIN" evaluate --checkpoint R --top-k=-1
+expect_error_saying "evaluate --tta rotate" "tta" "$BIN" evaluate --checkpoint R --tta rotate
 expect_error "predict --top-k 0" "$BIN" predict --checkpoint R --top-k 0 good.pgm
 
 # --- Files that are not what they claim: FIFOs, devices, directories, missing ---
