@@ -24,7 +24,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Base learning rate (default 0.1 for sgd, 1e-3 for adam/adamw).") var lr: Float?
     @Option(help: "SGD momentum.") var momentum: Float?
     @Option(help: "Weight decay (default 5e-4 sgd, 0 adam, 0.01 adamw).") var weightDecay: Float?
-    @Option(help: "cosine, constant, step:EVERY[:GAMMA], multistep:M1,M2[:GAMMA] or plateau.") var schedule: String?
+    @Option(help: "cosine, constant, linear[:EPOCHS[:MIN_LR]], onecycle[:EPOCHS[:PCT_START]], step:EVERY[:GAMMA], multistep:M1,M2[:GAMMA] or plateau.") var schedule: String?
     @Option(help: "Linear warmup epochs.") var warmupEpochs: Int?
     @Option(help: "Label smoothing epsilon.") var labelSmoothing: Float?
     @Option(help: ArgumentHelp("mixup (Zhang et al. 2018): blend each batch with itself reversed, lambda ~ Beta(ALPHA, ALPHA), soft targets; training accuracy then counts the dominant label. 0 is off; the paper uses 0.2-1.",

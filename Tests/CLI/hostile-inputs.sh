@@ -93,7 +93,8 @@ for bad in "--split inf:1:1" "--split 1e308:1e308:1" "--image-size 100000" "--im
            "--epochs 0" "--workers 0" "--workers 100000" "--classes 1000000000" "--lr nan" "--top-k 0" "--label-smoothing 1" \
            "--random-crop=-1" "--random-crop 5" "--random-erasing nan" "--random-erasing 2" \
            "--mixup nan" "--mixup=-1" "--cutmix inf" "--cutmix 1000" "--ema 1" "--ema nan" "--ema=-0.5" \
-           "--accumulate 0" "--accumulate 100000" "--clip-grad-norm 0" "--clip-grad-norm nan" "--clip-grad-norm inf"; do
+           "--accumulate 0" "--accumulate 100000" "--clip-grad-norm 0" "--clip-grad-norm nan" "--clip-grad-norm inf" \
+           "--schedule onecycle:5:2" "--schedule linear:0"; do
     # Each case its own --out and the option named in the message: an option wrongly accepted
     # must not make the next cases pass for another reason ("already holds a checkpoint").
     option=${bad%%[ =]*}

@@ -26,7 +26,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var nesterov = true
     /// nil: 5e-4 for SGD, 0 for Adam, 0.01 for AdamW; applied to every parameter, as torch.optim does.
     public var weightDecay: Float?
-    /// "cosine", "constant", "step:30:0.1", "multistep:30,60:0.1" or "plateau".
+    /// "cosine", "constant", "linear", "onecycle", "step:30:0.1", "multistep:30,60:0.1" or "plateau".
     public var schedule = "cosine"
     public var warmupEpochs = 0
     public var labelSmoothing: Float = 0
