@@ -10,6 +10,7 @@ struct EvaluateCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument { case text, json }
 
     @Option(help: "A run directory or a weights file beside its checkpoint.json.") var checkpoint: String
+    @Flag(help: "For a run trained with --ema: use the trained weights, not their moving average (the default for a run directory).") var rawWeights = false
     @Option(help: "Class-folder dataset (default: the data the run was trained on).") var data: String?
     @Option(help: "Built-in dataset (fashion-mnist, cifar10).") var dataset: String?
     @Option(help: "Where that built-in dataset lives, if not in its default place.") var datasetDir: String?
@@ -17,6 +18,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "k of the top-k accuracy (default: the run's).") var topK: Int?
     @Option(help: "Images per batch.") var batchSize = 128
     @Option(help: "text or json.") var format: Format = .text
+    @Option(help: "Test-time augmentation: none, or flip (average the class probabilities of each image and its horizontal flip).") var tta: TestTimeAugmentation = .none
 
     func validate() throws {
         guard (1...TrainingSettings.maxBatchSize).contains(batchSize) else {
@@ -30,7 +32,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let predictor = try Predictor(checkpoint: checkpoint)
+            let predictor = try Predictor(checkpoint: checkpoint, rawWeights: rawWeights)
             var s = predictor.info.settings
             // A single class-folder set is split again with the seed saved in the checkpoint, so
             // test images are never training images.
@@ -51,11 +53,13 @@ struct EvaluateCommand: ParsableCommand {
             guard let loader else { throw TrainingError.invalidOption("the data has no \(split) split") }
             let k = topK ?? s.topK
             let bar = format == .text ? ProgressBar(total: loader.batchesPerEpoch, title: "Evaluating \(split)") : nil
-            let m = try Evaluator.evaluate(predictor.model, loader: loader, classes: predictor.classNames.count, topK: k, progress: bar)
+            if predictor.usesEMA && format == .text { print("using the moving average of the weights (\(predictor.weightsFile.lastPathComponent)); --raw-weights for the trained ones") }
+            let m = try Evaluator.evaluate(predictor.model, loader: loader, classes: predictor.classNames.count, topK: k, progress: bar, tta: tta)
             if format == .json {
                 print(m.json(classNames: predictor.classNames))
                 return
             }
+            if tta == .flip { print("test-time augmentation: probabilities averaged over each image and its horizontal flip") }
             print(String(format: "%@ on %@ (%d images): loss %.4f - acc %.4f - top%d %.4f",
                          predictor.info.modelConfig.name, split, m.count, m.loss ?? .nan, m.accuracy, m.topK, m.topKAccuracy))
             print("\nPer-class accuracy:\n" + m.perClassTable(classNames: predictor.classNames))
@@ -67,3 +71,5 @@ struct EvaluateCommand: ParsableCommand {
         }
     }
 }
+
+extension TestTimeAugmentation: ExpressibleByArgument {}

@@ -9,6 +9,7 @@ struct PredictCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument { case text, json }
 
     @Option(help: "A run directory or a weights file beside its checkpoint.json.") var checkpoint: String
+    @Flag(help: "For a run trained with --ema: use the trained weights, not their moving average (the default for a run directory).") var rawWeights = false
     @Option(help: "How many classes to show per image.") var topK = 5
     @Option(help: "text or json.") var format: Format = .text
     @Argument(help: "Image files (JPEG, PNG, PPM/PGM).") var images: [String]
@@ -22,7 +23,7 @@ struct PredictCommand: ParsableCommand {
     /// others still get their answer; the exit status says whether any failed.
     func run() throws {
         let predictor: Predictor
-        do { predictor = try Predictor(checkpoint: checkpoint) } catch { throw CleanExit.failure("\(error)") }
+        do { predictor = try Predictor(checkpoint: checkpoint, rawWeights: rawWeights) } catch { throw CleanExit.failure("\(error)") }
         let k = min(topK, predictor.classNames.count)
         var rows: [[String: Any]] = []
         var failures = 0

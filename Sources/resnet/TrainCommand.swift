@@ -24,9 +24,24 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Base learning rate (default 0.1 for sgd, 1e-3 for adam/adamw).") var lr: Float?
     @Option(help: "SGD momentum.") var momentum: Float?
     @Option(help: "Weight decay (default 5e-4 sgd, 0 adam, 0.01 adamw).") var weightDecay: Float?
-    @Option(help: "cosine, constant, step:EVERY[:GAMMA], multistep:M1,M2[:GAMMA] or plateau.") var schedule: String?
+    @Option(help: "cosine, constant, linear[:EPOCHS[:MIN_LR]], onecycle[:EPOCHS[:PCT_START]], step:EVERY[:GAMMA], multistep:M1,M2[:GAMMA] or plateau.") var schedule: String?
     @Option(help: "Linear warmup epochs.") var warmupEpochs: Int?
     @Option(help: "Label smoothing epsilon.") var labelSmoothing: Float?
+    @Option(help: ArgumentHelp("mixup (Zhang et al. 2018): blend each batch with itself reversed, lambda ~ Beta(ALPHA, ALPHA), soft targets; training accuracy then counts the dominant label. 0 is off; the paper uses 0.2-1.",
+                               valueName: "alpha"))
+    var mixup: Double?
+    @Option(help: ArgumentHelp("CutMix (Yun et al. 2019): paste a box of the reversed batch, lambda ~ Beta(ALPHA, ALPHA) corrected to the box area; with --mixup, each batch picks one (p 0.5, as timm). 0 is off; the paper uses 1.",
+                               valueName: "alpha"))
+    var cutmix: Double?
+    @Option(help: ArgumentHelp("Keep an exponential moving average of the weights (Polyak averaging, timm ModelEmaV2): ema = DECAY*ema + (1-DECAY)*weights after each step, BN statistics too. Validation, test, evaluate and predict then use it. 0 is off; e.g. 0.999.",
+                               valueName: "decay"))
+    var ema: Double?
+    @Option(help: ArgumentHelp("Gradient accumulation (Goyal et al. 2017): K batches per optimizer step, gradients averaged over their images, so K batches of B step like one of K*B (BN still sees B). The LR schedule counts optimizer steps.",
+                               valueName: "k"))
+    var accumulate: Int?
+    @Option(help: ArgumentHelp("Clip the global L2 norm of all gradients to MAX before each step (torch.nn.utils.clip_grad_norm_; Pascanu et al. 2013).",
+                               valueName: "max"))
+    var clipGradNorm: Double?
     @Option(help: "Data loader threads (default: all cores).") var workers: Int?
     @Option(help: "k of the top-k accuracy.") var topK: Int?
     @Option(help: "Validation metric for best checkpoint, early stopping and plateau: val_acc, val_loss, ...") var monitor: String?
@@ -51,7 +66,7 @@ struct TrainCommand: ParsableCommand {
             if let resume {
                 // A resumed run keeps its saved settings: that is what makes it exact.
                 let conflicting = [("--model", model != nil), ("--lr", lr != nil), ("--batch-size", batchSize != nil),
-                                   ("--optimizer", optimizer != nil), ("--schedule", schedule != nil), ("--out", out != nil),
+                                   ("--optimizer", optimizer != nil), ("--mixup", mixup != nil), ("--cutmix", cutmix != nil), ("--ema", ema != nil), ("--accumulate", accumulate != nil), ("--clip-grad-norm", clipGradNorm != nil), ("--schedule", schedule != nil), ("--out", out != nil),
                                    ("--weights", weights != nil), ("--data", source.data != nil), ("--dataset", source.dataset != nil)]
                     .filter(\.1).map(\.0)
                 guard conflicting.isEmpty else {
@@ -91,6 +106,11 @@ struct TrainCommand: ParsableCommand {
         if let schedule { s.schedule = schedule }
         if let warmupEpochs { s.warmupEpochs = warmupEpochs }
         if let labelSmoothing { s.labelSmoothing = labelSmoothing }
+        s.mixup = mixup
+        s.cutmix = cutmix
+        s.ema = ema
+        s.accumulate = accumulate
+        s.clipGradNorm = clipGradNorm
         s.workers = workers
         if let topK { s.topK = topK }
         if let monitor { s.monitor = monitor }

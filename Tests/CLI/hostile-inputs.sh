@@ -91,7 +91,10 @@ for bad in "--split inf:1:1" "--split 1e308:1e308:1" "--image-size 100000" "--im
            "--rescale nan" "--zoom nan" "--rotation nan" "--cval nan" "--width-shift inf" "--momentum=-5" \
            "--warmup-epochs=-5" "--early-stopping=-1" "--schedule step:1:1e39" "--batch-size 0" "--batch-size 100000000" \
            "--epochs 0" "--workers 0" "--workers 100000" "--classes 1000000000" "--lr nan" "--top-k 0" "--label-smoothing 1" \
-           "--random-crop=-1" "--random-crop 5" "--random-erasing nan" "--random-erasing 2"; do
+           "--random-crop=-1" "--random-crop 5" "--random-erasing nan" "--random-erasing 2" \
+           "--mixup nan" "--mixup=-1" "--cutmix inf" "--cutmix 1000" "--ema 1" "--ema nan" "--ema=-0.5" \
+           "--accumulate 0" "--accumulate 100000" "--clip-grad-norm 0" "--clip-grad-norm nan" "--clip-grad-norm inf" \
+           "--schedule onecycle:5:2" "--schedule linear:0"; do
     # Each case its own --out and the option named in the message: an option wrongly accepted
     # must not make the next cases pass for another reason ("already holds a checkpoint").
     option=${bad%%[ =]*}
@@ -114,6 +117,7 @@ for bad in "--image-size 100000" "--threads 1000" "--batch-size 100000000" "--th
 done
 expect_error "evaluate --top-k 0" "$BIN" evaluate --checkpoint R --top-k 0
 expect_error "evaluate --top-k -1" "$BIN" evaluate --checkpoint R --top-k=-1
+expect_error_saying "evaluate --tta rotate" "tta" "$BIN" evaluate --checkpoint R --tta rotate
 expect_error "predict --top-k 0" "$BIN" predict --checkpoint R --top-k 0 good.pgm
 
 # --- Files that are not what they claim: FIFOs, devices, directories, missing ---

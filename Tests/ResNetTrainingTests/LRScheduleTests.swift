@@ -86,6 +86,7 @@ final class LRScheduleTests: XCTestCase {
             ("warmup:5+warmup:2", "only one warmup"),
             ("step:30+cosine:90", "only a warmup"),
             ("", "unknown schedule"),
+            ("onecycle:10:1.5", "PCT_START"), ("onecycle:10:0", "PCT_START"), ("linear:0", "linear epochs"), ("linear:10:-1", "minimum"),
         ]
         for (text, fragment) in bad {
             XCTAssertThrowsError(try LRSchedule(parsing: text), text) { error in
@@ -100,12 +101,41 @@ final class LRScheduleTests: XCTestCase {
         let schedules: [LRSchedule] = [
             .constant, .step(every: 30, gamma: 0.1), .multiStep(milestones: [30, 60, 80], gamma: 0.2),
             .cosine(epochs: 90, minimum: 1e-5), .warmup(epochs: 5, startFactor: 0.25, then: .cosine(epochs: 90, minimum: 0)),
+            .linear(epochs: 20, minimum: 1e-4), .oneCycle(epochs: 30, rise: 0.25), .warmup(epochs: 2, startFactor: 0.1, then: .linear(epochs: 10, minimum: 0)),
         ]
         for schedule in schedules {
             XCTAssertEqual(try LRSchedule(parsing: schedule.description), schedule, schedule.description)
             let data = try JSONEncoder().encode(schedule)
             XCTAssertEqual(try JSONDecoder().decode(LRSchedule.self, from: data), schedule)
         }
+    }
+
+    /// Linear decay: base at the start, halfway at half the run (per batch), `minimum` at the end and after.
+    func testLinear() throws {
+        let s = try LRSchedule(parsing: "linear", totalEpochs: 10)
+        XCTAssertEqual(s, .linear(epochs: 10, minimum: 0))
+        XCTAssertEqual(s.learningRate(base: 0.1, epoch: 0), 0.1, accuracy: 1e-7)
+        XCTAssertEqual(s.learningRate(base: 0.1, epoch: 5), 0.05, accuracy: 1e-7)
+        XCTAssertEqual(s.learningRate(base: 0.1, epoch: 2, step: 5, stepsPerEpoch: 10), 0.075, accuracy: 1e-7, "2.5 of 10 epochs")
+        XCTAssertEqual(s.learningRate(base: 0.1, epoch: 10), 0, accuracy: 1e-9)
+        XCTAssertEqual(LRSchedule.linear(epochs: 4, minimum: 0.02).learningRate(base: 0.1, epoch: 2), 0.06, accuracy: 1e-7)
+        XCTAssertEqual(LRSchedule.linear(epochs: 4, minimum: 0.02).learningRate(base: 0.1, epoch: 9), 0.02, accuracy: 1e-7)
+    }
+
+    /// One cycle (PyTorch OneCycleLR defaults): base/25 at the start, base at 30% of the run, then
+    /// cosine down to base/25/1e4; halfway up the rise, the mean of base/25 and base.
+    func testOneCycle() throws {
+        let s = try LRSchedule(parsing: "onecycle", totalEpochs: 10)
+        XCTAssertEqual(s, .oneCycle(epochs: 10, rise: 0.3))
+        let base: Float = 0.4
+        XCTAssertEqual(s.learningRate(base: base, epoch: 0), 0.016, accuracy: 1e-7)
+        XCTAssertEqual(s.learningRate(base: base, epoch: 1, step: 5, stepsPerEpoch: 10), (0.016 + 0.4) / 2, accuracy: 1e-6, "15% of the run")
+        XCTAssertEqual(s.learningRate(base: base, epoch: 3), 0.4, accuracy: 1e-7)
+        XCTAssertEqual(s.learningRate(base: base, epoch: 6, step: 5, stepsPerEpoch: 10), (0.4 + 0.016e-4) / 2, accuracy: 1e-6, "halfway down")
+        XCTAssertEqual(s.learningRate(base: base, epoch: 10), 0.016e-4, accuracy: 1e-10)
+        let rates = (0..<100).map { s.learningRate(base: base, epoch: $0 / 10, step: $0 % 10, stepsPerEpoch: 10) }
+        XCTAssertEqual(rates.firstIndex(of: rates.max()!), 30, "the peak is at 30% of the run")
+        XCTAssertTrue(zip(rates[..<30], rates[1...30]).allSatisfy { $0 < $1 } && zip(rates[30...], rates[31...]).allSatisfy { $0 > $1 })
     }
 
     func testUsableThroughTheProtocol() {

@@ -27,7 +27,40 @@ final class TrainerTests: TrainerTestCase {
         }
     }
 
-    private func assertResumeAfterAKillIsBitExact(_ edit: (inout TrainingSettings) -> Void) throws {
+    /// mixup and CutMix both on: each batch's kind, lambda and box come from (seed, epoch, batch).
+    func testResumeAfterAKillIsBitExactWithMixupAndCutMix() throws {
+        let mixed = try assertResumeAfterAKillIsBitExact {
+            $0.mixup = 0.4
+            $0.cutmix = 1.0
+        }
+        // The option is really on: the same run without it trains on other inputs and targets.
+        try Trainer.start(settings(data: path("data"), epochs: 2), runDirectory: path("plain"), say: { _ in }).fit()
+        let plain = try RunDirectory(path("plain")).loadInfo().history.compactMap { $0["loss"] }
+        XCTAssertEqual(plain.count, 2)
+        XCTAssertNotEqual(plain, mixed.losses, "mixing changes the training loss")
+    }
+
+    /// The moving average of the weights (`--ema`) is restored from its committed file.
+    func testResumeAfterAKillIsBitExactWithEMA() throws {
+        try assertResumeAfterAKillIsBitExact { $0.ema = 0.9 }
+    }
+
+    /// Gradient accumulation over 2 batches (the last group of each epoch is 1 batch) with clipping.
+    func testResumeAfterAKillIsBitExactWithAccumulationAndClipping() throws {
+        let run = try assertResumeAfterAKillIsBitExact {
+            $0.accumulate = 2
+            $0.clipGradNorm = 0.5
+        }
+        // Clipping is really on: without it the same run trains otherwise.
+        var s = settings(data: path("data"), epochs: 2)
+        s.accumulate = 2
+        try Trainer.start(s, runDirectory: path("unclipped"), say: { _ in }).fit()
+        XCTAssertNotEqual(try RunDirectory(path("unclipped")).loadInfo().history.compactMap { $0["loss"] }, run.losses)
+    }
+
+    /// Returns the finished run's directory and its training losses (to compare with a run without the option).
+    @discardableResult
+    private func assertResumeAfterAKillIsBitExact(_ edit: (inout TrainingSettings) -> Void) throws -> (dir: String, losses: [Double]) {
         let data = try makeDataset("data")
         let a = path("runA"), b = path("runB")
         var copyError: Error?
@@ -49,19 +82,22 @@ final class TrainerTests: TrainerTestCase {
         let testB = try runB.fit()
 
         assertSameTensors(a, b, RunDirectory.weightsFile)
+        if s.emaDecay != nil { assertSameTensors(a, b, RunDirectory.epochFileName(.ema, epoch: 2)) }
         assertSameTensors(a, b, RunDirectory.epochFileName(.optimizer, epoch: 2))
         try assertSameHistory(a, b, rows: 2)
         let infoA = try RunDirectory(a).loadInfo(), infoB = try RunDirectory(b).loadInfo()
         XCTAssertEqual(infoA.epoch, 2)
         XCTAssertEqual(infoB.epoch, 2)
         XCTAssertEqual(infoA.step, infoB.step)
-        XCTAssertEqual(infoA.step, 2 * 3, "24 training images in batches of 8 for 2 epochs")
+        let k = s.accumulate ?? 1
+        XCTAssertEqual(infoA.step, 2 * ((3 + k - 1) / k), "24 training images in batches of 8 for 2 epochs, K batches a step")
         // Everything but the wall-clock `time` of each epoch is identical.
         XCTAssertEqual(infoA.history.map { $0.filter { $0.key != "time" } }, infoB.history.map { $0.filter { $0.key != "time" } })
         XCTAssertTrue(infoA.history.allSatisfy { ($0["time"] ?? 0) > 0 }, "every epoch records its training time")
         XCTAssertEqual(infoA.learningRate, infoB.learningRate)
         XCTAssertEqual(testA?.accuracy, testB?.accuracy)
         XCTAssertEqual(testA?.loss, testB?.loss)
+        return (a, infoA.history.compactMap { $0["loss"] })
     }
 
     /// The recipe: start with 1 epoch, then `resume(epochs: 2)`, equals a 2-epoch run. That

@@ -55,4 +55,5 @@ enum RandomSalt {
     static let augmentation: UInt64 = 0xA0
     static let shuffle: UInt64 = 0x5F
     static let split: UInt64 = 0x59
+    static let batchMixing: UInt64 = 0x3B
 }

@@ -28,13 +28,15 @@ public struct RunDirectory: Sendable {
     /// What a tensor file of a run holds.
     public enum Role: String, Sendable, CaseIterable {
         case weights = "checkpoint", optimizer, best
+        /// The exponential moving average of the weights (`--ema`), when the run keeps one.
+        case ema
 
         /// The fixed name users see (nil: the optimizer state has none).
         var fixedName: String? {
             switch self {
             case .weights: return RunDirectory.weightsFile
             case .best: return RunDirectory.bestFile
-            case .optimizer: return nil
+            case .optimizer, .ema: return nil
             }
         }
     }
@@ -110,6 +112,7 @@ public struct RunDirectory: Sendable {
         case .weights: return file(info.weightsFileName)
         case .optimizer: return file(info.optimizerStateFile)
         case .best: return info.bestFileName.map(file)
+        case .ema: return info.emaFile.map(file)
         }
     }
 
@@ -122,7 +125,8 @@ public struct RunDirectory: Sendable {
     /// differs is refused (runs written before per-epoch names may fall back to their `.prev`).
     public func loadTensors(_ role: Role, info: CheckpointInfo) throws -> [String: Tensor] {
         guard let url = committedFile(role, info: info), let epoch = Self.expectedEpoch(role, info: info) else {
-            throw TrainingError.checkpoint("\(self.info.path) records no \(role.rawValue) file (no epoch has improved \(info.settings.monitor) yet)")
+            let why = role == .ema ? "the run was trained without --ema" : "no epoch has improved \(info.settings.monitor) yet"
+            throw TrainingError.checkpoint("\(self.info.path) records no \(role.rawValue) file (\(why))")
         }
         let st = try SafeTensors.read(url)
         let e = st.metadata["epoch"] ?? "(none recorded)"
@@ -190,10 +194,11 @@ public struct RunDirectory: Sendable {
     /// JSON, then removes what the new JSON does not name. `best`: the weights to commit as the
     /// best epoch (`info.bestEpoch` must be `info.epoch`). Returns the committed description (with
     /// its file names) and warnings (a fixed-name link that could not be updated) for the user;
-    /// throws, leaving the last commit whole, on any failure before the commit.
+    /// throws, leaving the last commit whole, on any failure before the commit. `ema`: the averaged
+    /// weights of `--ema`, written under their own per-epoch name and committed by the same JSON.
     @discardableResult
     public func commit(_ newInfo: CheckpointInfo, after base: Int, model: [String: Tensor], optimizer: [String: Tensor],
-                       best: [String: Tensor]?) throws -> (info: CheckpointInfo, warnings: [String]) {
+                       best: [String: Tensor]?, ema: [String: Tensor]? = nil) throws -> (info: CheckpointInfo, warnings: [String]) {
         var info = newInfo
         let epoch = info.epoch
         // Compare and swap: a writer whose state is older than the directory's (another process
@@ -205,6 +210,7 @@ public struct RunDirectory: Sendable {
         }
         info.weightsFile = Self.epochFileName(.weights, epoch: epoch)
         info.optimizerStateFile = Self.epochFileName(.optimizer, epoch: epoch)
+        info.emaFile = ema == nil ? nil : Self.epochFileName(.ema, epoch: epoch)
         if best != nil {
             precondition(info.bestEpoch == epoch, "the best weights are committed with the epoch that made them")
             info.bestFile = Self.epochFileName(.best, epoch: epoch)
@@ -224,6 +230,7 @@ public struct RunDirectory: Sendable {
         let meta = ["format": "pt", "epoch": String(epoch), "model": info.modelConfig.name]
         try SafeTensors.write(model, metadata: meta, to: file(info.weightsFileName))
         try SafeTensors.write(optimizer, metadata: meta, to: file(info.optimizerStateFile))
+        if let ema, let name = info.emaFile { try SafeTensors.write(ema, metadata: meta, to: file(name)) }
         if let best, let name = info.bestFileName { try SafeTensors.write(best, metadata: meta, to: file(name)) }
         try AtomicFile.write(description, to: self.info)   // the commit
         let warnings = refreshFixedNames(info)

@@ -12,11 +12,17 @@ public final class Predictor {
     private let pipeline: ImagePipeline
 
     /// `path`: a run directory (uses checkpoint.safetensors) or a .safetensors file whose directory
-    /// holds the run's checkpoint.json (e.g. RUN_DIR/best.safetensors).
-    public init(checkpoint path: String) throws {
+    /// holds the run's checkpoint.json (e.g. RUN_DIR/best.safetensors). A run trained with `--ema`
+    /// given as a directory answers with its averaged weights (what its validation measured) unless
+    /// `rawWeights` is set.
+    public init(checkpoint path: String, rawWeights: Bool = false) throws {
         let tensors: [String: Tensor]
         switch try RunDirectory.resolve(path) {
-        case .committed(let run, let role):
+        case .committed(let run, var role):
+            // A run directory means its best answer; a file named explicitly is read as named.
+            var isDirectory: ObjCBool = false
+            if role == .weights, !rawWeights, FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue,
+               (try run.loadInfo()).emaFile != nil { role = .ema }
             // The JSON and the tensor file it names, checked against each other.
             (info, tensors, weightsFile) = try run.loadCommitted(role)
         case .file(let file):
@@ -29,6 +35,8 @@ public final class Predictor {
     }
 
     public var classNames: [String] { info.classNames }
+    /// Whether the weights are the run's moving average (`--ema`).
+    public var usesEMA: Bool { weightsFile.lastPathComponent == info.emaFile }
 
     /// Class probabilities for one image file, preprocessed as in training (no augmentation).
     public func probabilities(file path: String) throws -> [Float] {

@@ -24,6 +24,14 @@ public indirect enum LRSchedule: LearningRateSchedule, Codable, Equatable, Senda
     /// schedule's rate is multiplied by a factor rising from `startFactor` to 1, as PyTorch's `LinearLR`
     /// chained with another scheduler. The inner schedule sees the true epoch, so milestones stay absolute.
     case warmup(epochs: Int, startFactor: Float, then: LRSchedule)
+    /// minimum + (base - minimum)·(1 - t/epochs): linear decay to `minimum` (absolute), per batch, as
+    /// PyTorch's `LinearLR(end_factor=minimum/base)` over the run; the decay of BERT (Devlin et al.
+    /// 2019) and of many fine-tuning recipes.
+    case linear(epochs: Int, minimum: Float)
+    /// The 1cycle policy (Smith and Topin 2018, "Super-Convergence"), as PyTorch's `OneCycleLR` with
+    /// its defaults in continuous form: from base/25 up to base over the first `rise` of the run, then
+    /// down to base/25/1e4, both by cosine annealing (momentum is not cycled).
+    case oneCycle(epochs: Int, rise: Float)
 
     public func learningRate(base: Float, epoch: Int, step: Int = 0, stepsPerEpoch: Int = 1) -> Float {
         let t = Double(epoch) + (stepsPerEpoch > 0 ? Double(step) / Double(stepsPerEpoch) : 0)
@@ -42,6 +50,15 @@ public indirect enum LRSchedule: LearningRateSchedule, Codable, Equatable, Senda
         case .cosine(let epochs, let minimum):
             let progress = min(t / Double(max(epochs, 1)), 1)
             return Double(minimum) + (base - Double(minimum)) * (1 + cos(Double.pi * progress)) / 2
+        case .linear(let epochs, let minimum):
+            let progress = min(t / Double(max(epochs, 1)), 1)
+            return Double(minimum) + (base - Double(minimum)) * (1 - progress)
+        case .oneCycle(let epochs, let rise):
+            // torch: div_factor 25, final_div_factor 1e4, anneal_strategy cos.
+            let initial = base / 25, final = initial / 1e4, pct = Double(rise)
+            let progress = min(t / Double(max(epochs, 1)), 1)
+            func anneal(_ start: Double, _ end: Double, _ f: Double) -> Double { end + (start - end) / 2 * (cos(Double.pi * f) + 1) }
+            return progress < pct ? anneal(initial, base, progress / pct) : anneal(base, final, (progress - pct) / (1 - pct))
         case .warmup(let epochs, let startFactor, let inner):
             let innerRate = inner.rate(base: base, epoch: epoch, t: t)
             guard epochs > 0, t < Double(epochs) else { return innerRate }

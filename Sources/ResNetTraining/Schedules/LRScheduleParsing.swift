@@ -5,7 +5,7 @@ public struct LRScheduleParseError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         "invalid learning-rate schedule '\(text)': \(reason). Expected one of: constant, step:EVERY[:GAMMA], "
-            + "multistep:M1,M2,...[:GAMMA], cosine[:EPOCHS[:MIN_LR]], optionally prefixed by warmup:EPOCHS[:START_FACTOR]+ "
+            + "multistep:M1,M2,...[:GAMMA], cosine[:EPOCHS[:MIN_LR]], linear[:EPOCHS[:MIN_LR]], onecycle[:EPOCHS[:PCT_START]], optionally prefixed by warmup:EPOCHS[:START_FACTOR]+ "
             + "(e.g. 'warmup:5:0.1+multistep:30,60,80:0.1')"
     }
 }
@@ -68,6 +68,24 @@ extension LRSchedule: CustomStringConvertible {
             let minimum = parts.count == 3 ? Float(parts[2]) : 0
             guard let minimum, minimum.isFinite, minimum >= 0 else { throw fail("cosine's minimum learning rate must be a non-negative number") }
             self = .cosine(epochs: epochs, minimum: minimum)
+        case "linear":
+            guard parts.count <= 3 else { throw fail("linear takes [EPOCHS[:MIN_LR]]") }
+            let epochs = parts.count >= 2 ? Int(parts[1]) : totalEpochs
+            guard let epochs, epochs > 0 else {
+                throw fail(parts.count >= 2 ? "linear epochs '\(parts[1])' must be a positive whole number" : "linear needs its length: give linear:EPOCHS or the total epochs")
+            }
+            let minimum = parts.count == 3 ? Float(parts[2]) : 0
+            guard let minimum, minimum.isFinite, minimum >= 0 else { throw fail("linear's minimum learning rate must be a non-negative number") }
+            self = .linear(epochs: epochs, minimum: minimum)
+        case "onecycle":
+            guard parts.count <= 3 else { throw fail("onecycle takes [EPOCHS[:PCT_START]]") }
+            let epochs = parts.count >= 2 ? Int(parts[1]) : totalEpochs
+            guard let epochs, epochs > 0 else {
+                throw fail(parts.count >= 2 ? "onecycle epochs '\(parts[1])' must be a positive whole number" : "onecycle needs its length: give onecycle:EPOCHS or the total epochs")
+            }
+            let rise = parts.count == 3 ? Float(parts[2]) : 0.3
+            guard let rise, rise.isFinite, rise > 0, rise < 1 else { throw fail("onecycle's PCT_START (the rising part of the run) must lie in (0, 1)") }
+            self = .oneCycle(epochs: epochs, rise: rise)
         default:
             throw fail("unknown schedule '\(parts[0])'")
         }
@@ -80,6 +98,8 @@ extension LRSchedule: CustomStringConvertible {
         case .step(let every, let gamma): return "step:\(every):\(gamma)"
         case .multiStep(let milestones, let gamma): return "multistep:\(milestones.map(String.init).joined(separator: ",")):\(gamma)"
         case .cosine(let epochs, let minimum): return "cosine:\(epochs):\(minimum)"
+        case .linear(let epochs, let minimum): return "linear:\(epochs):\(minimum)"
+        case .oneCycle(let epochs, let rise): return "onecycle:\(epochs):\(rise)"
         case .warmup(let epochs, let startFactor, let inner): return "warmup:\(epochs):\(startFactor)+\(inner)"
         }
     }

@@ -57,6 +57,8 @@ public struct CheckpointInfo: Codable, Sendable {
     public var weightsFile: String?
     /// The committed best weights (nil in older runs: `best.safetensors` when there is a best epoch).
     public var bestFile: String?
+    /// The committed exponential moving average of the weights (`--ema`; nil without it).
+    public var emaFile: String?
     /// The loader's position: same seed, next epoch, first batch.
     public var loaderSeed: UInt64
     public var stoppedEarly = false

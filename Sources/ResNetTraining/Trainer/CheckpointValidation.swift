@@ -51,7 +51,11 @@ extension CheckpointInfo {
         guard Set(names.prefix(2)).count == 2, !names.dropFirst(2).contains(optimizerStateFile) else {
             throw bad("optimizerStateFile", "is \(optimizerStateFile), also the name of the weights: each file holds one thing")
         }
-        for (field, name) in [("weightsFile", weightsFile), ("optimizerStateFile", optimizerStateFile), ("bestFile", bestFile)] {
+        if emaFile != nil && settings.emaDecay == nil { throw bad("emaFile", "names \(emaFile!) but settings.ema is off") }
+        if let name = emaFile, [weightsFileName, optimizerStateFile, bestFileName].contains(name) {
+            throw bad("emaFile", "is \(name), also the name of another file of the run: each file holds one thing")
+        }
+        for (field, name) in [("weightsFile", weightsFile), ("optimizerStateFile", optimizerStateFile), ("bestFile", bestFile), ("emaFile", emaFile)] {
             guard let name else { continue }
             guard !name.isEmpty, !name.contains("/"), !name.hasPrefix("."), name.hasSuffix(".safetensors") else {
                 throw bad(field, "is '\(name)'; it must be the name of a .safetensors file inside the run directory")

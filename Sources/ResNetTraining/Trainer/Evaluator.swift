@@ -6,8 +6,10 @@ import ResNetModels
 /// accuracy and the confusion matrix.
 public enum Evaluator {
     /// `stop`: a requested stop ends the pass at the next batch with `TrainingError.interrupted`.
+    /// `tta`: `.flip` averages the probabilities of each image and its horizontal flip.
     public static func evaluate(_ model: ResNet, loader: DataLoader, classes: Int, topK: Int,
-                                progress: ProgressBar? = nil, stop: StopRequest? = nil) throws -> ClassificationMetrics {
+                                progress: ProgressBar? = nil, stop: StopRequest? = nil,
+                                tta: TestTimeAugmentation = .none) throws -> ClassificationMetrics {
         let wasTraining = model.isTraining
         model.eval()
         defer { model.train(wasTraining) }
@@ -18,6 +20,15 @@ public enum Evaluator {
             if let why = stop?.requested {
                 iterator.cancel()
                 throw TrainingError.interrupted("stopped by \(why) during evaluation")
+            }
+            if tta == .flip {
+                // Probabilities averaged over the image and its mirror image.
+                let p = TestTimeFlip.probabilities(model, batch.tensor)
+                let (loss, scores) = TestTimeFlip.lossAndScores(p, labels: batch.labels, classes: classes)
+                metrics.add(logits: scores, labels: batch.labels, loss: loss)
+                done += 1
+                progress?.update(done, values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy)])
+                continue
             }
             let logits = GradMode.withoutGradient { model(batch.tensor) }
             let loss = GradMode.withoutGradient { crossEntropy(logits, labels: LabelTensor(batch.labels)) }

@@ -14,6 +14,8 @@ public final class Trainer {
     let optimizer: Optimizer
     let schedule: LRSchedule?
     let plateau: ReduceLROnPlateau?
+    /// The moving average of the weights (`--ema`): what validation and test evaluate when on.
+    public let ema: WeightEMA?
     let say: (String) -> Void
 
     /// One writer per run directory: held from `start`/`resume` until `fit` returns.
@@ -94,6 +96,7 @@ public final class Trainer {
         try WeightLoader.load(try run.loadTensors(.weights, info: info), into: model, source: run.committedFile(.weights, info: info)!.path)
         let trainer = try Trainer(settings: settings, run: run, model: model, data: data, info: info, say: say)
         try trainer.optimizer.loadState(try run.loadTensors(.optimizer, info: info))
+        if let ema = trainer.ema { try ema.load(try run.loadTensors(.ema, info: info)) }
         if let state = info.plateau { try trainer.plateau?.loadState(state) }
         trainer.info.settings = settings
         trainer.lock = lock
@@ -134,6 +137,8 @@ public final class Trainer {
         } else {
             monitor = settings.monitor
         }
+        // Started from the model as it is now (its initial or loaded weights), as timm copies it.
+        ema = try settings.emaDecay.map { try WeightEMA(of: model, decay: $0) }
         let lr = settings.resolvedLearningRate, wd = settings.resolvedWeightDecay
         let params = model.trainableParameters
         switch settings.optimizer {
@@ -153,12 +158,18 @@ public final class Trainer {
         }
     }
 
-    /// The learning rate of batch `batch` of `epoch` (0-based).
+    /// The learning rate of optimizer step `batch` of `epoch` (0-based): with `--accumulate K` the
+    /// schedule counts steps, each K batches.
     func learningRate(epoch: Int, batch: Int) -> Float {
         if let plateau { return plateau.learningRate }
         return schedule!.learningRate(base: settings.resolvedLearningRate, epoch: epoch, step: batch,
-                                      stepsPerEpoch: data.train.batchesPerEpoch)
+                                      stepsPerEpoch: stepsPerEpoch)
     }
+
+    /// Micro-batches per optimizer step (`--accumulate`).
+    var microBatches: Int { settings.accumulate ?? 1 }
+    /// Optimizer steps per epoch: a last, shorter group of micro-batches steps too.
+    var stepsPerEpoch: Int { (data.train.batchesPerEpoch + microBatches - 1) / microBatches }
 
     /// Trains up to `settings.epochs`, validating and checkpointing after every epoch, then reports
     /// the test split. Returns the test metrics (nil without a test split).
@@ -191,6 +202,7 @@ public final class Trainer {
         say("\(model.config.name) on \(data.description): \(data.train.dataset.count) training images, \(classes) classes, "
             + "\(data.preprocessing.height)x\(data.preprocessing.width)x\(data.preprocessing.channels), batch \(settings.batchSize), "
             + "\(settings.optimizer) lr \(settings.resolvedLearningRate), run directory \(run.url.path)")
+        if let ema { say("validation and test use the exponential moving average of the weights (--ema \(ema.decay)), checkpointed as ema-epochN.safetensors") }
         var epoch = info.epoch
         while epoch < settings.epochs && !info.stoppedEarly {
             try checkStop(epoch: nil, batch: nil)
@@ -205,7 +217,7 @@ public final class Trainer {
                         + "\(lastGoodCheckpoint). Try a lower --lr.")
                 }
                 row.merge(m.values(prefix: "val_")) { $1 }
-                say(String(format: "  validation: loss %.4f - acc %.4f - top%d %.4f", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy))
+                say(String(format: "  validation\(evaluatedWeights): loss %.4f - acc %.4f - top%d %.4f", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy))
             }
             row["epoch"] = Double(epoch + 1)
             try endEpoch(epoch, row: row, csv: csv)
@@ -214,7 +226,7 @@ public final class Trainer {
         guard let test = data.test else { return nil }
         try checkStop(epoch: nil, batch: nil)
         let m = try evaluate(test, classes: classes, topK: topK, epoch: nil)
-        say(String(format: "Test: loss %.4f - acc %.4f - top%d %.4f (%d images)", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy, m.count))
+        say(String(format: "Test\(evaluatedWeights): loss %.4f - acc %.4f - top%d %.4f (%d images)", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy, m.count))
         return m
     }
 
@@ -224,10 +236,15 @@ public final class Trainer {
             : "no epoch had completed, so no checkpoint was saved in \(run.url.path)"
     }
 
+    /// The weights validation and test measure: the EMA when `--ema` is on.
+    var evaluatedModel: ResNet { ema?.model ?? model }
+    /// "" or " (EMA weights)", for the log lines of evaluations.
+    private var evaluatedWeights: String { ema == nil ? "" : " (EMA weights)" }
+
     /// Evaluation that a stop request cuts short, with the same message as in training.
     private func evaluate(_ loader: DataLoader, classes: Int, topK: Int, epoch: Int?) throws -> ClassificationMetrics {
         do {
-            return try Evaluator.evaluate(model, loader: loader, classes: classes, topK: topK, stop: stopRequest)
+            return try Evaluator.evaluate(evaluatedModel, loader: loader, classes: classes, topK: topK, stop: stopRequest)
         } catch TrainingError.interrupted {
             try checkStop(epoch: epoch, batch: nil)
             throw TrainingError.interrupted("stopped")
@@ -250,29 +267,31 @@ public final class Trainer {
         model.train()
         var metrics = ClassificationMetrics(classes: classes, topK: topK)
         let loader = data.train
+        let mixing = settings.batchMixing
         let bar = ProgressBar(total: loader.batchesPerEpoch)
         let iterator = loader.epoch(epoch)
         let start = Date()
         var batchIndex = 0, images = 0
         var lr = learningRate(epoch: epoch, batch: 0)
+        var accumulation = GradientAccumulation(microBatches: microBatches)
         while let batch = try iterator.next() {
-            lr = learningRate(epoch: epoch, batch: batchIndex)
-            let logits = model(batch.tensor)
-            let loss = crossEntropy(logits, labels: LabelTensor(batch.labels), labelSmoothing: settings.labelSmoothing)
+            lr = learningRate(epoch: epoch, batch: batchIndex / microBatches)
+            // mixup / CutMix: mixed images against soft targets; accuracy counts the dominant label.
+            let mixed = mixing.mix(batch, classes: classes, seed: settings.seed)
+            let logits = model(mixed.map { Tensor(shape: [batch.count, batch.height, batch.width, batch.channels], values: $0.images) } ?? batch.tensor)
+            let loss = mixed.map { crossEntropy(logits, targets: Tensor(shape: [batch.count, classes], values: $0.targets), labelSmoothing: settings.labelSmoothing) }
+                ?? crossEntropy(logits, labels: LabelTensor(batch.labels), labelSmoothing: settings.labelSmoothing)
             let value = loss.scalar
             guard value.isFinite else {
                 iterator.cancel()
                 throw TrainingError.diverged("loss became \(value) at epoch \(epoch + 1), batch \(batchIndex + 1): stopped; "
                     + "\(lastGoodCheckpoint). Try a lower --lr.")
             }
-            loss.backward()
-            optimizer.learningRate = lr
-            optimizer.step()
-            optimizer.zeroGrad()
-            metrics.add(logits: logits.toArray(), labels: batch.labels, loss: Double(value))
+            accumulation.backward(loss, count: batch.count)
+            if accumulation.isComplete { step(&accumulation, lr: lr) }
+            metrics.add(logits: logits.toArray(), labels: mixed?.dominantLabels ?? batch.labels, loss: Double(value))
             batchIndex += 1
             images += batch.count
-            info.step += 1
             if stopRequest?.requested != nil {
                 iterator.cancel()
                 bar.finish(values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy)])
@@ -285,6 +304,8 @@ public final class Trainer {
             bar.update(batchIndex, values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy), ("top\(topK)", metrics.topKAccuracy)],
                        extra: extra)
         }
+        // The epoch's last, shorter group of micro-batches.
+        if accumulation.pending > 0 { step(&accumulation, lr: lr) }
         bar.finish(values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy), ("top\(topK)", metrics.topKAccuracy)])
         if !iterator.statistics.skipped.isEmpty {
             say("warning: skipped \(iterator.statistics.skipped.count) unreadable image(s) this epoch")
@@ -293,6 +314,18 @@ public final class Trainer {
         row["lr"] = Double(lr)
         row["time"] = Date().timeIntervalSince(start)   // seconds of the training pass, as Keras prints per epoch
         return row
+    }
+
+    /// One optimizer step from the accumulated gradients: averaged over the group, clipped, applied,
+    /// then the moving average follows.
+    private func step(_ accumulation: inout GradientAccumulation, lr: Float) {
+        accumulation.finish(optimizer.parameters)
+        if let maxNorm = settings.clipGradNorm { GradientClipping.clip(optimizer.parameters, maxNorm: maxNorm) }
+        optimizer.learningRate = lr
+        optimizer.step()
+        ema?.update()
+        optimizer.zeroGrad()
+        info.step += 1
     }
 
     /// History, plots, callbacks and the checkpoint, in that order: the checkpoint is the commit,
@@ -321,8 +354,9 @@ public final class Trainer {
         }
         next.plateau = plateau?.state
         next.learningRate = learningRate(epoch: epoch + 1, batch: 0)
-        let state = model.stateDict()
-        let committed = try run.commit(next, after: info.epoch, model: state, optimizer: optimizer.state, best: improved ? state : nil)
+        // The best file holds the weights that earned the metric: the EMA when it is on.
+        let committed = try run.commit(next, after: info.epoch, model: model.stateDict(), optimizer: optimizer.state,
+                                       best: improved ? evaluatedModel.stateDict() : nil, ema: ema?.state)
         info = committed.info
         for warning in committed.warnings { say("warning: \(warning)") }
         if improved {

@@ -26,7 +26,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var nesterov = true
     /// nil: 5e-4 for SGD, 0 for Adam, 0.01 for AdamW; applied to every parameter, as torch.optim does.
     public var weightDecay: Float?
-    /// "cosine", "constant", "step:30:0.1", "multistep:30,60:0.1" or "plateau".
+    /// "cosine", "constant", "linear", "onecycle", "step:30:0.1", "multistep:30,60:0.1" or "plateau".
     public var schedule = "cosine"
     public var warmupEpochs = 0
     public var labelSmoothing: Float = 0
@@ -50,6 +50,22 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// `--random-erasing P`: Random Erasing (Zhong et al. 2017) with probability P; nil or 0 is off.
     /// Optional so that checkpoints saved before it still decode.
     public var randomErasing: Double?
+    /// `--mixup ALPHA`: mixup (Zhang et al. 2018) with lambda ~ Beta(ALPHA, ALPHA); nil or 0 is off.
+    /// Optional so that checkpoints saved before it still decode.
+    public var mixup: Double?
+    /// `--cutmix ALPHA`: CutMix (Yun et al. 2019) with lambda ~ Beta(ALPHA, ALPHA); nil or 0 is off.
+    /// With `mixup` on too, each batch is one or the other with probability 0.5 (timm).
+    public var cutmix: Double?
+    /// `--ema DECAY`: keep an exponential moving average of the weights (timm ModelEmaV2), updated
+    /// after every optimizer step, evaluated and checkpointed; nil or 0 is off. Optional so that
+    /// checkpoints saved before it still decode.
+    public var ema: Double?
+    /// `--accumulate K`: micro-batches per optimizer step (Goyal et al. 2017); nil or 1 is off.
+    /// Optional so that checkpoints saved before it still decode.
+    public var accumulate: Int?
+    /// `--clip-grad-norm MAX`: clip the global L2 norm of the gradients to MAX before each step
+    /// (torch.nn.utils.clip_grad_norm_); nil is off.
+    public var clipGradNorm: Double?
     /// How images are resized to the input size: "nearest" (Keras's default) or "bilinear".
     public var resizeFilter = "nearest"
     /// Per-channel normalization after rescaling (e.g. ImageNet's mean/std for torchvision weights).
@@ -84,12 +100,20 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
                                       randomErasing: RandomErasing(probability: randomErasing ?? 0))
     }
 
+    /// The EMA decay when `--ema` is on.
+    public var emaDecay: Float? { ema.flatMap { $0 > 0 ? Float($0) : nil } }
+
+    /// mixup and CutMix on whole training batches (after the per-image pipeline).
+    public var batchMixing: BatchMixing { BatchMixing(mixupAlpha: mixup ?? 0, cutmixAlpha: cutmix ?? 0) }
+
     /// Upper bounds on what a run may ask for: far above any real use, low enough that a typo
     /// (an extra zero, a pasted number) is an error before memory is allocated.
     public static let maxEpochs = 100_000
     public static let maxBatchSize = ResNetConfig.maxBatchSize
     public static let maxClasses = ResNetConfig.maxClasses
     public static let maxWorkers = 256
+    /// The most micro-batches one optimizer step may accumulate.
+    public static let maxAccumulate = 4096
 
     /// Rejects values that would fail later or silently give a wrong result, naming the option
     /// and the limit. Called for the CLI's options and for the settings of a checkpoint.json.
@@ -119,6 +143,15 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
             throw bad("--image-size must be between 8 and \(ResNetConfig.maxInputSize) (got \(imageSize))")
         }
         if let channels, ![1, 3].contains(channels) { throw bad("--channels must be 1 or 3 (got \(channels))") }
+        if let ema, !(ema.isFinite && (0..<1).contains(ema)) {
+            throw bad("--ema must be a decay in [0, 1) such as 0.999 (0 is off) (got \(ema))")
+        }
+        if let accumulate, !(1...Self.maxAccumulate).contains(accumulate) {
+            throw bad("--accumulate must be between 1 and \(Self.maxAccumulate) micro-batches per step (got \(accumulate))")
+        }
+        if let clipGradNorm, !(clipGradNorm.isFinite && clipGradNorm > 0 && clipGradNorm <= 1e6) {
+            throw bad("--clip-grad-norm must be a finite norm in (0, 1e6] (got \(clipGradNorm))")
+        }
         if let randomCrop {
             // Half the image side; without --image-size the loader checks against the data's own size.
             let limit = (imageSize ?? ImagePipeline.maxSide) / 2
@@ -128,6 +161,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         }
         do {
             try StratifiedSplit.validateRatios(splitRatios, source: "--split")
+            try batchMixing.validate()
             // The augmentation and preprocessing as the loader will run them: a NaN would flow into
             // every pixel and keep the loss finite, so the divergence guard would never fire.
             // Without --image-size, a side that admits the (already checked) random crop.

@@ -1,0 +1,61 @@
+import ResNetLayers
+import ResNetModels
+
+/// An exponential moving average of a model's weights (Polyak and Juditsky 1992, "Acceleration of
+/// Stochastic Approximation by Averaging"), as timm's `ModelEmaV2` keeps it: after every optimizer
+/// step, ema = decay * ema + (1 - decay) * value for every parameter and BN running statistic
+/// (`num_batches_tracked`, a counter, is copied). The average usually evaluates better than the
+/// last weights, so validation, test, `evaluate` and `predict` use it when a run has one.
+///
+/// The average lives in a second module of the same architecture (`shadow`), so it is evaluated
+/// like any model; it never trains.
+public final class WeightEMA {
+    public let decay: Float
+    /// The averaged weights, in inference mode.
+    public let shadow: Module
+    /// (average, live value, averaged or copied) for each state entry, in the model's order.
+    private let pairs: [(ema: Tensor, value: Tensor, averaged: Bool)]
+
+    /// Starts the average at `source`'s current values (timm copies the model when the EMA is made).
+    public init(source: Module, shadow: Module, decay: Float) throws {
+        precondition(decay.isFinite && (0...1).contains(decay), "EMA decay must be in [0, 1]")
+        self.decay = decay
+        self.shadow = shadow
+        let values = source.stateDict(), averages = shadow.stateDict()
+        guard Set(values.keys) == Set(averages.keys) else {
+            throw TrainingError.invalidOption("the EMA model's state names differ from the model's")
+        }
+        try shadow.loadStateDict(values)
+        shadow.eval()
+        pairs = source.stateNames.map { name in (averages[name]!, values[name]!, !name.hasSuffix("num_batches_tracked")) }
+    }
+
+    /// An average of `model` in a new model of its configuration.
+    public convenience init(of model: ResNet, decay: Float) throws {
+        try self.init(source: model, shadow: try ResNet(model.config), decay: decay)
+    }
+
+    /// The shadow as the model type it was built from (for evaluation).
+    public var model: ResNet { shadow as! ResNet }
+
+    /// One step of the average: call after each optimizer step.
+    public func update() {
+        for (ema, value, averaged) in pairs {
+            if averaged { Self.blend(ema, toward: value, decay: decay) } else { ema.assign(value) }
+        }
+    }
+
+    /// ema = decay * ema + (1 - decay) * value, in place (timm ModelEmaV2's formula, term for term).
+    private static func blend(_ ema: Tensor, toward value: Tensor, decay: Float) {
+        let rest = 1 - decay
+        ema.withMutableHostValues { e in value.withHostValues { v in
+            for i in 0..<e.count { e[i] = decay * e[i] + rest * v[i] }
+        } }
+    }
+
+    /// The averaged weights and buffers by name, as a checkpoint file holds them.
+    public var state: [String: Tensor] { shadow.stateDict() }
+
+    /// Replaces the average with `state` (a committed EMA file); checked by name and shape first.
+    public func load(_ state: [String: Tensor]) throws { try shadow.loadStateDict(state) }
+}

@@ -1,0 +1,117 @@
+import Foundation
+@testable import ResNetTraining
+import XCTest
+
+/// `--ema` (Polyak averaging as timm's ModelEmaV2): the update against hand-computed values, what
+/// validation measures, what the run directory commits and what `predict`/`evaluate` read.
+final class WeightEMATests: TrainerTestCase {
+    /// A linear layer and a batch norm: parameters, running statistics and a counter.
+    private final class Tiny: Module {
+        let fc: Linear
+        let bn: BatchNorm2D
+        init(seed: UInt64) {
+            fc = Linear(2, 1, seed: seed)
+            bn = BatchNorm2D(1)
+            super.init()
+            register("fc", fc)
+            register("bn", bn)
+        }
+    }
+
+    private func set(_ t: Tensor, _ values: [Float]) { t.assign(Tensor(shape: t.shape, values: values)) }
+
+    /// Three steps with decay 0.9 from fc.weight (1, 2): each is ema = 0.9 ema + 0.1 value, worked by hand.
+    func testUpdateMatchesAHandComputedAverage() throws {
+        let model = Tiny(seed: 1), shadow = Tiny(seed: 2)
+        set(model.fc.weight, [1, 2])
+        set(model.bn.runningMean, [4])
+        let ema = try WeightEMA(source: model, shadow: shadow, decay: 0.9)
+        XCTAssertEqual(shadow.fc.weight.toArray(), [1, 2], "the average starts at the model's weights")
+        XCTAssertFalse(shadow.isTraining, "the average is evaluated, never trained")
+
+        // Step 1: weights (3, -2), running mean 14, counter 5.
+        set(model.fc.weight, [3, -2])
+        set(model.bn.runningMean, [14])
+        set(model.bn.numBatchesTracked, [5])
+        ema.update()
+        // 0.9 * 1 + 0.1 * 3 = 1.2; 0.9 * 2 + 0.1 * -2 = 1.6; 0.9 * 4 + 0.1 * 14 = 5.
+        XCTAssertEqual(shadow.fc.weight.toArray()[0], 1.2, accuracy: 1e-6)
+        XCTAssertEqual(shadow.fc.weight.toArray()[1], 1.6, accuracy: 1e-6)
+        XCTAssertEqual(shadow.bn.runningMean.toArray()[0], 5, accuracy: 1e-6)
+        XCTAssertEqual(shadow.bn.numBatchesTracked.toArray(), [5], "the counter is copied, not averaged")
+
+        // Step 2: weights (-1, 0): 0.9 * 1.2 - 0.1 = 0.98; 0.9 * 1.6 = 1.44.
+        set(model.fc.weight, [-1, 0])
+        ema.update()
+        XCTAssertEqual(shadow.fc.weight.toArray()[0], 0.98, accuracy: 1e-6)
+        XCTAssertEqual(shadow.fc.weight.toArray()[1], 1.44, accuracy: 1e-6)
+        XCTAssertEqual(shadow.bn.runningMean.toArray()[0], 0.9 * 5 + 0.1 * 14, accuracy: 1e-6)
+
+        // Step 3: weights (5, 10): 0.9 * 0.98 + 0.5 = 1.382; 0.9 * 1.44 + 1 = 2.296.
+        set(model.fc.weight, [5, 10])
+        ema.update()
+        XCTAssertEqual(shadow.fc.weight.toArray()[0], 1.382, accuracy: 1e-6)
+        XCTAssertEqual(shadow.fc.weight.toArray()[1], 2.296, accuracy: 1e-6)
+        XCTAssertEqual(model.fc.weight.toArray(), [5, 10], "the model itself is untouched")
+
+        // The state round-trips through load.
+        let other = try WeightEMA(source: model, shadow: Tiny(seed: 3), decay: 0.9)
+        try other.load(ema.state)
+        XCTAssertEqual(other.shadow.stateDict()["fc.weight"]!.toArray(), shadow.fc.weight.toArray())
+    }
+
+    /// In a run: validation measures the EMA (history's val_loss is the EMA model's loss), the
+    /// directory commits `ema-epochN.safetensors`, `predict`/`evaluate` read it for a run directory
+    /// and the raw weights with `rawWeights` or when the weights file is named.
+    func testARunEvaluatesCommitsAndServesTheAverage() throws {
+        let data = try makeDataset("data")
+        var s = settings(data: data, epochs: 2)
+        s.ema = 0.5
+        let dir = path("run"), run = RunDirectory(dir)
+        var lines: [String] = []
+        try Trainer.start(s, runDirectory: dir, say: { lines.append($0) }).fit()
+        XCTAssertTrue(lines.contains { $0.hasPrefix("  validation (EMA weights): loss") }, "\(lines)")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("Test (EMA weights): loss") }, "\(lines)")
+        let info = try run.loadInfo()
+        XCTAssertEqual(info.emaFile, "ema-epoch2.safetensors")
+        XCTAssertEqual(info.settings.ema, 0.5)
+        let ema = try run.loadTensors(.ema, info: info), raw = try run.loadTensors(.weights, info: info)
+        XCTAssertNotEqual(ema["fc.weight"]!.toArray(), raw["fc.weight"]!.toArray(), "the average is not the last weights")
+        XCTAssertEqual(Set(ema.keys), Set(raw.keys))
+
+        let averaged = try Predictor(checkpoint: dir), trained = try Predictor(checkpoint: dir, rawWeights: true)
+        XCTAssertTrue(averaged.usesEMA)
+        XCTAssertFalse(trained.usesEMA)
+        XCTAssertEqual(averaged.model.stateDict()["fc.weight"]!.toArray(), ema["fc.weight"]!.toArray())
+        XCTAssertEqual(trained.model.stateDict()["fc.weight"]!.toArray(), raw["fc.weight"]!.toArray())
+        XCTAssertFalse(try Predictor(checkpoint: run.weights.path).usesEMA, "a weights file named explicitly is read as named")
+
+        // history's val_loss of epoch 2 is the loss of the committed EMA weights on the validation split.
+        let validation = try XCTUnwrap(PreparedData(s).validation)
+        let m = try Evaluator.evaluate(averaged.model, loader: validation, classes: 3, topK: 5)
+        let r = try Evaluator.evaluate(trained.model, loader: validation, classes: 3, topK: 5)
+        XCTAssertEqual(try XCTUnwrap(info.history.last?["val_loss"]), try XCTUnwrap(m.loss), accuracy: 1e-6)
+        XCTAssertNotEqual(m.loss, r.loss, "the raw weights measure otherwise")
+    }
+
+    /// A save that fails while writing the EMA file leaves the last commit whole, and the run resumes.
+    func testAFailedEMASaveKeepsTheLastCommit() throws {
+        let data = try makeDataset("data")
+        var s = settings(data: data, epochs: 1)
+        s.ema = 0.9
+        let dir = path("run"), run = RunDirectory(dir)
+        try Trainer.start(s, runDirectory: dir, say: { _ in }).fit()
+        let committed = try snapshot(run)
+        XCTAssertNotNil(committed["ema-epoch1.safetensors"])
+        let blocker = try block(run, .ema, epoch: 2)
+        XCTAssertThrowsError(try Trainer.resume(runDirectory: dir, epochs: 2, say: { _ in }).fit()) { error in
+            XCTAssertTrue("\(error)".contains("ema-epoch2.safetensors"), "\(error)")
+        }
+        XCTAssertEqual(try snapshot(run), committed, "the committed files are byte-for-byte unchanged")
+        XCTAssertTrue(try Predictor(checkpoint: dir).usesEMA)
+        try FileManager.default.removeItem(at: blocker)
+        try Trainer.resume(runDirectory: dir, epochs: 2, say: { _ in }).fit()
+        XCTAssertEqual(try run.loadInfo().emaFile, "ema-epoch2.safetensors")
+        XCTAssertFalse(try listing(run).contains("ema-epoch1.safetensors"), "the earlier epoch's average is cleaned up")
+    }
+}
