@@ -222,10 +222,11 @@ final class Primitive: @unchecked Sendable {
         }
         defer { for a in execArgs { dnnl_memory_destroy(a.memory) } }
         let profiler = ctx.profiler
-        let start = profiler.isEnabled ? Profiler.now() : 0
+        let start = profiler.begin()
         defer {
-            if profiler.isEnabled, let key {
-                profiler.record(key.op.kind, pass: key.op.isBackward ? .backward : profiler.forwardPass, primitive: key, since: start)
+            if start != 0 {
+                let kind = key?.op.kind ?? .elementwise, backward = key?.op.isBackward ?? false
+                profiler.end(kind, pass: backward ? .backward : profiler.forwardPass, primitive: key, start)
             }
         }
         dnnlCheck(dnnl_primitive_execute(primitive, ctx.stream, Int32(execArgs.count), execArgs), "\(name) execute")

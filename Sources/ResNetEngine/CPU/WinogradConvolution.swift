@@ -108,7 +108,7 @@ enum Winograd {
             }
           }
         }
-        if profiler.isEnabled { profiler.record(.convolution, pass: .forward, primitive: stage("input transform"), since: start) }
+        profiler.end(.convolution, pass: .forward, primitive: stage("input transform"), start)
 
         // M_p = V_p U_p: 16 products [tiles x C] x [C x K].
         start = profiler.begin()
@@ -118,7 +118,7 @@ enum Winograd {
                                  u.pointer + p * c * k, Int64(k), 0, m.pointer + p * tiles * k, Int64(k)), "Winograd sgemm")
         }
         withExtendedLifetime(v) {}
-        if profiler.isEnabled { profiler.record(.convolution, pass: .forward, primitive: stage("products"), since: start) }
+        profiler.end(.convolution, pass: .forward, primitive: stage("products"), start)
 
         // Y = A^T M A per tile, plus bias and residual, ReLU, into nChw8c.
         start = profiler.begin()
@@ -152,7 +152,7 @@ enum Winograd {
             }
         }
         withExtendedLifetime((m, x, residual, bias)) {}
-        if profiler.isEnabled { profiler.record(.convolution, pass: .forward, primitive: stage("output transform"), since: start) }
+        profiler.end(.convolution, pass: .forward, primitive: stage("output transform"), start)
         return y
     }
 }

@@ -40,6 +40,9 @@ public final class Profiler: @unchecked Sendable {
     private struct KindAndPass: Hashable { let kind: Kind, pass: Pass }
 
     public private(set) var isEnabled = false
+    /// Timed regions open now: one inside another (a reorder inside a Swift kernel's `pointer` read)
+    /// counts only in the outer one, so the totals never add up to more than the step.
+    private var open = 0
     private var byKind: [KindAndPass: Entry] = [:]
     private var byPrimitive: [PrimitiveKey: Entry] = [:]
 
@@ -49,6 +52,7 @@ public final class Profiler: @unchecked Sendable {
     public func start(_ enabled: Bool = true) {
         byKind = [:]; byPrimitive = [:]
         isEnabled = enabled
+        open = 0
     }
 
     public func stop() { isEnabled = false }
@@ -84,17 +88,23 @@ public final class Profiler: @unchecked Sendable {
     /// Times `body` as one call of `kind` when profiling is on.
     @inline(__always)
     public func measure<T>(_ kind: Kind, pass: Pass = .forward, _ body: () throws -> T) rethrows -> T {
-        guard isEnabled else { return try body() }
-        let start = Profiler.now()
-        defer { record(kind, pass: pass, since: start) }
+        let start = begin()
+        defer { end(kind, pass: pass, start) }
         return try body()
     }
 
     /// `let t = profiler.begin(); defer { profiler.end(.loss, t) }`: times a whole function body.
-    @inline(__always) public func begin() -> UInt64 { isEnabled ? Profiler.now() : 0 }
+    @inline(__always) public func begin() -> UInt64 {
+        guard isEnabled else { return 0 }
+        open += 1
+        return Profiler.now()
+    }
 
-    @inline(__always) public func end(_ kind: Kind, pass: Pass = .forward, _ start: UInt64) {
-        if isEnabled && start != 0 { record(kind, pass: pass, since: start) }
+    /// Ends the region `begin` opened, recording it unless it ran inside another one.
+    @inline(__always) public func end(_ kind: Kind, pass: Pass = .forward, primitive: PrimitiveKey? = nil, _ start: UInt64) {
+        guard start != 0 else { return }
+        open = max(open - 1, 0)
+        if isEnabled && open == 0 { record(kind, pass: pass, primitive: primitive, since: start) }
     }
 
     /// Totals per kind and pass, largest first.
