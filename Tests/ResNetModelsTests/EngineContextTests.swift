@@ -39,31 +39,43 @@ final class EngineContextTests: XCTestCase {
     ]
     private let rounds = 4
 
+    /// Runs `body` on a new thread of its own (OpenMP settings such as the team size are per thread,
+    /// so every run here starts from a fresh thread's) and waits for its result.
+    private func thread(_ body: @escaping () throws -> [[[Float]]]) -> (start: () -> Void, wait: () throws -> [[[Float]]]) {
+        let result = ThreadResults(count: 1), done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            result.set(0, Result { try body() })
+            done.signal()
+        }
+        thread.stackSize = 8 << 20
+        return ({ thread.start() }, {
+            XCTAssertEqual(done.wait(timeout: .now() + 600), .success, "the thread finished")
+            return try XCTUnwrap(result.get(0)).get()
+        })
+    }
+
     func testTwoContextsOnTwoThreadsMatchRunningOneAfterTheOther() throws {
-        let sequential = try models.map { model in try EngineContext().run { try model.run(rounds: rounds) } }
+        let rounds = self.rounds
+        let sequential = try models.map { model in
+            let run = thread { try EngineContext().run { try model.run(rounds: rounds) } }
+            run.start()
+            return try run.wait()
+        }
         for (model, rounds) in zip(models, sequential) {
             XCTAssertTrue(rounds.allSatisfy { $0.dropFirst(2).allSatisfy { !$0.isEmpty } }, "\(model.name): every parameter got a gradient")
         }
 
         // Both threads build their model, then start their rounds together.
-        let results = ThreadResults(count: models.count)
-        let group = DispatchGroup(), built = DispatchGroup(), start = DispatchSemaphore(value: 0)
-        for (i, model) in models.enumerated() {
-            group.enter(); built.enter()
-            let thread = Thread { [rounds] in
-                results.set(i, Result {
-                    try EngineContext().run { try model.run(rounds: rounds) { built.leave(); start.wait() } }
-                })
-                group.leave()
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
+        let built = DispatchGroup(), go = DispatchSemaphore(value: 0)
+        let runs = models.map { model in
+            built.enter()
+            return thread { try EngineContext().run { try model.run(rounds: rounds) { built.leave(); go.wait() } } }
         }
+        for run in runs { run.start() }
         built.wait()
-        for _ in models { start.signal() }
-        XCTAssertEqual(group.wait(timeout: .now() + 600), .success)
-        for (i, model) in models.enumerated() {
-            let concurrent = try XCTUnwrap(results.get(i)).get()
+        for _ in runs { go.signal() }
+        for (i, (model, run)) in zip(models, runs).enumerated() {
+            let concurrent = try run.wait()
             XCTAssertEqual(concurrent.count, rounds)
             for r in 0..<min(rounds, concurrent.count) {
                 XCTAssertTrue(concurrent[r] == sequential[i][r], "\(model.name) round \(r) differs when run beside the other model")
