@@ -98,17 +98,10 @@ extension Conv2D {
         ConvolutionParameters(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }
 
-    /// Inputs per output value up to which training recomputes this convolution's output in backward
-    /// instead of keeping it for the batch norm after it. Keeping costs 4 bytes per output value,
-    /// recomputing 2 x fan-in FLOPs, so small fan-ins save most memory per FLOP: in ResNet-50 the
-    /// 1x1 expansions of stages 1-2 and stage 1's projection (fan-in 64, 128: 0.6 GB at batch 32)
-    /// for about 3% more FLOPs. 0 keeps every output; `Int.max` recomputes all. `SWIFTRESNET_RECOMPUTE_FANIN`
-    /// sets the default.
-    nonisolated(unsafe) public static var recomputeFanIn =
-        EnvironmentSetting.read("SWIFTRESNET_RECOMPUTE_FANIN", fallback: 128, fallbackText: "128", expected: "a count") { text in
-            Int(text).flatMap { $0 >= 0 ? $0 : nil }
-        }
-
-    /// Whether training recomputes this convolution's output (see `recomputeFanIn`).
-    var recomputesOutput: Bool { inChannelsPerGroup * kernel * kernel <= Conv2D.recomputeFanIn }
+    /// Whether training recomputes this convolution's output in backward instead of keeping it for
+    /// the batch norm after it: when its inputs per output value are at most the current context's
+    /// `recomputeFanIn`. Keeping costs 4 bytes per output value, recomputing 2 x fan-in FLOPs, so
+    /// small fan-ins save most memory per FLOP: in ResNet-50 the 1x1 expansions of stages 1-2 and
+    /// stage 1's projection (fan-in 64, 128: 0.6 GB at batch 32) for about 3% more FLOPs.
+    var recomputesOutput: Bool { inChannelsPerGroup * kernel * kernel <= EngineContext.current.options.recomputeFanIn }
 }

@@ -2,7 +2,7 @@ import ResNetEngine
 
 /// Records what each layer produced during one forward pass: the source of `resnet summary`'s
 /// table (shapes as they really come out, not as predicted), its FLOP count and its graph.
-public final class LayerTrace {
+public final class LayerTrace: @unchecked Sendable {
     public struct Entry: Sendable {
         public let name: String
         public let type: String
@@ -16,7 +16,8 @@ public final class LayerTrace {
         public let inputs: [String]
     }
 
-    nonisolated(unsafe) static var active: LayerTrace?
+    /// The trace being captured on this thread (task-local: a trace on one thread records nothing from another).
+    @TaskLocal static var active: LayerTrace?
 
     public private(set) var entries: [Entry] = []
     private var producers: [ObjectIdentifier: String] = [:]
@@ -28,9 +29,7 @@ public final class LayerTrace {
         let trace = LayerTrace()
         trace.producers[ObjectIdentifier(input)] = "input"
         trace.alive.append(input)
-        active = trace
-        defer { active = nil }
-        _ = GradMode.withoutGradient { body(input) }
+        _ = $active.withValue(trace) { GradMode.withoutGradient { body(input) } }
         return trace.entries
     }
 

@@ -64,14 +64,14 @@ struct BenchmarkCommand: ParsableCommand {
               + "calls   s/step   share")
         for e in kinds where e.seconds >= 0.0005 || e.kind == .other {
             let name = e.kind.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)
-            let pass = e.pass.padding(toLength: 10, withPad: " ", startingAt: 0)
+            let pass = (e.pass?.rawValue ?? "").padding(toLength: 10, withPad: " ", startingAt: 0)
             let calls = (e.calls > 0 ? String(e.calls) : "").leftPadded(5)
             let share = 100 * e.seconds / max(r.mean, 1e-12)
             print("  " + name + pass + calls + String(format: " %8.3f %6.1f%%", e.seconds, share))
         }
         if let slowest = r.slowest, !slowest.isEmpty {
             print("\nSlowest primitives (s/step, calls/step, op|shapes):")
-            for e in slowest { print(String(format: "  %7.3f %4d  ", e.seconds, e.calls) + e.label) }
+            for e in slowest { print(String(format: "  %7.3f %4d  ", e.seconds, e.calls) + (e.primitive?.description ?? "")) }
         }
         if let sgemm = r.sgemmGFLOPs {
             print(String(format: "\nAchieved %.1f GFLOP/s = %.0f%% of this machine's sgemm rate (%.1f GFLOP/s, 2048^3, measured after the run).",

@@ -25,7 +25,7 @@ struct InfoCommand: ParsableCommand {
             let x = Tensor.randomNormal(xs, seed: 1)
             let w = Tensor.randomNormal(ws, std: 0.1, seed: 2)
             _ = GradMode.withoutGradient { conv2d(x, w, stride: stride, padding: padding, relu: true) }
-            print(name.padding(toLength: 14, withPad: " ", startingAt: 0), OneDNN.implementations.last { $0.key.hasPrefix("conv.fwd|\(xs)") }?.implementation ?? "?")
+            print(name.padding(toLength: 14, withPad: " ", startingAt: 0), OneDNN.implementations.last { $0.key.op == .convolution && $0.key.shapes.first == xs }?.implementation ?? "?")
         }
     }
 }

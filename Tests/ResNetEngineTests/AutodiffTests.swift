@@ -84,7 +84,7 @@ final class AutodiffTests: XCTestCase {
         let b = batchNorm(c, scale: nil, shift: shift, statistics: stats, training: true, relu: true)
         let p = maxPool2d(b, kernel: 3, stride: 2, padding: .same)
         let loss = crossEntropy(linear(globalAvgPool(p), fc), labels: LabelTensor([0, 1]))
-        let before = Storage.liveBytes
+        let before = EngineContext.current.memory.liveBytes
         loss.backward()
         // The graph is freed: the root's node has no backward closure and no edges left.
         XCTAssertNil(loss.gradFn?.backward)
@@ -101,10 +101,10 @@ final class AutodiffTests: XCTestCase {
         // Warm up: primitives, the shared scratchpad and the parameters' grads reach their steady state.
         _ = trainingStep(x, w, fc, stats, shift)
         _ = trainingStep(x, w, fc, stats, shift)
-        let baseline = Storage.liveBytes
+        let baseline = EngineContext.current.memory.liveBytes
         let duringGraph = trainingStep(x, w, fc, stats, shift)
         // The activations of [2, 9, 9, 8] (conv out, bn out, ...) were alive while the graph existed.
         XCTAssertGreaterThan(duringGraph - baseline, 2 * 9 * 9 * 8 * 4 * 2, "the graph should hold saved activations")
-        XCTAssertEqual(Storage.liveBytes, baseline, "backward and dropping the outputs must free everything the graph held")
+        XCTAssertEqual(EngineContext.current.memory.liveBytes, baseline, "backward and dropping the outputs must free everything the graph held")
     }
 }

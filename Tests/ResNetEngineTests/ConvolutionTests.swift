@@ -95,9 +95,10 @@ final class ConvolutionTests: XCTestCase {
                 assertClose(y, refConv2d(x, wd, RefWindow(g)), tolerance: Self.tolerance, what)
             }
         }
-        BlockedWeightCache.shared.removeAll()
+        let weightCache = EngineContext.current.cpu.weightCache
+        weightCache.removeAll()
         check("first call")
-        XCTAssertGreaterThan(BlockedWeightCache.shared.bytes, 0, "inference should keep the blocked weights")
+        XCTAssertGreaterThan(weightCache.bytes, 0, "inference should keep the blocked weights")
         w.withMutableHostValues { $0[5] += 1 }; wd.data[5] += 1
         check("after a write through withMutableHostValues")
         wd = randomDArray([16, 8, 3, 3], seed: 23, std: 0.3)

@@ -31,7 +31,7 @@ final class ImplementationTests: XCTestCase {
     }
 
     func testResNet50ShapesUseNoReferenceKernels() {
-        PrimitiveCache.shared.removeAll()   // judge only the primitives this test creates
+        EngineContext.current.cpu.cache.removeAll()   // judge only the primitives this test creates
         // Stem: 7x7/2 on 224x224x3 (torchvision's padding 3 = TF-slim's conv2d_same), then BN+ReLU, then 3x3/2 max pool.
         convStep(224, 3, 64, k: 7, stride: 2, padding: .symmetric(3))
         convStep(224, 3, 64, k: 7, stride: 2, padding: .same)
@@ -73,12 +73,14 @@ final class ImplementationTests: XCTestCase {
         globalAvgPool(x).backward(seed: Tensor(repeating: 1, shape: [batch, 2048]))
 
         let all = OneDNN.implementations
-        let hot = all.filter { $0.key.hasPrefix("conv") || $0.key.hasPrefix("bn") || $0.key.hasPrefix("pool") }
+        let hot = all.filter { [.convolution, .batchNorm, .pooling].contains($0.key.op.kind) }
         XCTAssertGreaterThan(hot.count, 40, "expected the ResNet-50 primitives in the cache")
-        for kind in ["conv.fwd|", "conv.bwd_data|", "conv.bwd_weights|", "bn.fwd|", "bn.bwd|", "pool.fwd|", "pool.bwd|"] {
-            XCTAssertTrue(hot.contains { $0.key.hasPrefix(kind) }, "no \(kind) primitive was created")
+        let ops: [PrimitiveKey.Op] = [.convolution, .convolutionBackwardData, .convolutionBackwardWeights, .batchNorm, .batchNormBackward,
+                                      .pooling, .poolingBackward]
+        for op in ops {
+            XCTAssertTrue(hot.contains { $0.key.op == op }, "no \(op) primitive was created")
         }
-        print("implementations:", Set(hot.map { $0.key.prefix { $0 != "|" } + " " + $0.implementation }).sorted())
+        print("implementations:", Set(hot.map { $0.key.op.rawValue + " " + $0.implementation }).sorted())
         let reference = hot.filter { $0.implementation.hasPrefix("ref") }
         XCTAssertTrue(reference.isEmpty, "reference kernels on ResNet paths:\n" +
                       reference.map { "\($0.key) -> \($0.implementation)" }.joined(separator: "\n"))

@@ -29,7 +29,7 @@ final class WinogradTests: XCTestCase {
             convertLayout(xt, to: .nChw8c)
             if let rt { convertLayout(rt, to: .nChw8c) }
             let y = Winograd.convolution(xt, transformed: Winograd.transformWeights(w.tensor()), outputChannels: t.k,
-                                         bias: b?.tensor(), residual: rt, relu: t.relu)
+                                         bias: b?.tensor(), residual: rt, relu: t.relu, profiler: EngineContext.current.profiler)
             XCTAssertEqual(y.storage.layout, .nChw8c, "case \(i): the output stays blocked")
             assertClose(y, refConv2d(x, w, bias: b, RefWindow(g), residual: r, relu: t.relu), tolerance: Self.tolerance, "Winograd case \(i)")
         }
@@ -54,11 +54,12 @@ final class WinogradTests: XCTestCase {
         let x = randomDArray(shape, seed: 51), w = randomDArray([24, 16, 3, 3], seed: 52, std: 0.3), b = randomDArray([24], seed: 53)
         let expected = refConv2d(x, w, bias: b, RefWindow(g), relu: true)
         for training in [false, true] {
-            Profiler.start()
+            let context = EngineContext.current
+            context.profiler.start()
             let y = Backend.current.convolution(x.tensor(), weight: w.tensor(), bias: b.tensor(), geometry: g, residual: nil, relu: true, training: training)
-            let labels = Profiler.primitives.map(\.label)
-            Profiler.stop()
-            XCTAssertEqual(labels.contains { $0.hasPrefix("winograd") }, Winograd.enabled && !training, "training \(training): \(labels)")
+            let ops = context.profiler.primitives.compactMap(\.primitive?.op)
+            context.profiler.stop()
+            XCTAssertEqual(ops.contains(.winograd), context.options.winograd && !training, "training \(training): \(ops)")
             assertClose(y, expected, tolerance: Self.tolerance, "backend training \(training)")
         }
     }

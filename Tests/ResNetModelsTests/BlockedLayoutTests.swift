@@ -7,8 +7,6 @@ import ResNetModels
 /// blocks. Everything a user sees (outputs, end points, gradients, running statistics) must be what
 /// the plain NHWC engine gives.
 final class BlockedLayoutTests: XCTestCase {
-    override func tearDown() { OneDNN.blockedActivations = true }
-
     private struct Run {
         var output: [Float]
         var endPoints: [[Float]]
@@ -20,7 +18,17 @@ final class BlockedLayoutTests: XCTestCase {
 
     /// One training step's forward and backward, then an inference pass, in one layout.
     private func run(_ name: String, size: Int, blocked: Bool, configure: (inout ResNetConfig) -> Void = { _ in }) throws -> Run {
-        OneDNN.blockedActivations = blocked
+        try context(blocked ? .blocked : .nhwc).run { try run(name, size: size, configure: configure) }
+    }
+
+    /// A context like the default one but with activations in `layout`.
+    private func context(_ layout: EngineOptions.ActivationLayout) -> EngineContext {
+        var options = EngineOptions.default
+        options.activationLayout = layout
+        return EngineContext(options: options)
+    }
+
+    private func run(_ name: String, size: Int, configure: (inout ResNetConfig) -> Void) throws -> Run {
         let net = try ResNetRegistry.make(name, configure)
         let x = Tensor.randomNormal([2, size, size, net.config.inputChannels], seed: 3)
         net.train()
@@ -86,17 +94,20 @@ final class BlockedLayoutTests: XCTestCase {
     }
 
     /// The layouts really differ: a ResNet-50 unit's output is blocked, and reading it leaves it so.
+    /// The layout is a context's option: an NHWC context leaves the default context blocked.
     func testActivationsAreBlockedInsideAndNHWCOutside() throws {
-        OneDNN.blockedActivations = true
         let conv = Conv2D(8, 16, kernel: 3, padding: .symmetric(1), seed: 1)
         let x = Tensor.randomNormal([1, 5, 6, 8], seed: 2)
-        let y = GradMode.withoutGradient { conv(x) }
+        let y = context(.blocked).run { GradMode.withoutGradient { conv(x) } }
         XCTAssertEqual(y.storage.layout, .nChw8c)
         let values = y.toArray()
-        XCTAssertEqual(y.storage.layout, .nChw8c)
-        OneDNN.blockedActivations = false
-        let plain = GradMode.withoutGradient { conv(x) }
+        XCTAssertEqual(y.storage.layout, .nChw8c, "reading leaves the layout as it is")
+        let plain = context(.nhwc).run { GradMode.withoutGradient { conv(x) } }
         XCTAssertEqual(plain.storage.layout, .nhwc)
         XCTAssertEqual(values, plain.toArray())
+        try XCTSkipIf(EngineOptions.default.activationLayout != .blocked, "SWIFTRESNET_LAYOUT overrides the default context's layout")
+        let byDefault = GradMode.withoutGradient { conv(x) }
+        XCTAssertEqual(byDefault.storage.layout, .nChw8c, "the default context is untouched by another context's option")
+        XCTAssertEqual(byDefault.toArray(), values)
     }
 }

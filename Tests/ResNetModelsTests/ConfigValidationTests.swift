@@ -55,7 +55,7 @@ final class ConfigValidationTests: XCTestCase {
         var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(try ResNetRegistry.config("resnet50"))) as! [String: Any]
         json["stageWidths"] = [-64, -128, -256, -512]
         let config = try JSONDecoder().decode(ResNetConfig.self, from: JSONSerialization.data(withJSONObject: json))
-        let before = Storage.liveBytes
+        let before = EngineContext.current.memory.liveBytes
         XCTAssertThrowsError(try ResNet(config)) {
             XCTAssertEqual($0 as? ConfigError, .invalid("stageWidths must each be between 1 and 16384 (got -64)"))
         }
@@ -64,7 +64,7 @@ final class ConfigValidationTests: XCTestCase {
         XCTAssertThrowsError(try ResNet(huge)) {
             XCTAssertEqual($0 as? ConfigError, .invalid("numClasses must be between 1 and 100000 (got 1000000000)"))
         }
-        XCTAssertEqual(Storage.liveBytes, before, "nothing allocated for a refused configuration")
+        XCTAssertEqual(EngineContext.current.memory.liveBytes, before, "nothing allocated for a refused configuration")
     }
 
     func testInputSizeLimitsNameTheModelAndTheLimit() throws {

@@ -51,11 +51,12 @@ final class InferenceFoldingTests: XCTestCase {
         let net = try ResNetRegistry.make("resnet20")
         net.eval()
         let x = Tensor.randomNormal([2, 16, 16, 3], seed: 1)
-        Profiler.start()
+        let profiler = EngineContext.current.profiler
+        profiler.start()
         _ = GradMode.withoutGradient { net(x) }
-        Profiler.stop()
-        XCTAssertFalse(Profiler.kinds.contains { $0.kind == .batchNorm }, "batch norm ran in the folded forward")
-        XCTAssertTrue(Profiler.kinds.contains { $0.kind == .convolution })
+        profiler.stop()
+        XCTAssertFalse(profiler.kinds.contains { $0.kind == .batchNorm }, "batch norm ran in the folded forward")
+        XCTAssertTrue(profiler.kinds.contains { $0.kind == .convolution })
     }
 
     /// Weights and statistics changed after a folded pass (assign, a write through `withMutableHostValues`,
@@ -89,11 +90,10 @@ final class InferenceFoldingTests: XCTestCase {
     /// backward, and recomputes cheap convolutions' outputs too; whatever is recomputed, the
     /// gradients must be those of the same unit written out layer by layer.
     func testTrainingChainGradientsMatchLayerByLayer() throws {
-        let saved = Conv2D.recomputeFanIn
-        defer { Conv2D.recomputeFanIn = saved }
         for fanIn in [0, 128, Int.max] {
-            Conv2D.recomputeFanIn = fanIn
-            try assertTrainingChainGradientsMatchLayerByLayer("fan-in \(fanIn)")
+            try EngineContext(options: EngineOptions(recomputeFanIn: fanIn)).run {
+                try assertTrainingChainGradientsMatchLayerByLayer("fan-in \(fanIn)")
+            }
         }
     }
 

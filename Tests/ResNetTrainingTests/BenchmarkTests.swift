@@ -1,4 +1,5 @@
 import XCTest
+import ResNetEngine
 import ResNetTraining
 
 /// `resnet benchmark --detail`: the per-op breakdown must count the network's real ops and add up
@@ -8,23 +9,23 @@ final class BenchmarkTests: XCTestCase {
         let bench = Benchmark(model: "resnet20", mode: .backward, batchSize: 4, imageSize: 32, warmup: 1, steps: 2, detail: true)
         let result = try bench.run()
         let kinds = try XCTUnwrap(result.breakdown)
-        func calls(_ kind: Profiler.Kind, _ pass: String) -> Int { kinds.first { $0.kind == kind && $0.pass == pass }?.calls ?? 0 }
+        func calls(_ kind: Profiler.Kind, _ pass: Profiler.Pass) -> Int { kinds.first { $0.kind == kind && $0.pass == pass }?.calls ?? 0 }
         // resnet20: the 3x3 stem and 18 convolutions in 9 basic blocks (option-A shortcuts have none).
-        XCTAssertEqual(calls(.convolution, "forward"), 19)
-        // Backward reruns the stem (fan-in 27: cheaper to recompute than to keep, Conv2D.recomputeFanIn)
+        XCTAssertEqual(calls(.convolution, .forward), 19)
+        // Backward reruns the stem (fan-in 27: cheaper to recompute than to keep, EngineOptions.recomputeFanIn)
         // and each unit's first batch norm + ReLU (fusedConv2d).
-        XCTAssertEqual(calls(.convolution, "recompute"), 1)
-        XCTAssertEqual(calls(.batchNorm, "recompute"), 9)
+        XCTAssertEqual(calls(.convolution, .recompute), 1)
+        XCTAssertEqual(calls(.batchNorm, .recompute), 9)
         // Backward-weights for all 19, backward-data for all but the stem (the input needs no gradient).
-        XCTAssertEqual(calls(.convolution, "backward"), 37)
-        XCTAssertGreaterThan(calls(.batchNorm, "forward"), 0)
+        XCTAssertEqual(calls(.convolution, .backward), 37)
+        XCTAssertGreaterThan(calls(.batchNorm, .forward), 0)
         let accounted = kinds.filter { $0.kind != .other }.reduce(0) { $0 + $1.seconds }
         XCTAssertLessThanOrEqual(accounted, result.mean * 1.01, "ops cannot take longer than the step that ran them")
         XCTAssertEqual(accounted + (kinds.first { $0.kind == .other }?.seconds ?? -1), result.mean, accuracy: 1e-9)
         let slowest = try XCTUnwrap(result.slowest)
         XCTAssertFalse(slowest.isEmpty)
         XCTAssertEqual(slowest.map(\.seconds), slowest.map(\.seconds).sorted(by: >))
-        XCTAssertTrue(slowest.allSatisfy { !$0.label.isEmpty })
+        XCTAssertTrue(slowest.allSatisfy { $0.primitive != nil })
         XCTAssertGreaterThan(try XCTUnwrap(result.sgemmGFLOPs), 0)
     }
 
@@ -32,6 +33,6 @@ final class BenchmarkTests: XCTestCase {
         let result = try Benchmark(model: "resnet20", mode: .forward, batchSize: 2, imageSize: 32, warmup: 0, steps: 1).run()
         XCTAssertNil(result.breakdown)
         XCTAssertNil(result.sgemmGFLOPs)
-        XCTAssertFalse(Profiler.isEnabled)
+        XCTAssertFalse(EngineContext.current.profiler.isEnabled)
     }
 }

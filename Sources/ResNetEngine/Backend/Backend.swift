@@ -54,7 +54,7 @@ public protocol ComputeBackend: AnyObject {
     func sum(_ x: Tensor) -> Float
 }
 
-/// The backend every op uses. Only the CPU one exists.
+/// The backend ops use: the current engine context's. Only the CPU one exists.
 public enum Backend {
-    nonisolated(unsafe) public static var current: ComputeBackend = CPUBackend()
+    public static var current: ComputeBackend { EngineContext.current.backend }
 }

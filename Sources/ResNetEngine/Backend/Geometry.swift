@@ -35,7 +35,7 @@ public enum Padding: Hashable, Sendable {
 }
 
 /// Everything that fixes a 2-D window operation's output size, resolved for one input size.
-public struct WindowGeometry: Hashable, Sendable, CustomStringConvertible {
+public struct WindowGeometry: Hashable, Codable, Sendable, CustomStringConvertible {
     public let kh: Int, kw: Int
     public let strideH: Int, strideW: Int
     public let dilationH: Int, dilationW: Int

@@ -5,10 +5,8 @@ import Foundation
 /// transformed, as for Winograd), kept while the weight's storage is the same object at the same
 /// `version`. Without it every inference call reorders every weight: at batch 1 that costs about
 /// as much as the convolutions themselves.
-/// Training never uses it: its weights change every step.
+/// Training never uses it: its weights change every step. One per backend.
 final class BlockedWeightCache: @unchecked Sendable {
-    static let shared = BlockedWeightCache()
-
     private struct Entry {
         weak var source: Storage?
         let version: UInt64
@@ -19,15 +17,6 @@ final class BlockedWeightCache: @unchecked Sendable {
 
     private var entries: [ObjectIdentifier: [Entry]] = [:]
     private let lock = NSLock()
-
-    /// `weights` (described by `plain`) in the `wanted` layout, reordered on the first call after a change.
-    func blocked(_ weights: Tensor, plain: dnnl_memory_desc_t, wanted: dnnl_memory_desc_t) -> Storage {
-        cached(weights, key: descKey(wanted)) { weights in
-            let blocked = Storage(count: (descSize(wanted) + 3) / 4)
-            reorder(from: plain, raw(weights), to: wanted, raw(blocked))
-            return blocked
-        }
-    }
 
     /// `make(weights)`, computed on the first call after a change and kept under `key` (a layout,
     /// or another transform such as Winograd's).
@@ -52,4 +41,15 @@ final class BlockedWeightCache: @unchecked Sendable {
     }
 
     func removeAll() { lock.lock(); entries.removeAll(); lock.unlock() }
+}
+
+extension CPUBackend {
+    /// `weights` (described by `plain`) in the `wanted` layout, reordered on the first call after a change.
+    func cachedBlockedWeights(_ weights: Tensor, plain: dnnl_memory_desc_t, wanted: dnnl_memory_desc_t) -> Storage {
+        weightCache.cached(weights, key: descKey(wanted)) { weights in
+            let blocked = Storage(count: (descSize(wanted) + 3) / 4)
+            reorder(from: plain, raw(weights), to: wanted, raw(blocked))
+            return blocked
+        }
+    }
 }

@@ -1,20 +1,43 @@
 import CDNNL
+import Foundation
 
 /// The CPU backend: convolution, batch norm, pooling, inner product and elementwise ops on oneDNN
 /// (its OpenMP pool does the threading), and a few small kernels in Swift.
+/// Each instance has its own oneDNN stream, scratchpad and caches, so two backends can run on two
+/// threads at once; one backend serves one thread at a time.
 public final class CPUBackend: ComputeBackend {
     public let device = Device.cpu
-    let cache = PrimitiveCache.shared
-    private var layoutChoices: [String: MemoryLayout4D] = [:]
+    let options: EngineOptions
+    let dnnl: DNNLContext
+    let cache = PrimitiveCache()
+    let weightCache = BlockedWeightCache()
+    private var layoutChoices: [PrimitiveKey: MemoryLayout4D] = [:]
+    private let layoutLock = NSLock()
 
-    public init() {}
+    public init(options: EngineOptions = .default, profiler: Profiler = Profiler()) {
+        self.options = options
+        dnnl = DNNLContext(profiler: profiler)
+    }
+
+    var profiler: Profiler { dnnl.profiler }
 
     /// A layout decided once per op shape (it may cost a trial primitive).
-    func layoutChoice(_ key: String, decide: () -> MemoryLayout4D) -> MemoryLayout4D {
-        if let l = layoutChoices[key] { return l }
+    func layoutChoice(_ key: PrimitiveKey, decide: () -> MemoryLayout4D) -> MemoryLayout4D {
+        layoutLock.lock()
+        let known = layoutChoices[key]
+        layoutLock.unlock()
+        if let known { return known }
         let l = decide()
-        layoutChoices[key] = l
+        layoutLock.lock(); layoutChoices[key] = l; layoutLock.unlock()
         return l
+    }
+
+    /// Builds an op descriptor in place and turns it into a primitive on this backend's engine.
+    func makePrimitive<D>(_ name: String, _ initDesc: (inout D) -> dnnl_status_t, empty: D,
+                          postOps: dnnl_post_ops_t? = nil, hint: Primitive? = nil) -> Primitive {
+        var d = empty
+        dnnlCheck(initDesc(&d), "\(name) op descriptor")
+        return withUnsafePointer(to: &d) { Primitive(name, opDesc: UnsafeRawPointer($0), postOps: postOps, hint: hint, context: dnnl) }
     }
 
     /// Runs a primitive whose weights oneDNN wants in its own blocked layout: plain `plainMD` data is
@@ -30,11 +53,10 @@ public final class CPUBackend: ComputeBackend {
 @inline(__always) func raw(_ t: Tensor) -> UnsafeMutableRawPointer { t.storage.raw }
 @inline(__always) func raw(_ s: Storage) -> UnsafeMutableRawPointer { s.raw }
 
-/// Builds an op descriptor in place and turns it into a primitive.
-func makePrimitive<D>(_ name: String, _ initDesc: (inout D) -> dnnl_status_t, empty: D,
-                      postOps: dnnl_post_ops_t? = nil, hint: Primitive? = nil) -> Primitive {
-    var d = empty
-    dnnlCheck(initDesc(&d), "\(name) op descriptor")
-    return withUnsafePointer(to: &d) { Primitive(name, opDesc: UnsafeRawPointer($0), postOps: postOps, hint: hint) }
+extension EngineContext {
+    /// The backend as the CPU one (the only kind there is), for the CPU code's own state.
+    var cpu: CPUBackend {
+        guard let cpu = backend as? CPUBackend else { preconditionFailure("the engine context's backend is not the CPU backend") }
+        return cpu
+    }
 }
-

@@ -35,9 +35,9 @@ struct CPUHostAccess: HostAccess {
         guard t.count > 0 else { return out }
         if let source = from.dtype.dnnl, let target = dtype.dnnl {
             if from.layout == .nhwc {
-                reorder(from: memoryDesc([t.count], dnnl_a, source), from.raw, to: memoryDesc([t.count], dnnl_a, target), out.storage.raw)
+                EngineContext.current.cpu.reorder(from: memoryDesc([t.count], dnnl_a, source), from.raw, to: memoryDesc([t.count], dnnl_a, target), out.storage.raw)
             } else {
-                reorder(from: activationDesc(t.shape, from.layout, source), from.raw,
+                EngineContext.current.cpu.reorder(from: activationDesc(t.shape, from.layout, source), from.raw,
                         to: activationDesc(t.shape, .nhwc, target), out.storage.raw)
             }
         } else if dtype.isInteger && from.dtype.isInteger {

@@ -24,23 +24,29 @@ func dnnlCheck(_ status: dnnl_status_t, _ operation: @autoclosure () -> String) 
     }
 }
 
-/// The process-wide oneDNN engine and stream. oneDNN is driven from one thread at a time: the
-/// engine runs ops in order, and oneDNN's own OpenMP pool supplies the parallelism inside each op.
+/// One backend's oneDNN engine, stream and scratchpad, and the profiler its primitives report to.
+/// A stream runs ops in order, and oneDNN's own OpenMP pool supplies the parallelism inside each
+/// op, so it is driven from one thread at a time: another thread needs another backend.
 final class DNNLContext: @unchecked Sendable {
-    static let shared = DNNLContext()
-
     let engine: dnnl_engine_t
     let stream: dnnl_stream_t
-    /// One scratchpad shared by every primitive (ops run one at a time), grown on demand.
+    let profiler: Profiler
+    /// One scratchpad shared by this stream's primitives (ops run one at a time), grown on demand.
     private var scratchpad: Storage?
 
-    private init() {
+    init(profiler: Profiler) {
+        self.profiler = profiler
         var e: dnnl_engine_t?
         dnnlCheck(dnnl_engine_create(&e, dnnl_cpu, 0), "engine create")
         engine = e!
         var s: dnnl_stream_t?
         dnnlCheck(dnnl_stream_create(&s, engine, dnnl_stream_default_flags.rawValue), "stream create")
         stream = s!
+    }
+
+    deinit {
+        dnnl_stream_destroy(stream)
+        dnnl_engine_destroy(engine)
     }
 
     func scratchpad(bytes: Int) -> UnsafeMutableRawPointer {
@@ -70,37 +76,45 @@ func activationDesc(_ shape: [Int], _ layout: MemoryLayout4D = .nhwc, _ type: dn
 /// An activation described in the layout its buffer has now.
 func activationDesc(_ t: Tensor) -> dnnl_memory_desc_t { activationDesc(t.shape, t.storage.layout) }
 
-/// The layout convolutions produce and want: nChw8c when the channels fill whole blocks (oneDNN's
-/// jit:avx2 convolutions ran ResNet-50's 3x3 and 1x1 layers about 1.45x faster on it than on NHWC,
-/// measured here), else NHWC. `SWIFTRESNET_LAYOUT=nhwc` keeps everything NHWC.
-func preferredLayout(channels: Int) -> MemoryLayout4D {
-    OneDNN.blockedActivations && channels % 8 == 0 ? .nChw8c : .nhwc
-}
-
-/// Reorders a 4-D activation into `layout` in place (its storage takes the reordered buffer), so
-/// every tensor sharing the storage sees the new order. With H = W = 1 both layouts are the same bytes.
-/// The values are the same, so the version stays: host writes bump it after converting.
-func convertLayout(_ t: Tensor, to layout: MemoryLayout4D) {
-    let s = t.storage
-    guard s.layout != layout else { return }
-    precondition(t.rank == 4, "only 4-D activations have a blocked layout, got \(t.shape)")
-    precondition(s.dtype == .float32, "only float32 activations have a blocked layout")
-    if t.shape[1] * t.shape[2] > 1 && t.count > 0 {
-        let tmp = Storage(count: s.count)
-        reorder(from: activationDesc(t.shape, s.layout), raw(s), to: activationDesc(t.shape, layout), raw(tmp))
-        s.swapBuffer(with: tmp)
+extension CPUBackend {
+    /// The layout convolutions produce and want: nChw8c when the channels fill whole blocks (oneDNN's
+    /// jit:avx2 convolutions ran ResNet-50's 3x3 and 1x1 layers about 1.45x faster on it than on NHWC,
+    /// measured here), else NHWC. The `.nhwc` activation layout option keeps everything NHWC.
+    func preferredLayout(channels: Int) -> MemoryLayout4D {
+        options.activationLayout == .blocked && channels % 8 == 0 ? .nChw8c : .nhwc
     }
-    s.layout = layout
+
+    /// Reorders a 4-D activation into `layout` in place (its storage takes the reordered buffer), so
+    /// every tensor sharing the storage sees the new order. With H = W = 1 both layouts are the same bytes.
+    /// The values are the same, so the version stays: host writes bump it after converting.
+    func convertLayout(_ t: Tensor, to layout: MemoryLayout4D) {
+        let s = t.storage
+        guard s.layout != layout else { return }
+        precondition(t.rank == 4, "only 4-D activations have a blocked layout, got \(t.shape)")
+        precondition(s.dtype == .float32, "only float32 activations have a blocked layout")
+        if t.shape[1] * t.shape[2] > 1 && t.count > 0 {
+            let tmp = Storage(count: s.count)
+            reorder(from: activationDesc(t.shape, s.layout), raw(s), to: activationDesc(t.shape, layout), raw(tmp))
+            s.swapBuffer(with: tmp)
+        }
+        s.layout = layout
+    }
+
+    /// `t` in `layout`: itself when it already is, else a reordered copy (the original is left alone:
+    /// it may be saved for backward, or viewed by other tensors, in its own layout).
+    func conform(_ t: Tensor, to layout: MemoryLayout4D) -> Tensor {
+        guard t.storage.layout != layout else { return t }
+        precondition(t.rank == 4, "only 4-D activations have a blocked layout, got \(t.shape)")
+        let out = emptyActivation(t.shape, layout)
+        reorder(from: activationDesc(t), raw(t), to: activationDesc(t.shape, layout), raw(out))
+        return out
+    }
 }
 
-/// `t` in `layout`: itself when it already is, else a reordered copy (the original is left alone:
-/// it may be saved for backward, or viewed by other tensors, in its own layout).
-func conform(_ t: Tensor, to layout: MemoryLayout4D) -> Tensor {
-    guard t.storage.layout != layout else { return t }
-    precondition(t.rank == 4, "only 4-D activations have a blocked layout, got \(t.shape)")
-    let out = emptyActivation(t.shape, layout)
-    reorder(from: activationDesc(t), raw(t), to: activationDesc(t.shape, layout), raw(out))
-    return out
+/// Reorders `t` into `layout` in place on the current context's backend (Swift-side reads want NHWC).
+func convertLayout(_ t: Tensor, to layout: MemoryLayout4D) {
+    guard t.storage.layout != layout else { return }
+    EngineContext.current.cpu.convertLayout(t, to: layout)
 }
 
 /// A new activation of `shape` whose buffer will be written in `layout`.
@@ -113,9 +127,9 @@ func emptyActivation(_ shape: [Int], _ layout: MemoryLayout4D) -> Tensor {
 /// An uninitialised tensor shaped and laid out like `t`.
 func emptyLike(_ t: Tensor) -> Tensor { emptyActivation(t.shape, t.storage.layout) }
 
-/// "64x256x1x1": a descriptor's logical dims, for labels.
-func dimsString(_ md: dnnl_memory_desc_t) -> String {
-    withUnsafeBytes(of: md.dims) { Array($0.bindMemory(to: Int64.self).prefix(Int(md.ndims))) }.map(String.init).joined(separator: "x")
+/// A descriptor's logical dims, for keys.
+func dims(_ md: dnnl_memory_desc_t) -> [Int] {
+    withUnsafeBytes(of: md.dims) { Array($0.bindMemory(to: Int64.self).prefix(Int(md.ndims))) }.map { Int($0) }
 }
 
 func anyDesc(_ dims: [Int]) -> dnnl_memory_desc_t { memoryDesc(dims, dnnl_format_tag_any) }
@@ -141,22 +155,23 @@ final class Primitive: @unchecked Sendable {
     let pd: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t
     let name: String
+    /// The stream it runs on and the profiler it reports to.
+    let context: DNNLContext
     /// The cache key (op and shapes): how `--detail` names the slowest primitives.
-    fileprivate(set) var label = ""
-    private var profileKind: Profiler.Kind { Profiler.Kind.of(primitive: name) }
-    private var pass: String { name.contains("backward") ? "backward" : Profiler.isRecomputing ? "recompute" : "forward" }
+    fileprivate(set) var key: PrimitiveKey?
 
     /// Creates the primitive descriptor from an op descriptor. Scratchpad memory is user-managed so
-    /// all primitives share one buffer.
-    init(_ name: String, opDesc: UnsafeRawPointer, postOps: dnnl_post_ops_t? = nil, hint: Primitive? = nil) {
+    /// all primitives of a stream share one buffer.
+    init(_ name: String, opDesc: UnsafeRawPointer, postOps: dnnl_post_ops_t? = nil, hint: Primitive? = nil, context: DNNLContext) {
         self.name = name
+        self.context = context
         var attr: dnnl_primitive_attr_t?
         dnnlCheck(dnnl_primitive_attr_create(&attr), "attr create")
         defer { dnnl_primitive_attr_destroy(attr) }
         dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode")
         if let postOps { dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, postOps), "post-ops") }
         var p: dnnl_primitive_desc_t?
-        dnnlCheck(dnnl_primitive_desc_create(&p, opDesc, attr, DNNLContext.shared.engine, hint?.pd), "\(name) descriptor")
+        dnnlCheck(dnnl_primitive_desc_create(&p, opDesc, attr, context.engine, hint?.pd), "\(name) descriptor")
         pd = p!
         var prim: dnnl_primitive_t?
         dnnlCheck(dnnl_primitive_create(&prim, pd), "\(name) primitive")
@@ -164,8 +179,9 @@ final class Primitive: @unchecked Sendable {
     }
 
     /// Wraps an already created primitive descriptor (reorders come this way).
-    init(_ name: String, pd: dnnl_primitive_desc_t) {
+    init(_ name: String, pd: dnnl_primitive_desc_t, context: DNNLContext) {
         self.name = name
+        self.context = context
         self.pd = pd
         var prim: dnnl_primitive_t?
         dnnlCheck(dnnl_primitive_create(&prim, pd), "\(name) primitive")
@@ -191,7 +207,7 @@ final class Primitive: @unchecked Sendable {
 
     /// Runs the primitive on the given buffers, each described by the md it was created with.
     func execute(_ args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]) {
-        let ctx = DNNLContext.shared
+        let ctx = context
         var all = args
         let scratchMD = desc(dnnl_query_scratchpad_md)
         let scratchBytes = descSize(scratchMD)
@@ -207,33 +223,38 @@ final class Primitive: @unchecked Sendable {
             execArgs.append(dnnl_exec_arg_t(arg: arg, memory: mem))
         }
         defer { for a in execArgs { dnnl_memory_destroy(a.memory) } }
-        let start = Profiler.isEnabled ? Profiler.now() : 0
-        defer { if Profiler.isEnabled { Profiler.record(profileKind, pass: pass, label: label, since: start) } }
+        let profiler = ctx.profiler
+        let start = profiler.begin()
+        defer {
+            if start != 0 {
+                let kind = key?.op.kind ?? .elementwise, backward = key?.op.isBackward ?? false
+                profiler.end(kind, pass: backward ? .backward : profiler.forwardPass, primitive: key, start)
+            }
+        }
         dnnlCheck(dnnl_primitive_execute(primitive, ctx.stream, Int32(execArgs.count), execArgs), "\(name) execute")
         dnnlCheck(dnnl_stream_wait(ctx.stream), "\(name) wait")
     }
 }
 
 /// Primitives keyed by everything that shapes them; oneDNN's descriptor creation costs far more
-/// than an execution on small tensors, so each shape is set up once.
+/// than an execution on small tensors, so each shape is set up once per backend.
 final class PrimitiveCache: @unchecked Sendable {
-    static let shared = PrimitiveCache()
-    private var entries: [String: Primitive] = [:]
+    private var entries: [PrimitiveKey: Primitive] = [:]
     private let lock = NSLock()
 
-    func get(_ key: String, make: () -> Primitive) -> Primitive {
+    func get(_ key: PrimitiveKey, make: () -> Primitive) -> Primitive {
         lock.lock(); defer { lock.unlock() }
         if let p = entries[key] { return p }
         let p = make()
-        if p.label.isEmpty { p.label = key }
+        if p.key == nil { p.key = key }
         entries[key] = p
         return p
     }
 
-    /// Every cached primitive's name and implementation, for the "no ref: kernels" check and `--detail`.
-    var implementations: [(key: String, implementation: String)] {
+    /// Every cached primitive's key and implementation, for the "no ref: kernels" check and `resnet info`.
+    var implementations: [(key: PrimitiveKey, implementation: String)] {
         lock.lock(); defer { lock.unlock() }
-        return entries.map { ($0.key, $0.value.implementation) }.sorted { $0.key < $1.key }
+        return entries.map { ($0.key, $0.value.implementation) }.sorted { $0.key.description < $1.key.description }
     }
 
     func removeAll() {
@@ -241,25 +262,25 @@ final class PrimitiveCache: @unchecked Sendable {
     }
 }
 
-/// Reorders between two layouts of the same logical tensor (plain OIHW weights to oneDNN's blocked
-/// choice and back). Only weights are reordered; activations stay NHWC end to end.
-func reorder(from src: dnnl_memory_desc_t, _ srcPtr: UnsafeMutableRawPointer,
-             to dst: dnnl_memory_desc_t, _ dstPtr: UnsafeMutableRawPointer) {
-    let key = "reorder|" + descKey(src).base64EncodedString() + "|" + descKey(dst).base64EncodedString()
-    let prim = PrimitiveCache.shared.get(key) {
-        var pd: dnnl_primitive_desc_t?
-        var s = src, d = dst
-        let e = DNNLContext.shared.engine
-        var attr: dnnl_primitive_attr_t?
-        dnnlCheck(dnnl_primitive_attr_create(&attr), "attr create")
-        defer { dnnl_primitive_attr_destroy(attr) }
-        dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode")
-        dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &s, e, &d, e, attr), "reorder descriptor")
-        let p = Primitive("reorder", pd: pd!)
-        p.label = "reorder \(dimsString(src))"
-        return p
+extension CPUBackend {
+    /// Reorders between two layouts of the same logical tensor (plain OIHW weights to oneDNN's
+    /// blocked choice and back, activations between NHWC and nChw8c).
+    func reorder(from src: dnnl_memory_desc_t, _ srcPtr: UnsafeMutableRawPointer,
+                 to dst: dnnl_memory_desc_t, _ dstPtr: UnsafeMutableRawPointer) {
+        let key = PrimitiveKey(.reorder, [dims(src)], descriptors: [descKey(src), descKey(dst)])
+        let prim = cache.get(key) {
+            var pd: dnnl_primitive_desc_t?
+            var s = src, d = dst
+            let e = dnnl.engine
+            var attr: dnnl_primitive_attr_t?
+            dnnlCheck(dnnl_primitive_attr_create(&attr), "attr create")
+            defer { dnnl_primitive_attr_destroy(attr) }
+            dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode")
+            dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &s, e, &d, e, attr), "reorder descriptor")
+            return Primitive("reorder", pd: pd!, context: dnnl)
+        }
+        prim.execute([(DNNL_ARG_FROM, src, srcPtr), (DNNL_ARG_TO, dst, dstPtr)])
     }
-    prim.execute([(DNNL_ARG_FROM, src, srcPtr), (DNNL_ARG_TO, dst, dstPtr)])
 }
 
 /// oneDNN's version and the number of OpenMP threads it runs on.
@@ -283,24 +304,8 @@ public enum OneDNN {
         guard (1...max(maxThreads, 1)).contains(n) else { throw ThreadCountError(requested: n, limit: max(maxThreads, 1)) }
     }
 
-    /// Whether activations run in oneDNN's blocked nChw8c layout between layers (the default) or
-    /// stay NHWC (`SWIFTRESNET_LAYOUT=nhwc`). Values read from Swift are NHWC either way.
-    nonisolated(unsafe) public static var blockedActivations = layoutFromEnvironment()
-
-    /// `SWIFTRESNET_LAYOUT`: `nhwc`, or `blocked` / `nChw8c` (the default); anything else is named on
-    /// stderr and ignored rather than silently read as one of them.
-    private static func layoutFromEnvironment() -> Bool {
-        EnvironmentSetting.read("SWIFTRESNET_LAYOUT", fallback: true, fallbackText: "blocked", expected: "nhwc or blocked") { value in
-            switch value.lowercased() {
-            case "nhwc": return false
-            case "blocked", "nchw8c", "": return true
-            default: return nil
-            }
-        }
-    }
-
-    /// Every primitive created so far with the implementation oneDNN picked for it.
-    public static var implementations: [(key: String, implementation: String)] { PrimitiveCache.shared.implementations }
+    /// Every primitive the current context's backend created so far, with the implementation oneDNN picked for it.
+    public static var implementations: [(key: PrimitiveKey, implementation: String)] { EngineContext.current.cpu.cache.implementations }
 }
 
 extension OneDNN {

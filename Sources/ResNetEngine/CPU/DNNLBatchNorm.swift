@@ -13,7 +13,7 @@ extension CPUBackend {
 
     private func forwardPrimitive(_ shape: [Int], _ layout: MemoryLayout4D, epsilon: Float, flags f: UInt32, prop: dnnl_prop_kind_t) -> Primitive {
         let md = activationDesc(shape, layout)
-        return cache.get("bn.fwd|\(shape)|\(layout)|\(epsilon)|\(f)|\(prop.rawValue)") {
+        return cache.get(PrimitiveKey(.batchNorm, [shape], layout: layout, ["\(epsilon)", "\(f)", "\(prop.rawValue)"])) {
             makePrimitive("batch norm", { d in
                 var m = md
                 return dnnl_batch_normalization_forward_desc_init(&d, prop, &m, epsilon, f)
@@ -81,7 +81,7 @@ extension CPUBackend {
         let dy = conform(dy, to: layout)
         let hint = forwardPrimitive(x.shape, layout, epsilon: epsilon, flags: f, prop: dnnl_forward_training)
         let md = activationDesc(x.shape, layout), cmd = channelDesc(c)
-        let prim = cache.get("bn.bwd|\(x.shape)|\(layout)|\(epsilon)|\(f)") {
+        let prim = cache.get(PrimitiveKey(.batchNormBackward, [x.shape], layout: layout, ["\(epsilon)", "\(f)"])) {
             makePrimitive("batch norm backward", { d in
                 var m = md, dm = md
                 return dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &dm, &m, epsilon, f)
@@ -117,7 +117,7 @@ extension CPUBackend {
     /// one cheap pass, checked against the float64 reference in the tests.
     private func frozenBackward(_ dy: Tensor, input x: Tensor, scale: Tensor?, mean: Tensor, variance: Tensor,
                                 epsilon: Float) -> (dx: Tensor, dscale: Tensor?, dshift: Tensor) {
-        let t = Profiler.begin(); defer { Profiler.end(.batchNorm, pass: "backward", t) }
+        let t = profiler.begin(); defer { profiler.end(.batchNorm, pass: .backward, t) }
         let c = x.shape[3], rows = x.count / c
         let variances = variance.storage.pointer, gammas = scale?.storage.pointer
         let inv = (0..<c).map { j in 1 / (variances[j] + epsilon).squareRoot() }

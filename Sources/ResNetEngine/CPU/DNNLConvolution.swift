@@ -32,7 +32,7 @@ extension CPUBackend {
     /// oneDNN has a fast kernel for it (large dilations on small maps fall to `ref:` blocked), else NHWC.
     func convLayout(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry) -> MemoryLayout4D {
         guard preferredLayout(channels: xShape[3]) == .nChw8c && preferredLayout(channels: wShape[0]) == .nChw8c else { return .nhwc }
-        return layoutChoice("conv|\(xShape)|\(wShape)|\(g)") {
+        return layoutChoice(PrimitiveKey(.convolution, [xShape, wShape], geometry: g)) {
             forwardHint(xShape, wShape, g, bias: false, layout: .nChw8c).implementation.hasPrefix("ref") ? .nhwc : .nChw8c
         }
     }
@@ -63,7 +63,7 @@ extension CPUBackend {
     private func forwardHint(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, bias: Bool, layout: MemoryLayout4D) -> Primitive {
         let (src, w, dst, _) = convDescs(xShape, wShape, g, layout: layout)
         let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([wShape[0]], dnnl_x) : nil
-        return cache.get("conv.fwd.hint|\(xShape)|\(wShape)|\(g)|\(bias)|\(layout)") {
+        return cache.get(PrimitiveKey(.convolutionHint, [xShape, wShape], layout: layout, geometry: g, ["b\(bias ? 1 : 0)"])) {
             makePrimitive("convolution", { self.initConv(&$0, prop: dnnl_forward_training, src: src, weights: w, bias: biasMD, dst: dst, g) },
                           empty: dnnl_convolution_desc_t())
         }
@@ -73,7 +73,8 @@ extension CPUBackend {
                               residual: Bool, relu: Bool, training: Bool, layout: MemoryLayout4D) -> Primitive {
         let (src, w, dst, _) = convDescs(xShape, wShape, g, layout: layout)
         let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([wShape[0]], dnnl_x) : nil
-        let key = "conv.fwd|\(xShape)|\(wShape)|\(g)|b\(bias)|r\(residual)|relu\(relu)|t\(training)|\(layout)"
+        let key = PrimitiveKey(.convolution, [xShape, wShape], layout: layout, geometry: g,
+                               ["b\(bias ? 1 : 0)", "r\(residual ? 1 : 0)", "relu\(relu ? 1 : 0)", "t\(training ? 1 : 0)"])
         return cache.get(key) {
             var po: dnnl_post_ops_t?
             dnnlCheck(dnnl_post_ops_create(&po), "post-ops create")
@@ -99,9 +100,10 @@ extension CPUBackend {
         let residual = residual.map { conform($0, to: layout) }
         let groups = convGroups(inputChannels: x.shape[3], weight.shape)
         // Winograd's transform and products assume every input channel meets every filter.
-        if !training && groups == 1 && Winograd.applies(x.shape, weight.shape, g, layout: layout) {
-            let u = BlockedWeightCache.shared.cached(weight, key: Data("winograd F(2x2,3x3)".utf8), make: Winograd.transformWeights)
-            return Winograd.convolution(x, transformed: u, outputChannels: weight.shape[0], bias: bias, residual: residual, relu: relu)
+        if !training && groups == 1 && options.winograd && Winograd.applies(x.shape, weight.shape, g, layout: layout) {
+            let u = weightCache.cached(weight, key: Data("winograd F(2x2,3x3)".utf8), make: Winograd.transformWeights)
+            return Winograd.convolution(x, transformed: u, outputChannels: weight.shape[0], bias: bias, residual: residual, relu: relu,
+                                        profiler: profiler)
         }
         let prim = convolutionPrimitive(xShape: x.shape, wShape: weight.shape, geometry: g, bias: bias != nil,
                                         residual: residual != nil, relu: relu, training: training, layout: layout)
@@ -111,7 +113,7 @@ extension CPUBackend {
         if training || descEqual(plain, wanted) {
             (wPtr, keep) = blockedWeights(weight, plain: plain, wanted: wanted)
         } else {
-            let cached = BlockedWeightCache.shared.blocked(weight, plain: plain, wanted: wanted)
+            let cached = cachedBlockedWeights(weight, plain: plain, wanted: wanted)
             (wPtr, keep) = (raw(cached), cached)
         }
         let y = emptyActivation(dstShape, layout)
@@ -132,7 +134,7 @@ extension CPUBackend {
         precondition(dy.shape == dstShape, "convolution gradient \(dy.shape), expected \(dstShape)")
         let hint = forwardHint(inputShape, weight.shape, g, bias: false, layout: layout)
         let dy = conform(dy, to: layout)
-        let prim = cache.get("conv.bwd_data|\(inputShape)|\(weight.shape)|\(g)|\(layout)") {
+        let prim = cache.get(PrimitiveKey(.convolutionBackwardData, [inputShape, weight.shape], layout: layout, geometry: g)) {
             makePrimitive("convolution backward data", { d in
                 var s = src, ww = w, o = dst
                 let n = g.dnnl
@@ -159,7 +161,7 @@ extension CPUBackend {
         let x = conform(x, to: layout)
         let dy = conform(dy, to: layout)
         let hint = forwardHint(x.shape, weightShape, g, bias: withBias, layout: layout)
-        let prim = cache.get("conv.bwd_weights|\(x.shape)|\(weightShape)|\(g)|\(withBias)|\(layout)") {
+        let prim = cache.get(PrimitiveKey(.convolutionBackwardWeights, [x.shape, weightShape], layout: layout, geometry: g, ["b\(withBias ? 1 : 0)"])) {
             makePrimitive("convolution backward weights", { d in
                 var s = src, ww = w, o = dst, b = biasMD
                 let n = g.dnnl

@@ -9,7 +9,7 @@ extension CPUBackend {
 
     private func eltwiseForward(_ n: Int, _ alg: dnnl_alg_kind_t, alpha: Float = 0, beta: Float = 0) -> Primitive {
         let md = flat(n)
-        return cache.get("eltwise.fwd|\(n)|\(alg.rawValue)|\(alpha)|\(beta)") {
+        return cache.get(PrimitiveKey(.eltwise, [[n]], ["\(alg.rawValue)", "\(alpha)", "\(beta)"])) {
             makePrimitive("eltwise", { d in
                 var m = md
                 return dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training, alg, &m, alpha, beta)
@@ -34,7 +34,7 @@ extension CPUBackend {
         precondition(dy.count == y.count, "ReLU gradient \(dy.shape) does not match output \(y.shape)")
         let n = y.count, md = flat(n)
         let hint = eltwiseForward(n, dnnl_eltwise_relu_use_dst_for_bwd)
-        let prim = cache.get("eltwise.bwd|relu|\(n)") {
+        let prim = cache.get(PrimitiveKey(.reluBackward, [[n]])) {
             makePrimitive("relu backward", { d in
                 var dm = md, m = md
                 return dnnl_eltwise_backward_desc_init(&d, dnnl_eltwise_relu_use_dst_for_bwd, &dm, &m, 0, 0)
@@ -55,7 +55,7 @@ extension CPUBackend {
         precondition(a.count == b.count, "elementwise op on \(a.shape) and \(b.shape)")
         let b = conform(b, to: a.storage.layout)
         let n = a.count, md = flat(n)
-        let prim = cache.get("binary|\(n)|\(alg.rawValue)|relu\(relu)") {
+        let prim = cache.get(PrimitiveKey(.binary, [[n]], ["\(alg.rawValue)", "relu\(relu ? 1 : 0)"])) {
             var po: dnnl_post_ops_t?
             dnnlCheck(dnnl_post_ops_create(&po), "post-ops create")
             defer { dnnl_post_ops_destroy(po) }

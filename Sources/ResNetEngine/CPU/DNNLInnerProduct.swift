@@ -8,7 +8,7 @@ extension CPUBackend {
 
     private func forwardPrimitive(_ n: Int, _ wShape: [Int], bias: Bool) -> Primitive {
         let (src, w, b, dst) = descs(n, wShape)
-        return cache.get("ip.fwd|\(n)|\(wShape)|\(bias)") {
+        return cache.get(PrimitiveKey(.innerProduct, [[n], wShape], ["b\(bias ? 1 : 0)"])) {
             makePrimitive("inner product", { d in
                 var s = src, ww = w, bb = b, o = dst
                 if bias { return dnnl_inner_product_forward_desc_init(&d, dnnl_forward_training, &s, &ww, &bb, &o) }
@@ -37,7 +37,7 @@ extension CPUBackend {
         let n = dy.shape[0]
         let (src, w, _, dst) = descs(n, weight.shape)
         let hint = forwardPrimitive(n, weight.shape, bias: false)
-        let prim = cache.get("ip.bwd_data|\(n)|\(weight.shape)") {
+        let prim = cache.get(PrimitiveKey(.innerProductBackwardData, [[n], weight.shape])) {
             makePrimitive("inner product backward data", { d in
                 var s = src, ww = w, o = dst
                 return dnnl_inner_product_backward_data_desc_init(&d, &s, &ww, &o)
@@ -54,7 +54,7 @@ extension CPUBackend {
         let wShape = [dy.shape[1], x.shape[1]]
         let (src, w, b, dst) = descs(n, wShape)
         let hint = forwardPrimitive(n, wShape, bias: withBias)
-        let prim = cache.get("ip.bwd_weights|\(n)|\(wShape)|\(withBias)") {
+        let prim = cache.get(PrimitiveKey(.innerProductBackwardWeights, [[n], wShape], ["b\(withBias ? 1 : 0)"])) {
             makePrimitive("inner product backward weights", { d in
                 var s = src, ww = w, bb = b, o = dst
                 if withBias { return dnnl_inner_product_backward_weights_desc_init(&d, &s, &ww, &bb, &o) }

@@ -14,7 +14,7 @@ extension CPUBackend {
         let outShape = [shape[0], g.outputH, g.outputW, shape[3]]
         let src = activationDesc(shape, layout), dst = activationDesc(outShape, layout)
         let prop = training ? dnnl_forward_training : dnnl_forward_inference
-        let prim = cache.get("pool.fwd|\(shape)|\(layout)|\(kind)|\(g)|\(training)") {
+        let prim = cache.get(PrimitiveKey(.pooling, [shape], layout: layout, geometry: g, [kind.rawValue, "t\(training ? 1 : 0)"])) {
             makePrimitive("pooling", { d in
                 var s = src, o = dst
                 let n = g.dnnl
@@ -53,7 +53,7 @@ extension CPUBackend {
         let (hint, outShape) = poolForward(inputShape, layout, kind, g, training: true)
         precondition(dy.shape == outShape, "pooling gradient \(dy.shape), expected \(outShape)")
         let src = activationDesc(inputShape, layout), dst = activationDesc(outShape, layout)
-        let prim = cache.get("pool.bwd|\(inputShape)|\(layout)|\(kind)|\(g)") {
+        let prim = cache.get(PrimitiveKey(.poolingBackward, [inputShape], layout: layout, geometry: g, [kind.rawValue])) {
             makePrimitive("pooling backward", { d in
                 var s = src, o = dst
                 let n = g.dnnl

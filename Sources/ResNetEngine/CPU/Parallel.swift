@@ -1,3 +1,4 @@
+import CDNNL
 import Foundation
 
 /// Splits `0..<count` into one contiguous chunk per thread and runs them on oneDNN's own OpenMP
@@ -51,7 +52,7 @@ enum OpenMP {
     static var threads: Int { OneDNN.threads }
 
     static func symbol<T>(_ name: String) -> T? {
-        _ = DNNLContext.shared  // make sure libdnnl, and with it libgomp, is loaded and initialised
+        _ = dnnl_version()  // make sure libdnnl, and with it libgomp, is loaded and initialised
         guard let f = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil }
         return unsafeBitCast(f, to: T.self)
     }

@@ -6,7 +6,7 @@ import Foundation
 /// plain buffers written directly.
 extension CPUBackend {
     public func padChannelsSubsample(_ x: Tensor, channels: Int, stride: Int) -> Tensor {
-        let t = Profiler.begin(); defer { Profiler.end(.swiftKernels, pass: "forward", t) }
+        let t = profiler.begin(); defer { profiler.end(.swiftKernels, pass: .forward, t) }
         precondition(x.rank == 4 && channels >= x.shape[3], "option-A shortcut: cannot pad \(x.shape) to \(channels) channels")
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride
@@ -24,7 +24,7 @@ extension CPUBackend {
     }
 
     public func padChannelsSubsampleBackward(_ dy: Tensor, inputShape: [Int], stride: Int) -> Tensor {
-        let t = Profiler.begin(); defer { Profiler.end(.swiftKernels, pass: "backward", t) }
+        let t = profiler.begin(); defer { profiler.end(.swiftKernels, pass: .backward, t) }
         let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (oh, ow, channels) = (dy.shape[1], dy.shape[2], dy.shape[3])
         requireFloat32("option-A shortcut backward", dy)
@@ -41,7 +41,7 @@ extension CPUBackend {
     }
 
     public func softmax(_ logits: Tensor) -> Tensor {
-        let t = Profiler.begin(); defer { Profiler.end(.loss, pass: "forward", t) }
+        let t = profiler.begin(); defer { profiler.end(.loss, pass: .forward, t) }
         precondition(logits.rank == 2, "softmax wants [N, K] logits, got \(logits.shape)")
         let (n, k) = (logits.shape[0], logits.shape[1])
         requireFloat32("softmax", logits)
@@ -60,7 +60,7 @@ extension CPUBackend {
     }
 
     public func softmaxCrossEntropy(_ logits: Tensor, targets: Tensor) -> (loss: Float, gradient: Tensor) {
-        let t = Profiler.begin(); defer { Profiler.end(.loss, pass: "forward", t) }
+        let t = profiler.begin(); defer { profiler.end(.loss, pass: .forward, t) }
         precondition(logits.shape == targets.shape, "cross-entropy: logits \(logits.shape) and targets \(targets.shape) differ")
         let (n, k) = (logits.shape[0], logits.shape[1])
         requireFloat32("cross-entropy", logits, targets)
@@ -85,7 +85,7 @@ extension CPUBackend {
     }
 
     public func sum(_ x: Tensor) -> Float {
-        let t = Profiler.begin(); defer { Profiler.end(.swiftKernels, pass: "forward", t) }
+        let t = profiler.begin(); defer { profiler.end(.swiftKernels, pass: .forward, t) }
         requireFloat32("sum", x)
         return x.withHostValues { p in Float(p.reduce(0) { $0 + Double($1) }) }
     }

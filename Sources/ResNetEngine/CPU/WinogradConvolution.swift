@@ -9,18 +9,14 @@ import CDNNL
 /// Activations are nChw8c (the blocked layout between layers), so the tile transforms work on
 /// eight channels at once. Bias, residual add and ReLU are applied in the output transform.
 enum Winograd {
-    /// `SWIFTRESNET_WINOGRAD=0` keeps every convolution on oneDNN's direct kernels.
-    static let enabled = EnvironmentSetting.read("SWIFTRESNET_WINOGRAD", fallback: true, fallbackText: "1", expected: "0 or 1") {
-        ["0": false, "1": true][$0]
-    }
-
     /// At least this many 2x2 tiles per call: below it the 16 products are too small for sgemm to
     /// beat the direct kernel.
     static let minimumTiles = 256
 
-    /// Whether `x` (already in `layout`) convolved with `weight` by `g` takes the Winograd path.
+    /// Whether `x` (already in `layout`) convolved with `weight` by `g` can take the Winograd path
+    /// (the engine option `winograd`, from `SWIFTRESNET_WINOGRAD`, can still keep it on oneDNN's).
     static func applies(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, layout: MemoryLayout4D) -> Bool {
-        guard enabled, layout == .nChw8c, xShape[3] == wShape[1], wShape[1] % 8 == 0, wShape[0] % 8 == 0, wShape[2] == 3, wShape[3] == 3, g.strideH == 1, g.strideW == 1,
+        guard layout == .nChw8c, xShape[3] == wShape[1], wShape[1] % 8 == 0, wShape[0] % 8 == 0, wShape[2] == 3, wShape[3] == 3, g.strideH == 1, g.strideW == 1,
               g.dilationH == 1, g.dilationW == 1, g.outputH == xShape[1], g.outputW == xShape[2],
               g.padTop == 1, g.padLeft == 1 else { return false }
         return xShape[0] * ((g.outputH + 1) / 2) * ((g.outputW + 1) / 2) >= minimumTiles
@@ -58,18 +54,18 @@ enum Winograd {
 
     /// y = relu(conv3x3(x, w) + bias + residual), `x` and `residual` nChw8c, `u` from `transformWeights`.
     static func convolution(_ x: Tensor, transformed u: Storage, outputChannels k: Int, bias: Tensor?,
-                            residual: Tensor?, relu: Bool) -> Tensor {
+                            residual: Tensor?, relu: Bool, profiler: Profiler) -> Tensor {
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (th, tw) = ((h + 1) / 2, (w + 1) / 2)
         let tiles = n * th * tw
-        let label = Profiler.isEnabled ? "winograd|\(x.shape)|k\(k)" : ""
+        func stage(_ name: String) -> PrimitiveKey { PrimitiveKey(.winograd, [x.shape], ["k\(k)", name]) }
         /// Tile t's image and tile row and column (tiles run image by image, row by row).
         @inline(__always) func position(_ t: Int) -> (img: Int, ty: Int, tx: Int) {
             let (img, rest) = t.quotientAndRemainder(dividingBy: th * tw)
             let (ty, tx) = rest.quotientAndRemainder(dividingBy: tw)
             return (img, ty, tx)
         }
-        var start = Profiler.begin()
+        var start = profiler.begin()
 
         // V = B^T d B for every 4x4 input tile and channel, laid out [16][tiles][C].
         let v = Storage(count: 16 * tiles * c)
@@ -112,20 +108,20 @@ enum Winograd {
             }
           }
         }
-        if Profiler.isEnabled { Profiler.record(.convolution, pass: "forward", label: label + "|input transform", since: start) }
+        profiler.end(.convolution, pass: .forward, primitive: stage("input transform"), start)
 
         // M_p = V_p U_p: 16 products [tiles x C] x [C x K].
-        start = Profiler.begin()
+        start = profiler.begin()
         let m = Storage(count: 16 * tiles * k)
         for p in 0..<16 {
             dnnlCheck(dnnl_sgemm(78, 78, Int64(tiles), Int64(k), Int64(c), 1, vp + p * tiles * c, Int64(c),
                                  u.pointer + p * c * k, Int64(k), 0, m.pointer + p * tiles * k, Int64(k)), "Winograd sgemm")
         }
         withExtendedLifetime(v) {}
-        if Profiler.isEnabled { Profiler.record(.convolution, pass: "forward", label: label + "|products", since: start) }
+        profiler.end(.convolution, pass: .forward, primitive: stage("products"), start)
 
         // Y = A^T M A per tile, plus bias and residual, ReLU, into nChw8c.
-        start = Profiler.begin()
+        start = profiler.begin()
         let y = emptyActivation([n, h, w, k], .nChw8c)
         let yp = y.storage.pointer, mp = UnsafePointer(m.pointer)
         let rp = residual.map { UnsafePointer($0.storage.pointer) }, bp = bias.map { UnsafePointer($0.storage.pointer) }
@@ -156,7 +152,7 @@ enum Winograd {
             }
         }
         withExtendedLifetime((m, x, residual, bias)) {}
-        if Profiler.isEnabled { Profiler.record(.convolution, pass: "forward", label: label + "|output transform", since: start) }
+        profiler.end(.convolution, pass: .forward, primitive: stage("output transform"), start)
         return y
     }
 }

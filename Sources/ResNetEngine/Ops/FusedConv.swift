@@ -30,7 +30,7 @@ public struct ConvolutionParameters {
 /// - relu(pre(x)), the convolution's input, in one elementwise pass: the memory-efficient batch
 ///   norm of Pleiss et al. 2017 ("Memory-Efficient Implementation of DenseNets"), under 1% of time;
 /// - conv(...), the input of `post`, by running the convolution again: worth it where the output
-///   is large for its cost, as after a 1x1 convolution with few input channels (`Conv2D.recomputeFanIn`).
+///   is large for its cost, as after a 1x1 convolution with few input channels (`EngineOptions.recomputeFanIn`).
 ///
 /// Both batch norms use batch statistics and move their running ones exactly as
 /// `batchNorm(training: true)` does. `postReLU` applies ReLU after `post`; the residual is added
@@ -41,7 +41,7 @@ public func fusedConv2d(_ x: Tensor, pre: BatchNormParameters? = nil, conv: Conv
     precondition(residual == nil || post == nil, "fusedConv2d adds the residual inside the convolution, so not after a batch norm")
     precondition(!postReLU || post != nil, "fusedConv2d's postReLU follows the post batch norm")
     checkGroups(x.shape, conv.weight.shape, groups: conv.groups)
-    let backend = Backend.current
+    let context = EngineContext.current, backend = context.backend
     let g = WindowGeometry(inputH: x.shape[1], inputW: x.shape[2], kernelH: conv.weight.shape[2], kernelW: conv.weight.shape[3],
                            stride: (conv.stride, conv.stride), dilation: (conv.dilation, conv.dilation), padding: conv.padding)
     let preNormalized = pre.map { SavedBatchNorm.normalize(x, $0, relu: true) }
@@ -60,9 +60,9 @@ public func fusedConv2d(_ x: Tensor, pre: BatchNormParameters? = nil, conv: Conv
     return record("fusedConv2d", inputs, output) { dz in
         var dc = dz, postGrads: [Tensor?] = [], dConvInput: Tensor?, dw: Tensor, db: Tensor?
         do {  // the recomputed activations live only inside this scope
-            let r = preSaved.map { p in Profiler.recomputing { p.normalizeAgain(xs) } } ?? xs
+            let r = preSaved.map { p in context.profiler.recomputing { p.normalizeAgain(xs) } } ?? xs
             if let postSaved {
-                let c = Profiler.recomputing {
+                let c = context.profiler.recomputing {
                     backend.convolution(r, weight: weight, bias: bias, geometry: g, residual: nil, relu: false, training: true)
                 }
                 (dc, postGrads) = postSaved.backward(dz, input: c)

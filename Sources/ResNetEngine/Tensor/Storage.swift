@@ -41,51 +41,27 @@ public final class Storage: @unchecked Sendable {
         precondition(other.dtype == dtype, "swapping buffers of different dtypes")
         swap(&raw, &other.raw)
         swap(&capacityBytes, &other.capacityBytes)
+        swap(&pool, &other.pool)
     }
 
-    /// Bytes currently allocated by all storages: what the memory plan is measured with.
-    nonisolated(unsafe) public private(set) static var liveBytes = 0
-    /// The high-water mark of `liveBytes` since the last `resetPeak()`.
-    nonisolated(unsafe) public private(set) static var peakBytes = 0
-    private static let lock = NSLock()
+    /// The pool the buffer came from and goes back to: the context's that was current at allocation.
+    private var pool: MemoryPool
 
     public init(count: Int, dtype: DType = .float32, device: Device = .cpu, zeroed: Bool = false) {
         precondition(count >= 0, "negative storage size")
         self.count = count
         self.dtype = dtype
         self.device = device
-        let (raw, bytes) = BufferPool.shared.allocate(bytes: max(count, 1) * dtype.byteSize)
+        pool = EngineContext.current.memory
+        let (raw, bytes) = pool.allocate(bytes: max(count, 1) * dtype.byteSize)
         dtype.bind(raw, count: max(count, 1))
         self.raw = raw
         capacityBytes = bytes
         if zeroed { memset(raw, 0, count * dtype.byteSize) }
-        Storage.account(bytes)
     }
 
     deinit {
-        BufferPool.shared.release(raw, bytes: capacityBytes)
-        Storage.account(-capacityBytes)
-    }
-
-    private static func account(_ delta: Int) {
-        lock.lock()
-        liveBytes += delta
-        if liveBytes > peakBytes { peakBytes = liveBytes }
-        lock.unlock()
-    }
-
-    /// Bytes of freed buffers kept for reuse (resident, but not in any tensor).
-    public static var pooledBytes: Int { BufferPool.shared.idleBytes }
-
-    /// Bytes the pool has mapped fresh from the system so far (each page zero-filled on first touch).
-    public static var freshlyMappedBytes: Int { BufferPool.shared.mappedTotal }
-
-    /// Gives pooled buffers back to the system (after training, before a long idle phase).
-    public static func releasePooledBuffers() { BufferPool.shared.drain() }
-
-    /// Starts a new peak measurement from the bytes alive now.
-    public static func resetPeak() {
-        lock.lock(); peakBytes = liveBytes; lock.unlock()
+        pool.release(raw, bytes: capacityBytes)
     }
 }
 

@@ -102,15 +102,16 @@ public struct Benchmark {
             } else {
                 y.backward(seed: Tensor(repeating: 1, shape: y.shape))
             }
-            Profiler.measure(.optimizer, pass: "update") {
+            EngineContext.current.profiler.measure(.optimizer, pass: .update) {
                 if let optimizer { optimizer.step() }
                 for p in net.namedParameters { p.tensor.zeroGradient() }
             }
         }
         for _ in 0..<warmup { step() }
-        Storage.resetPeak()
-        let mappedBefore = Storage.freshlyMappedBytes
-        Profiler.start(detail)
+        let engine = EngineContext.current
+        engine.memory.resetPeak()
+        let mappedBefore = engine.memory.freshlyMappedBytes
+        engine.profiler.start(detail)
         var durations: [Double] = []
         for i in 0..<steps {
             let start = DispatchTime.now().uptimeNanoseconds
@@ -123,16 +124,16 @@ public struct Benchmark {
         let variance = durations.reduce(0) { $0 + $1 * $1 } / Double(max(steps, 1)) - mean * mean
         let sorted = durations.sorted()
         let median = sorted.isEmpty ? 0 : (sorted[(sorted.count - 1) / 2] + sorted[sorted.count / 2]) / 2
-        Profiler.stop()
+        engine.profiler.stop()
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         var result = Result(model: model, mode: mode, batchSize: batchSize, imageSize: imageSize, threads: OneDNN.threads, steps: steps,
                       durations: durations, mean: mean, standardDeviation: max(variance, 0).squareRoot(), median: median,
                       imagesPerSecond: Double(batchSize) / median,
                       gflopsPerSecond: flopsPerImage * Double(batchSize) * mode.flopFactor / median / 1e9,
-                      forwardGFLOPsPerImage: flopsPerImage / 1e9, peakTensorBytes: Storage.peakBytes,
+                      forwardGFLOPsPerImage: flopsPerImage / 1e9, peakTensorBytes: engine.memory.peakBytes,
                       peakResidentBytes: Int(usage.ru_maxrss) * 1024,
-                      freshlyMappedBytesPerStep: (Storage.freshlyMappedBytes - mappedBefore) / max(steps, 1))
+                      freshlyMappedBytesPerStep: (engine.memory.freshlyMappedBytes - mappedBefore) / max(steps, 1))
         if detail { addDetail(to: &result) }
         return result
     }
@@ -143,11 +144,12 @@ public struct Benchmark {
         let perStep = { (e: Profiler.Entry) -> Profiler.Entry in
             var e = e; e.seconds /= Double(max(self.steps, 1)); e.calls /= max(self.steps, 1); return e
         }
-        var kinds = Profiler.kinds.map(perStep)
+        let profiler = EngineContext.current.profiler
+        var kinds = profiler.kinds.map(perStep)
         let accounted = kinds.reduce(0) { $0 + $1.seconds }
-        kinds.append(Profiler.Entry(kind: .other, pass: "", label: "", calls: 0, seconds: max(result.mean - accounted, 0)))
+        kinds.append(Profiler.Entry(kind: .other, pass: nil, calls: 0, seconds: max(result.mean - accounted, 0)))
         result.breakdown = kinds
-        result.slowest = Array(Profiler.primitives.prefix(12).map(perStep))
+        result.slowest = Array(profiler.primitives.prefix(12).map(perStep))
         result.sgemmGFLOPs = OneDNN.sgemmGFLOPs()
     }
 }

@@ -1,42 +1,52 @@
 import Foundation
 
-/// Keeps freed large buffers for reuse by later tensors. Without it every activation of a training
-/// step is a fresh `mmap`: the kernel zero-fills it page by page on first touch, which made a
-/// 100 MB batch-norm or add cost ~100 ms instead of ~5. ResNet steps repeat the same shapes, so
-/// after the first step nearly every allocation is served from idle memory.
-final class BufferPool: @unchecked Sendable {
-    static let shared = BufferPool()
-
+/// A context's tensor memory: keeps freed large buffers for reuse by later tensors, and counts the
+/// bytes its storages hold. Without reuse every activation of a training step is a fresh `mmap`:
+/// the kernel zero-fills it page by page on first touch, which made a 100 MB batch-norm or add cost
+/// ~100 ms instead of ~5. ResNet steps repeat the same shapes, so after the first step nearly every
+/// allocation is served from idle memory. Locked: a storage may be freed on any thread.
+public final class MemoryPool: @unchecked Sendable {
     /// Buffers below this go straight to malloc, which already recycles small blocks well.
     static let minimumPooledBytes = 1 << 16
-    /// At most this much is held idle (`SWIFTRESNET_POOL_MB` overrides; 0 turns pooling off).
-    let limit: Int
+    /// At most this much is held idle (`EngineOptions.poolLimitBytes`).
+    public let limit: Int
 
     /// Idle heap buffers (below `mappedBytes`) by size.
     private var idle: [Int: [UnsafeMutableRawPointer]] = [:]
     private var idleHeapBytes = 0
     /// Idle mapped memory (from `mappedBytes` up), split and merged as requests need.
-    private var idleMapped = IdleRanges(minimumPiece: BufferPool.mappedBytes)
+    private var idleMapped = IdleRanges(minimumPiece: MemoryPool.mappedBytes)
     private let lock = NSLock()
+    private var liveBytesUnlocked = 0
+    private var peakBytesUnlocked = 0
+    private var mappedTotalUnlocked = 0
 
-    var idleBytes: Int {
+    public init(limit: Int) { self.limit = limit }
+
+    deinit { releaseIdle() }
+
+    private func locked<T>(_ body: () -> T) -> T {
         lock.lock(); defer { lock.unlock() }
-        return idleHeapBytes + idleMapped.bytes
+        return body()
     }
+
+    /// Bytes currently allocated by this pool's storages: what the memory plan is measured with.
+    public var liveBytes: Int { locked { liveBytesUnlocked } }
+    /// The high-water mark of `liveBytes` since the last `resetPeak()`.
+    public var peakBytes: Int { locked { peakBytesUnlocked } }
+    /// Starts a new peak measurement from the bytes alive now.
+    public func resetPeak() { locked { peakBytesUnlocked = liveBytesUnlocked } }
+
+    /// Bytes of freed buffers kept for reuse (resident, but not in any tensor).
+    public var idleBytes: Int { locked { idleHeapBytes + idleMapped.bytes } }
     /// Bytes mapped fresh so far: after the first step of a steady loop this should stop growing,
     /// since every fresh page costs a zero-filling page fault on first touch.
-    private var mappedTotalUnlocked = 0
-    var mappedTotal: Int {
-        lock.lock(); defer { lock.unlock() }
-        return mappedTotalUnlocked
-    }
+    public var freshlyMappedBytes: Int { locked { mappedTotalUnlocked } }
 
-    private init() {
-        let defaultLimit = Int(min(ProcessInfo.processInfo.physicalMemory / 4, 8 << 30))
-        limit = EnvironmentSetting.read("SWIFTRESNET_POOL_MB", fallback: defaultLimit, fallbackText: "\(defaultLimit >> 20) MB",
-                                        expected: "a size in MB") { Int($0).map { max(0, $0) << 20 } }
+    private func account(_ delta: Int) {
+        liveBytesUnlocked += delta
+        if liveBytesUnlocked > peakBytesUnlocked { peakBytesUnlocked = liveBytesUnlocked }
     }
-
     /// Buffers from this size up are their own memory mappings, so freeing one gives its pages back
     /// at once; from malloc's heap they stayed resident as fragments (ResNet-50 training: 0.35 GB).
     static let mappedBytes = 1 << 20
@@ -44,6 +54,18 @@ final class BufferPool: @unchecked Sendable {
 
     /// A buffer of at least `bytes`, and its real size (what `release` must be given back).
     func allocate(bytes: Int) -> (pointer: UnsafeMutableRawPointer, bytes: Int) {
+        let buffer = take(bytes: bytes)
+        locked { account(buffer.bytes) }
+        return buffer
+    }
+
+    /// Gives back a buffer `allocate` handed out, with the size it reported.
+    func release(_ p: UnsafeMutableRawPointer, bytes: Int) {
+        locked { account(-bytes) }
+        keepOrFree(p, bytes: bytes)
+    }
+
+    private func take(bytes: Int) -> (pointer: UnsafeMutableRawPointer, bytes: Int) {
         if bytes >= Self.mappedBytes {
             let size = (bytes + Self.pageBytes - 1) / Self.pageBytes * Self.pageBytes
             lock.lock()
@@ -78,7 +100,7 @@ final class BufferPool: @unchecked Sendable {
         if bytes >= Self.mappedBytes { munmap(p, bytes) } else { free(p) }
     }
 
-    func release(_ p: UnsafeMutableRawPointer, bytes: Int) {
+    private func keepOrFree(_ p: UnsafeMutableRawPointer, bytes: Int) {
         if bytes >= Self.minimumPooledBytes {
             lock.lock()
             if idleHeapBytes + idleMapped.bytes + bytes <= limit {
@@ -96,8 +118,8 @@ final class BufferPool: @unchecked Sendable {
         systemFree(p, bytes: bytes)
     }
 
-    /// Returns every idle buffer to the system.
-    func drain() {
+    /// Returns every idle buffer to the system (after training, before a long idle phase).
+    public func releaseIdle() {
         lock.lock()
         for (bytes, list) in idle { for p in list { systemFree(p, bytes: bytes) } }
         idle.removeAll()

@@ -1,0 +1,62 @@
+import Foundation
+
+/// What an engine context does where more than one choice is sound. Typed, so a test or a caller
+/// sets them per context; the `SWIFTRESNET_*` variables only override the defaults.
+public struct EngineOptions: Equatable, Sendable {
+    /// How activations lie in memory between layers. Values read from Swift are NHWC either way.
+    public enum ActivationLayout: String, Sendable {
+        /// oneDNN's channel-blocked nChw8c wherever the channels fill whole blocks (its AVX2
+        /// convolutions ran ResNet-50's layers about 1.45x faster on it than on NHWC).
+        case blocked
+        /// NHWC everywhere.
+        case nhwc
+    }
+
+    public var activationLayout: ActivationLayout
+    /// Inputs per output value up to which training recomputes a convolution's output in backward
+    /// instead of keeping it for the batch norm after it (see `Conv2D.recomputesOutput`). 0 keeps
+    /// every output; `Int.max` recomputes all.
+    public var recomputeFanIn: Int
+    /// Whether inference 3x3 convolutions may take the Winograd path.
+    public var winograd: Bool
+    /// At most this many bytes of freed buffers are kept for reuse; 0 turns pooling off.
+    public var poolLimitBytes: Int
+
+    public init(activationLayout: ActivationLayout = .blocked, recomputeFanIn: Int = 128, winograd: Bool = true,
+                poolLimitBytes: Int = EngineOptions.defaultPoolLimitBytes) {
+        self.activationLayout = activationLayout
+        self.recomputeFanIn = recomputeFanIn
+        self.winograd = winograd
+        self.poolLimitBytes = poolLimitBytes
+    }
+
+    /// A quarter of this machine's memory, at most 8 GB.
+    public static let defaultPoolLimitBytes = Int(min(ProcessInfo.processInfo.physicalMemory / 4, 8 << 30))
+
+    /// The built-in defaults with the process's `SWIFTRESNET_*` variables applied: what the default
+    /// context runs with. Read once; a variable that does not parse is named on stderr.
+    public static let `default` = EngineOptions(environment: ProcessInfo.processInfo.environment)
+
+    /// The built-in defaults overridden by `SWIFTRESNET_LAYOUT`, `SWIFTRESNET_RECOMPUTE_FANIN`,
+    /// `SWIFTRESNET_WINOGRAD` and `SWIFTRESNET_POOL_MB` in `environment`.
+    public init(environment: [String: String], warn: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
+        let base = EngineOptions()
+        func read<T>(_ name: String, _ fallback: T, _ text: String, _ expected: String, _ parse: (String) -> T?) -> T {
+            EnvironmentSetting.read(name, fallback: fallback, fallbackText: text, expected: expected,
+                                    environment: environment, warn: warn, parse: parse)
+        }
+        self.init(
+            activationLayout: read("SWIFTRESNET_LAYOUT", base.activationLayout, "blocked", "nhwc or blocked") { value in
+                switch value.lowercased() {
+                case "nhwc": return .nhwc
+                case "blocked", "nchw8c", "": return .blocked
+                default: return nil
+                }
+            },
+            recomputeFanIn: read("SWIFTRESNET_RECOMPUTE_FANIN", base.recomputeFanIn, "128", "a count") { Int($0).flatMap { $0 >= 0 ? $0 : nil } },
+            winograd: read("SWIFTRESNET_WINOGRAD", base.winograd, "1", "0 or 1") { ["0": false, "1": true][$0] },
+            poolLimitBytes: read("SWIFTRESNET_POOL_MB", base.poolLimitBytes, "\(base.poolLimitBytes >> 20) MB", "a size in MB") {
+                Int($0).map { max(0, $0) << 20 }
+            })
+    }
+}
