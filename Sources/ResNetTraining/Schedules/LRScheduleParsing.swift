@@ -39,6 +39,21 @@ extension LRSchedule: CustomStringConvertible {
             guard let g = Float(parts[index]), g.isFinite, g > 0, g <= 1 else { throw fail("gamma '\(parts[index])' must be a number in (0, 1]") }
             return g
         }
+        /// `NAME[:EPOCHS[:PARAMETER]]`, the form of the schedules that span the run: EPOCHS defaults to
+        /// the run's length, PARAMETER to `fallback`.
+        func spanAndParameter(_ parameter: String, default fallback: Float, valid: (Float) -> Bool,
+                              _ invalid: String) throws -> (epochs: Int, value: Float) {
+            let name = parts[0]
+            guard parts.count <= 3 else { throw fail("\(name) takes [EPOCHS[:\(parameter)]]") }
+            let epochs = parts.count >= 2 ? Int(parts[1]) : totalEpochs
+            guard let epochs, epochs > 0 else {
+                throw fail(parts.count >= 2 ? "\(name) epochs '\(parts[1])' must be a positive whole number"
+                                            : "\(name) needs its length: give \(name):EPOCHS or the total epochs")
+            }
+            let value = parts.count == 3 ? Float(parts[2]) : fallback
+            guard let value, value.isFinite, valid(value) else { throw fail("\(name)'s \(invalid)") }
+            return (epochs, value)
+        }
         switch parts[0] {
         case "constant":
             guard parts.count == 1 else { throw fail("constant takes no arguments") }
@@ -60,31 +75,14 @@ extension LRSchedule: CustomStringConvertible {
             guard zip(values, values.dropFirst()).allSatisfy({ $0 < $1 }) else { throw fail("milestones must increase") }
             self = .multiStep(milestones: values, gamma: try gamma(at: 2))
         case "cosine":
-            guard parts.count <= 3 else { throw fail("cosine takes [EPOCHS[:MIN_LR]]") }
-            let epochs = parts.count >= 2 ? Int(parts[1]) : totalEpochs
-            guard let epochs, epochs > 0 else {
-                throw fail(parts.count >= 2 ? "cosine epochs '\(parts[1])' must be a positive whole number" : "cosine needs its length: give cosine:EPOCHS or the total epochs")
-            }
-            let minimum = parts.count == 3 ? Float(parts[2]) : 0
-            guard let minimum, minimum.isFinite, minimum >= 0 else { throw fail("cosine's minimum learning rate must be a non-negative number") }
+            let (epochs, minimum) = try spanAndParameter("MIN_LR", default: 0, valid: { $0 >= 0 }, "minimum learning rate must be a non-negative number")
             self = .cosine(epochs: epochs, minimum: minimum)
         case "linear":
-            guard parts.count <= 3 else { throw fail("linear takes [EPOCHS[:MIN_LR]]") }
-            let epochs = parts.count >= 2 ? Int(parts[1]) : totalEpochs
-            guard let epochs, epochs > 0 else {
-                throw fail(parts.count >= 2 ? "linear epochs '\(parts[1])' must be a positive whole number" : "linear needs its length: give linear:EPOCHS or the total epochs")
-            }
-            let minimum = parts.count == 3 ? Float(parts[2]) : 0
-            guard let minimum, minimum.isFinite, minimum >= 0 else { throw fail("linear's minimum learning rate must be a non-negative number") }
+            let (epochs, minimum) = try spanAndParameter("MIN_LR", default: 0, valid: { $0 >= 0 }, "minimum learning rate must be a non-negative number")
             self = .linear(epochs: epochs, minimum: minimum)
         case "onecycle":
-            guard parts.count <= 3 else { throw fail("onecycle takes [EPOCHS[:PCT_START]]") }
-            let epochs = parts.count >= 2 ? Int(parts[1]) : totalEpochs
-            guard let epochs, epochs > 0 else {
-                throw fail(parts.count >= 2 ? "onecycle epochs '\(parts[1])' must be a positive whole number" : "onecycle needs its length: give onecycle:EPOCHS or the total epochs")
-            }
-            let rise = parts.count == 3 ? Float(parts[2]) : 0.3
-            guard let rise, rise.isFinite, rise > 0, rise < 1 else { throw fail("onecycle's PCT_START (the rising part of the run) must lie in (0, 1)") }
+            let (epochs, rise) = try spanAndParameter("PCT_START", default: 0.3, valid: { $0 > 0 && $0 < 1 },
+                                                      "PCT_START (the rising part of the run) must lie in (0, 1)")
             self = .oneCycle(epochs: epochs, rise: rise)
         default:
             throw fail("unknown schedule '\(parts[0])'")
