@@ -20,15 +20,16 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     }
 
     /// The deterministic pipeline (no augmentation): resize, rescale, normalize; training adds
-    /// the affine augmentation, the padded random crop and random erasing.
+    /// the affine augmentation, the padded random crop, random erasing and RandAugment.
     public func pipeline(augmentation: AffineAugmentation = .none, randomCrop: Int = 0,
-                         randomErasing: RandomErasing = .none) -> ImagePipeline {
+                         randomErasing: RandomErasing = .none, randAugment: RandAugment = .none) -> ImagePipeline {
         var p = ImagePipeline.keras(height: height, width: width, channels: channels, augmentation: augmentation, rescale: rescale,
                                     filter: resizeFilter.flatMap(ResizeFilter.init(rawValue:)) ?? .nearest)
         p.mean = mean
         p.std = std
         p.randomCropPadding = randomCrop
         p.randomErasing = randomErasing
+        p.randAugment = randAugment
         return p
     }
 }
