@@ -1,5 +1,5 @@
 /// Everything between a decoded image and its slot in a batch: 8-bit geometric steps
-/// (resize, crops, the padded random crop), RandAugment, then one affine warp
+/// (resize, crops, the padded random crop), RandAugment and colour jitter, then one affine warp
 /// that also rescales and normalises into floats, then random erasing on the floats.
 /// All randomness comes from the per-sample stream, so results do not depend on threads.
 public struct ImagePipeline: Sendable {
@@ -23,6 +23,8 @@ public struct ImagePipeline: Sendable {
     public var randomErasing: RandomErasing
     /// RandAugment (Cubuk et al. 2020) on the 8-bit image after the crops; see `RandAugment`.
     public var randAugment: RandAugment
+    /// torchvision `ColorJitter` on the 8-bit image, after RandAugment (timm's order).
+    public var colorJitter: ColorJitter
     /// Multiplies pixel values after the transform (Keras `rescale`, e.g. 1/255).
     public var rescale: Float
     /// Per-channel mean and std subtracted/divided after rescaling (ImageNet recipes).
@@ -32,13 +34,14 @@ public struct ImagePipeline: Sendable {
     public init(channels: Int = 3, steps: [Step] = [], augmentation: AffineAugmentation = .none,
                 rescale: Float = 1, mean: [Float]? = nil, std: [Float]? = nil,
                 randomCropPadding: Int = 0, randomErasing: RandomErasing = .none,
-                randAugment: RandAugment = .none) {
+                randAugment: RandAugment = .none, colorJitter: ColorJitter = .none) {
         self.channels = channels
         self.steps = steps
         self.augmentation = augmentation
         self.randomCropPadding = randomCropPadding
         self.randomErasing = randomErasing
         self.randAugment = randAugment
+        self.colorJitter = colorJitter
         self.rescale = rescale
         self.mean = mean
         self.std = std
@@ -88,6 +91,7 @@ public struct ImagePipeline: Sendable {
         try augmentation.validate()
         try randomErasing.validate()
         try randAugment.validate()
+        try colorJitter.validate()
         if randomCropPadding != 0 {
             // Against the output of the steps when it is known, else against the largest side.
             let side = outputSize(input: nil).map { min($0.height, $0.width) } ?? Self.maxSide
@@ -170,7 +174,7 @@ public struct ImagePipeline: Sendable {
     @discardableResult
     public func process(_ image: PixelImage, rng: inout SampleRandom, into out: UnsafeMutablePointer<Float>) -> (height: Int, width: Int) {
         var prepared = prepare(image, rng: &rng)
-        prepared = randAugment.apply(to: prepared, rng: &rng)
+        prepared = colorJitter.apply(to: randAugment.apply(to: prepared, rng: &rng), rng: &rng)
         let params = augmentation.isNone ? AffineParameters() : augmentation.draw(height: prepared.height, width: prepared.width, rng: &rng)
         let (scale, bias) = affineScaleBias
         AffineWarp.warp(prepared, matrix: params.matrix(height: prepared.height, width: prepared.width),
