@@ -49,6 +49,13 @@ final class TrainerTests: TrainerTestCase {
         XCTAssertNotEqual(try RunDirectory(path("plain")).loadInfo().history.compactMap { $0["loss"] }, run.losses)
     }
 
+    /// Colour jitter on (RGB images): the order and factors come from the per-sample stream.
+    func testResumeAfterAKillIsBitExactWithColorJitter() throws {
+        let run = try assertResumeAfterAKillIsBitExact { $0.colorJitter = [0.4, 0.4, 0.4, 0.1] }
+        try Trainer.start(settings(data: path("data"), epochs: 2), runDirectory: path("plain"), say: { _ in }).fit()
+        XCTAssertNotEqual(try RunDirectory(path("plain")).loadInfo().history.compactMap { $0["loss"] }, run.losses)
+    }
+
     /// The moving average of the weights (`--ema`) is restored from its committed file.
     func testResumeAfterAKillIsBitExactWithEMA() throws {
         try assertResumeAfterAKillIsBitExact { $0.ema = 0.9 }

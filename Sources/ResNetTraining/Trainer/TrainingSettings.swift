@@ -53,6 +53,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// `--randaugment N,M`: RandAugment (Cubuk et al. 2020) as [N, M], torchvision's op set; nil is off.
     /// Optional so that checkpoints saved before it still decode.
     public var randAugment: [Int]?
+    /// `--color-jitter B[,C[,S[,H]]]`: torchvision `ColorJitter` amounts (missing ones 0); nil is off.
+    /// Optional so that checkpoints saved before it still decode.
+    public var colorJitter: [Double]?
     /// `--mixup ALPHA`: mixup (Zhang et al. 2018) with lambda ~ Beta(ALPHA, ALPHA); nil or 0 is off.
     /// Optional so that checkpoints saved before it still decode.
     public var mixup: Double?
@@ -101,7 +104,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         guard training else { return preprocessing.pipeline() }
         return preprocessing.pipeline(augmentation: augmentation, randomCrop: randomCrop ?? 0,
                                       randomErasing: RandomErasing(probability: randomErasing ?? 0),
-                                      randAugment: randAugmentation)
+                                      randAugment: randAugmentation, colorJitter: ColorJitter(values: colorJitter ?? []))
     }
 
     /// `--randaugment` as the pipeline runs it (a malformed saved value is rejected by `validate`).
@@ -170,6 +173,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
             }
         }
         if let randAugment, randAugment.count != 2 { throw bad("--randaugment takes two numbers N,M (got \(randAugment))") }
+        if let colorJitter, !(1...4).contains(colorJitter.count) {
+            throw bad("--color-jitter takes one to four numbers B[,C[,S[,H]]] (got \(colorJitter))")
+        }
         do {
             try StratifiedSplit.validateRatios(splitRatios, source: "--split")
             try batchMixing.validate()
