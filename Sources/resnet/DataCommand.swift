@@ -103,7 +103,7 @@ struct AugmentationFlags: ParsableArguments {
         do {
             s.randAugment = try randaugment.map { let r = try RandAugment(parsing: $0); return [r.numOps, r.magnitude] }
             s.colorJitter = try colorJitter.map(ColorJitter.parse)
-        } catch let error as DataError { throw ValidationError(error.description) }
+        } catch DataError.invalidArgument(let message) { throw ValidationError(message) }
         if imagenetNormalize { s.mean = ImagePipeline.imageNetMean; s.std = ImagePipeline.imageNetStd }
     }
 
