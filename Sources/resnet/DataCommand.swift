@@ -70,6 +70,12 @@ struct AugmentationFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Random Erasing (Zhong et al. 2017) with probability P: a random rectangle (area 0.02-0.4, aspect 0.3-3.3) filled with random pixel values, after normalisation.",
                                valueName: "p"))
     var randomErasing: Double?
+    @Option(help: ArgumentHelp("RandAugment (Cubuk et al. 2020), torchvision's op set: N ops per image at magnitude M (0-30), e.g. 2,9.",
+                               valueName: "n,m"))
+    var randaugment: String?
+    @Option(help: ArgumentHelp("torchvision ColorJitter: brightness, contrast, saturation factors from [max(0,1-x), 1+x], hue shift from [-h, h] (h at most 0.5), in random order.",
+                               valueName: "b[,c[,s[,h]]]"))
+    var colorJitter: String?
     @Flag(help: "The seed article's augmentation: shift 0.1, shear 0.1, zoom 0.1, horizontal flip.") var seedAugmentation = false
     @Flag(help: "ImageNet normalisation: mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225) after rescaling.") var imagenetNormalize = false
 
@@ -94,6 +100,10 @@ struct AugmentationFlags: ParsableArguments {
         s.rescale = rescale
         s.randomCrop = randomCrop
         s.randomErasing = randomErasing
+        do {
+            s.randAugment = try randaugment.map { let r = try RandAugment(parsing: $0); return [r.numOps, r.magnitude] }
+            s.colorJitter = try colorJitter.map(ColorJitter.parse)
+        } catch DataError.invalidArgument(let message) { throw ValidationError(message) }
         if imagenetNormalize { s.mean = ImagePipeline.imageNetMean; s.std = ImagePipeline.imageNetStd }
     }
 

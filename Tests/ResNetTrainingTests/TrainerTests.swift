@@ -40,6 +40,22 @@ final class TrainerTests: TrainerTestCase {
         XCTAssertNotEqual(plain, mixed.losses, "mixing changes the training loss")
     }
 
+    /// RandAugment on: each image's ops and signs come from the per-sample stream, so the resumed
+    /// epoch sees the same ops.
+    func testResumeAfterAKillIsBitExactWithRandAugment() throws {
+        let run = try assertResumeAfterAKillIsBitExact { $0.randAugment = [2, 9] }
+        // The option is really on: the same run without it trains on other inputs.
+        try Trainer.start(settings(data: path("data"), epochs: 2), runDirectory: path("plain"), say: { _ in }).fit()
+        XCTAssertNotEqual(try RunDirectory(path("plain")).loadInfo().history.compactMap { $0["loss"] }, run.losses)
+    }
+
+    /// Colour jitter on (RGB images): the order and factors come from the per-sample stream.
+    func testResumeAfterAKillIsBitExactWithColorJitter() throws {
+        let run = try assertResumeAfterAKillIsBitExact { $0.colorJitter = [0.4, 0.4, 0.4, 0.1] }
+        try Trainer.start(settings(data: path("data"), epochs: 2), runDirectory: path("plain"), say: { _ in }).fit()
+        XCTAssertNotEqual(try RunDirectory(path("plain")).loadInfo().history.compactMap { $0["loss"] }, run.losses)
+    }
+
     /// The moving average of the weights (`--ema`) is restored from its committed file.
     func testResumeAfterAKillIsBitExactWithEMA() throws {
         try assertResumeAfterAKillIsBitExact { $0.ema = 0.9 }

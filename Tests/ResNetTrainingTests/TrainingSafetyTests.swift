@@ -36,6 +36,12 @@ final class TrainingSafetyTests: TrainerTestCase {
             ("--random-erasing", { $0.randomErasing = .nan }),
             ("--random-erasing", { $0.randomErasing = 2 }),
             ("--random-erasing", { $0.randomErasing = -0.5 }),
+            ("--randaugment M (magnitude) must be between 0 and 30", { $0.randAugment = [2, 31] }),
+            ("--randaugment N (ops per image) must be between 0 and 16", { $0.randAugment = [-1, 9] }),
+            ("--randaugment takes two numbers N,M", { $0.randAugment = [2] }),
+            ("--color-jitter brightness", { $0.colorJitter = [.nan] }),
+            ("--color-jitter hue must be a finite number between 0 and 0.5", { $0.colorJitter = [0, 0, 0, 0.6] }),
+            ("--color-jitter takes one to four numbers", { $0.colorJitter = [1, 1, 1, 1, 1] }),
         ]
         for (option, edit) in cases {
             var s = TrainingSettings()

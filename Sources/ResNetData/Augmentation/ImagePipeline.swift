@@ -1,6 +1,6 @@
 /// Everything between a decoded image and its slot in a batch: 8-bit geometric steps
-/// (resize, crops, the padded random crop), then one affine warp that also rescales and
-/// normalises into floats, then random erasing on the floats.
+/// (resize, crops, the padded random crop), RandAugment and colour jitter, then one affine warp
+/// that also rescales and normalises into floats, then random erasing on the floats.
 /// All randomness comes from the per-sample stream, so results do not depend on threads.
 public struct ImagePipeline: Sendable {
     /// 8-bit steps, applied in order before the affine augmentation.
@@ -21,6 +21,10 @@ public struct ImagePipeline: Sendable {
     public var randomCropPadding: Int
     /// Random Erasing on the rescaled, normalised floats (Zhong et al. 2017; see `RandomErasing`).
     public var randomErasing: RandomErasing
+    /// RandAugment (Cubuk et al. 2020) on the 8-bit image after the crops; see `RandAugment`.
+    public var randAugment: RandAugment
+    /// torchvision `ColorJitter` on the 8-bit image, after RandAugment (timm's order).
+    public var colorJitter: ColorJitter
     /// Multiplies pixel values after the transform (Keras `rescale`, e.g. 1/255).
     public var rescale: Float
     /// Per-channel mean and std subtracted/divided after rescaling (ImageNet recipes).
@@ -29,12 +33,15 @@ public struct ImagePipeline: Sendable {
 
     public init(channels: Int = 3, steps: [Step] = [], augmentation: AffineAugmentation = .none,
                 rescale: Float = 1, mean: [Float]? = nil, std: [Float]? = nil,
-                randomCropPadding: Int = 0, randomErasing: RandomErasing = .none) {
+                randomCropPadding: Int = 0, randomErasing: RandomErasing = .none,
+                randAugment: RandAugment = .none, colorJitter: ColorJitter = .none) {
         self.channels = channels
         self.steps = steps
         self.augmentation = augmentation
         self.randomCropPadding = randomCropPadding
         self.randomErasing = randomErasing
+        self.randAugment = randAugment
+        self.colorJitter = colorJitter
         self.rescale = rescale
         self.mean = mean
         self.std = std
@@ -83,6 +90,8 @@ public struct ImagePipeline: Sendable {
         if let std, std.contains(where: { !($0 > 0) }) { throw DataError.invalidArgument("std must be above 0, got \(std)") }
         try augmentation.validate()
         try randomErasing.validate()
+        try randAugment.validate()
+        try colorJitter.validate()
         if randomCropPadding != 0 {
             // Against the output of the steps when it is known, else against the largest side.
             let side = outputSize(input: nil).map { min($0.height, $0.width) } ?? Self.maxSide
@@ -164,7 +173,8 @@ public struct ImagePipeline: Sendable {
     /// Returns the output size; the caller checks it matches the batch.
     @discardableResult
     public func process(_ image: PixelImage, rng: inout SampleRandom, into out: UnsafeMutablePointer<Float>) -> (height: Int, width: Int) {
-        let prepared = prepare(image, rng: &rng)
+        var prepared = prepare(image, rng: &rng)
+        prepared = colorJitter.apply(to: randAugment.apply(to: prepared, rng: &rng), rng: &rng)
         let params = augmentation.isNone ? AffineParameters() : augmentation.draw(height: prepared.height, width: prepared.width, rng: &rng)
         let (scale, bias) = affineScaleBias
         AffineWarp.warp(prepared, matrix: params.matrix(height: prepared.height, width: prepared.width),

@@ -20,15 +20,18 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     }
 
     /// The deterministic pipeline (no augmentation): resize, rescale, normalize; training adds
-    /// the affine augmentation, the padded random crop and random erasing.
+    /// the affine augmentation, the padded random crop, random erasing, RandAugment and colour jitter.
     public func pipeline(augmentation: AffineAugmentation = .none, randomCrop: Int = 0,
-                         randomErasing: RandomErasing = .none) -> ImagePipeline {
+                         randomErasing: RandomErasing = .none, randAugment: RandAugment = .none,
+                         colorJitter: ColorJitter = .none) -> ImagePipeline {
         var p = ImagePipeline.keras(height: height, width: width, channels: channels, augmentation: augmentation, rescale: rescale,
                                     filter: resizeFilter.flatMap(ResizeFilter.init(rawValue:)) ?? .nearest)
         p.mean = mean
         p.std = std
         p.randomCropPadding = randomCrop
         p.randomErasing = randomErasing
+        p.randAugment = randAugment
+        p.colorJitter = colorJitter
         return p
     }
 }

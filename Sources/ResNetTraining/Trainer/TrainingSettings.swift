@@ -50,6 +50,12 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// `--random-erasing P`: Random Erasing (Zhong et al. 2017) with probability P; nil or 0 is off.
     /// Optional so that checkpoints saved before it still decode.
     public var randomErasing: Double?
+    /// `--randaugment N,M`: RandAugment (Cubuk et al. 2020) as [N, M], torchvision's op set; nil is off.
+    /// Optional so that checkpoints saved before it still decode.
+    public var randAugment: [Int]?
+    /// `--color-jitter B[,C[,S[,H]]]`: torchvision `ColorJitter` amounts (missing ones 0); nil is off.
+    /// Optional so that checkpoints saved before it still decode.
+    public var colorJitter: [Double]?
     /// `--mixup ALPHA`: mixup (Zhang et al. 2018) with lambda ~ Beta(ALPHA, ALPHA); nil or 0 is off.
     /// Optional so that checkpoints saved before it still decode.
     public var mixup: Double?
@@ -97,7 +103,14 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public func pipeline(_ preprocessing: Preprocessing, training: Bool) -> ImagePipeline {
         guard training else { return preprocessing.pipeline() }
         return preprocessing.pipeline(augmentation: augmentation, randomCrop: randomCrop ?? 0,
-                                      randomErasing: RandomErasing(probability: randomErasing ?? 0))
+                                      randomErasing: RandomErasing(probability: randomErasing ?? 0),
+                                      randAugment: randAugmentation, colorJitter: ColorJitter(values: colorJitter ?? []))
+    }
+
+    /// `--randaugment` as the pipeline runs it (a malformed saved value is rejected by `validate`).
+    public var randAugmentation: RandAugment {
+        guard let randAugment, randAugment.count == 2 else { return .none }
+        return RandAugment(numOps: randAugment[0], magnitude: randAugment[1])
     }
 
     /// The EMA decay when `--ema` is on.
@@ -158,6 +171,10 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
             guard (0...limit).contains(randomCrop) else {
                 throw bad("--random-crop must be between 0 and \(limit) (half the \(imageSize.map { "--image-size \($0)" } ?? "largest image") side) (got \(randomCrop))")
             }
+        }
+        if let randAugment, randAugment.count != 2 { throw bad("--randaugment takes two numbers N,M (got \(randAugment))") }
+        if let colorJitter, !(1...4).contains(colorJitter.count) {
+            throw bad("--color-jitter takes one to four numbers B[,C[,S[,H]]] (got \(colorJitter))")
         }
         do {
             try StratifiedSplit.validateRatios(splitRatios, source: "--split")
