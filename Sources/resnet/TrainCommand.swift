@@ -42,6 +42,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Clip the global L2 norm of all gradients to MAX before each step (torch.nn.utils.clip_grad_norm_; Pascanu et al. 2013).",
                                valueName: "max"))
     var clipGradNorm: Double?
+    @Option(help: ArgumentHelp("Fine-tuning: parts that do not learn, comma-separated: backbone (all but the classifier fc), stem, layer1 ... layer4 (layer3 for CIFAR models), postnorm (v2). Their batch norms keep their running statistics (Keras trainable=False).",
+                               valueName: "parts"))
+    var freeze: String?
     @Option(help: "Data loader threads (default: all cores).") var workers: Int?
     @Option(help: "k of the top-k accuracy.") var topK: Int?
     @Option(help: "Validation metric for best checkpoint, early stopping and plateau: val_acc, val_loss, ...") var monitor: String?
@@ -68,7 +71,7 @@ struct TrainCommand: ParsableCommand {
                 let conflicting = [("--model", model != nil), ("--lr", lr != nil), ("--batch-size", batchSize != nil),
                                    ("--optimizer", optimizer != nil), ("--mixup", mixup != nil), ("--cutmix", cutmix != nil), ("--ema", ema != nil), ("--accumulate", accumulate != nil), ("--clip-grad-norm", clipGradNorm != nil), ("--schedule", schedule != nil), ("--out", out != nil),
                                    ("--weights", weights != nil), ("--data", source.data != nil), ("--dataset", source.dataset != nil)]
-                    .filter(\.1).map(\.0)
+                    .filter(\.1).map(\.0) + givenFineTuningOptions
                 guard conflicting.isEmpty else {
                     throw ValidationError("--resume continues \(resume) with its saved settings; only --epochs may change (drop \(conflicting.joined(separator: ", ")))")
                 }
@@ -111,12 +114,18 @@ struct TrainCommand: ParsableCommand {
         s.ema = ema
         s.accumulate = accumulate
         s.clipGradNorm = clipGradNorm
+        if let freeze { s.freeze = freeze.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
         s.workers = workers
         if let topK { s.topK = topK }
         if let monitor { s.monitor = monitor }
         s.earlyStoppingPatience = earlyStopping
         s.strict = strict
         return s
+    }
+
+    /// The fine-tuning and recipe options given, which a resumed run may not change.
+    private var givenFineTuningOptions: [String] {
+        [("--freeze", freeze != nil)].filter(\.1).map(\.0)
     }
 
     private func defaultRunDirectory(_ s: TrainingSettings) -> String {

@@ -101,6 +101,12 @@ for bad in "--split inf:1:1" "--split 1e308:1e308:1" "--image-size 100000" "--im
     # shellcheck disable=SC2086
     expect_error_saying "train $bad" "${option#--}" "$BIN" "${TRAIN[@]}" --epochs 1 --out "opt-run-${option#--}-$passed" $bad
 done
+# Fine-tuning options: part names the model lacks, empty lists.
+for bad in "--freeze layer4" "--freeze=" "--freeze stem,,layer1" "--freeze fc"; do
+    option=${bad%%[ =]*}
+    # shellcheck disable=SC2086
+    expect_error_saying "train $bad" "${option#--}" "$BIN" "${TRAIN[@]}" --epochs 1 --out "opt-run-${option#--}-$passed" $bad
+done
 expect_error_saying "train --out ''" "--out must not be empty" "$BIN" "${TRAIN[@]}" --epochs 1 --out ""
 expect_error "train --resume ''" "$BIN" train --resume ""
 expect_error "data inspect --split inf:1:1" "$BIN" data inspect --data D --split inf:1:1

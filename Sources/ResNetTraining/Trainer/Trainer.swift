@@ -139,7 +139,12 @@ public final class Trainer {
         }
         // Started from the model as it is now (its initial or loaded weights), as timm copies it.
         ema = try settings.emaDecay.map { try WeightEMA(of: model, decay: $0) }
+        if let parts = settings.freeze {
+            let frozen = try LayerFreezing.freeze(parts, in: model)
+            say("frozen (no updates, batch norm statistics kept): \(frozen.joined(separator: ", "))")
+        }
         let lr = settings.resolvedLearningRate, wd = settings.resolvedWeightDecay
+        // Frozen parameters are left out, so neither updates nor weight decay reach them.
         let params = model.trainableParameters
         switch settings.optimizer {
         case "adam": optimizer = Adam(parameters: params, learningRate: lr, weightDecay: wd)

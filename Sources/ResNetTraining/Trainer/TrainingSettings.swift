@@ -66,6 +66,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// `--clip-grad-norm MAX`: clip the global L2 norm of the gradients to MAX before each step
     /// (torch.nn.utils.clip_grad_norm_); nil is off.
     public var clipGradNorm: Double?
+    /// `--freeze PARTS`: parts that do not learn (see `LayerFreezing`); nil is off. Optional so
+    /// that checkpoints saved before it still decode.
+    public var freeze: [String]?
     /// How images are resized to the input size: "nearest" (Keras's default) or "bilinear".
     public var resizeFilter = "nearest"
     /// Per-channel normalization after rescaling (e.g. ImageNet's mean/std for torchvision weights).
@@ -183,6 +186,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         if schedule != "plateau" { _ = try LRSchedule(parsing: schedule, totalEpochs: epochs) }
         let config = try ResNetRegistry.config(model)
         if let imageSize { try config.validateInput(height: imageSize, width: imageSize, batchSize: batchSize) }
+        if let freeze { try LayerFreezing.validate(freeze, config: config) }
     }
 }
 
