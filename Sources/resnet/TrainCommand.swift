@@ -45,6 +45,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Fine-tuning: parts that do not learn, comma-separated: backbone (all but the classifier fc), stem, layer1 ... layer4 (layer3 for CIFAR models), postnorm (v2). Their batch norms keep their running statistics (Keras trainable=False).",
                                valueName: "parts"))
     var freeze: String?
+    @Option(help: ArgumentHelp("Fine-tuning: the classifier's (fc) learning rate; the rest uses --lr, and the schedule scales both alike (e.g. --lr 0.01 --head-lr 0.1).",
+                               valueName: "lr"))
+    var headLr: Float?
     @Option(help: "Data loader threads (default: all cores).") var workers: Int?
     @Option(help: "k of the top-k accuracy.") var topK: Int?
     @Option(help: "Validation metric for best checkpoint, early stopping and plateau: val_acc, val_loss, ...") var monitor: String?
@@ -115,6 +118,7 @@ struct TrainCommand: ParsableCommand {
         s.accumulate = accumulate
         s.clipGradNorm = clipGradNorm
         if let freeze { s.freeze = freeze.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
+        if let headLr { s.headLR = headLr }
         s.workers = workers
         if let topK { s.topK = topK }
         if let monitor { s.monitor = monitor }
@@ -125,7 +129,7 @@ struct TrainCommand: ParsableCommand {
 
     /// The fine-tuning and recipe options given, which a resumed run may not change.
     private var givenFineTuningOptions: [String] {
-        [("--freeze", freeze != nil)].filter(\.1).map(\.0)
+        [("--freeze", freeze != nil), ("--head-lr", headLr != nil)].filter(\.1).map(\.0)
     }
 
     private func defaultRunDirectory(_ s: TrainingSettings) -> String {

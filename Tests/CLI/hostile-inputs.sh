@@ -102,7 +102,7 @@ for bad in "--split inf:1:1" "--split 1e308:1e308:1" "--image-size 100000" "--im
     expect_error_saying "train $bad" "${option#--}" "$BIN" "${TRAIN[@]}" --epochs 1 --out "opt-run-${option#--}-$passed" $bad
 done
 # Fine-tuning options: part names the model lacks, empty lists.
-for bad in "--freeze layer4" "--freeze=" "--freeze stem,,layer1" "--freeze fc"; do
+for bad in "--freeze layer4" "--freeze=" "--freeze stem,,layer1" "--freeze fc" "--head-lr 0" "--head-lr nan" "--head-lr=-1" "--head-lr inf"; do
     option=${bad%%[ =]*}
     # shellcheck disable=SC2086
     expect_error_saying "train $bad" "${option#--}" "$BIN" "${TRAIN[@]}" --epochs 1 --out "opt-run-${option#--}-$passed" $bad

@@ -12,6 +12,8 @@ public final class Trainer {
     public let data: PreparedData
     public private(set) var info: CheckpointInfo
     let optimizer: Optimizer
+    /// The classifier's parameters, which `--head-lr` gives their own rate.
+    let headParameters: [String]
     let schedule: LRSchedule?
     let plateau: ReduceLROnPlateau?
     /// The moving average of the weights (`--ema`): what validation and test evaluate when on.
@@ -152,6 +154,7 @@ public final class Trainer {
         default: optimizer = SGD(parameters: params, learningRate: lr, momentum: settings.momentum,
                                  nesterov: settings.nesterov && settings.momentum > 0, weightDecay: wd)
         }
+        headParameters = params.map(\.name).filter { $0.hasPrefix("fc.") }
         if settings.schedule == "plateau" {
             schedule = nil
             plateau = ReduceLROnPlateau(learningRate: lr, configuration: .init(
@@ -164,10 +167,11 @@ public final class Trainer {
     }
 
     /// The learning rate of optimizer step `batch` of `epoch` (0-based): with `--accumulate K` the
-    /// schedule counts steps, each K batches.
-    func learningRate(epoch: Int, batch: Int) -> Float {
-        if let plateau { return plateau.learningRate }
-        return schedule!.learningRate(base: settings.resolvedLearningRate, epoch: epoch, step: batch,
+    /// schedule counts steps, each K batches. `base` is another group's base rate (`--head-lr`): the
+    /// schedule gives it the same curve, as torch's schedulers do for every parameter group.
+    func learningRate(epoch: Int, batch: Int, base: Float? = nil) -> Float {
+        if let plateau { return base.map { $0 * (plateau.learningRate / settings.resolvedLearningRate) } ?? plateau.learningRate }
+        return schedule!.learningRate(base: base ?? settings.resolvedLearningRate, epoch: epoch, step: batch,
                                       stepsPerEpoch: stepsPerEpoch)
     }
 
@@ -206,7 +210,7 @@ public final class Trainer {
         let classes = data.classNames.count, topK = min(settings.topK, classes)
         say("\(model.config.name) on \(data.description): \(data.train.dataset.count) training images, \(classes) classes, "
             + "\(data.preprocessing.height)x\(data.preprocessing.width)x\(data.preprocessing.channels), batch \(settings.batchSize), "
-            + "\(settings.optimizer) lr \(settings.resolvedLearningRate), run directory \(run.url.path)")
+            + "\(settings.optimizer) lr \(settings.resolvedLearningRate)\(settings.headLR.map { " (head \($0))" } ?? ""), run directory \(run.url.path)")
         if let ema { say("validation and test use the exponential moving average of the weights (--ema \(ema.decay)), checkpointed as ema-epochN.safetensors") }
         var epoch = info.epoch
         while epoch < settings.epochs && !info.stoppedEarly {
@@ -278,9 +282,11 @@ public final class Trainer {
         let start = Date()
         var batchIndex = 0, images = 0
         var lr = learningRate(epoch: epoch, batch: 0)
+        var headLR: Float?
         var accumulation = GradientAccumulation(microBatches: microBatches)
         while let batch = try iterator.next() {
             lr = learningRate(epoch: epoch, batch: batchIndex / microBatches)
+            headLR = settings.headLR.map { learningRate(epoch: epoch, batch: batchIndex / microBatches, base: $0) }
             // mixup / CutMix: mixed images against soft targets; accuracy counts the dominant label.
             let mixed = mixing.mix(batch, classes: classes, seed: settings.seed)
             let logits = model(mixed.map { Tensor(shape: [batch.count, batch.height, batch.width, batch.channels], values: $0.images) } ?? batch.tensor)
@@ -293,7 +299,7 @@ public final class Trainer {
                     + "\(lastGoodCheckpoint). Try a lower --lr.")
             }
             accumulation.backward(loss, count: batch.count)
-            if accumulation.isComplete { step(&accumulation, lr: lr) }
+            if accumulation.isComplete { step(&accumulation, lr: lr, headLR: headLR) }
             metrics.add(logits: logits.toArray(), labels: mixed?.dominantLabels ?? batch.labels, loss: Double(value))
             batchIndex += 1
             images += batch.count
@@ -310,7 +316,7 @@ public final class Trainer {
                        extra: extra)
         }
         // The epoch's last, shorter group of micro-batches.
-        if accumulation.pending > 0 { step(&accumulation, lr: lr) }
+        if accumulation.pending > 0 { step(&accumulation, lr: lr, headLR: headLR) }
         bar.finish(values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy), ("top\(topK)", metrics.topKAccuracy)])
         if !iterator.statistics.skipped.isEmpty {
             say("warning: skipped \(iterator.statistics.skipped.count) unreadable image(s) this epoch")
@@ -323,10 +329,11 @@ public final class Trainer {
 
     /// One optimizer step from the accumulated gradients: averaged over the group, clipped, applied,
     /// then the moving average follows.
-    private func step(_ accumulation: inout GradientAccumulation, lr: Float) {
+    private func step(_ accumulation: inout GradientAccumulation, lr: Float, headLR: Float?) {
         accumulation.finish(optimizer.parameters)
         if let maxNorm = settings.clipGradNorm { GradientClipping.clip(optimizer.parameters, maxNorm: maxNorm) }
         optimizer.learningRate = lr
+        if let headLR { for name in headParameters { optimizer.parameterLearningRates[name] = headLR } }
         optimizer.step()
         ema?.update()
         optimizer.zeroGrad()

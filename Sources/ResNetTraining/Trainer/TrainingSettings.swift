@@ -69,6 +69,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// `--freeze PARTS`: parts that do not learn (see `LayerFreezing`); nil is off. Optional so
     /// that checkpoints saved before it still decode.
     public var freeze: [String]?
+    /// `--head-lr LR`: the classifier's (`fc`) base learning rate; the rest uses `learningRate`, and the
+    /// schedule scales both by the same factor. nil: one rate for all. Optional so that older checkpoints decode.
+    public var headLR: Float?
     /// How images are resized to the input size: "nearest" (Keras's default) or "bilinear".
     public var resizeFilter = "nearest"
     /// Per-channel normalization after rescaling (e.g. ImageNet's mean/std for torchvision weights).
@@ -129,6 +132,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         guard (1...Self.maxBatchSize).contains(batchSize) else { throw bad("--batch-size must be between 1 and \(Self.maxBatchSize) (got \(batchSize))") }
         guard ["sgd", "adam", "adamw"].contains(optimizer) else { throw bad("--optimizer must be sgd, adam or adamw (got '\(optimizer)')") }
         guard resolvedLearningRate > 0, resolvedLearningRate.isFinite else { throw bad("--lr must be a positive, finite number (got \(resolvedLearningRate))") }
+        if let headLR, !(headLR > 0 && headLR.isFinite) { throw bad("--head-lr must be a positive, finite number (got \(headLR))") }
         try finite(Double(momentum), "--momentum", in: 0...0.999_999)
         try finite(Double(resolvedWeightDecay), "--weight-decay", in: 0...1)
         guard (0...epochs).contains(warmupEpochs) else { throw bad("--warmup-epochs must be between 0 and --epochs (\(epochs)) (got \(warmupEpochs))") }
