@@ -48,6 +48,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Fine-tuning: the classifier's (fc) learning rate; the rest uses --lr, and the schedule scales both alike (e.g. --lr 0.01 --head-lr 0.1).",
                                valueName: "lr"))
     var headLr: Float?
+    @Option(help: ArgumentHelp("Train for as many epochs as fit in MINUTES of wall time: the first epoch is timed (with validation), then the epoch count and the schedule's length (cosine, linear, onecycle) are set so the run, test included, ends on time. Replaces --epochs.",
+                               valueName: "minutes"))
+    var timeBudget: Double?
     @Option(help: "Data loader threads (default: all cores).") var workers: Int?
     @Option(help: "k of the top-k accuracy.") var topK: Int?
     @Option(help: "Validation metric for best checkpoint, early stopping and plateau: val_acc, val_loss, ...") var monitor: String?
@@ -119,6 +122,10 @@ struct TrainCommand: ParsableCommand {
         s.clipGradNorm = clipGradNorm
         if let freeze { s.freeze = freeze.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
         if let headLr { s.headLR = headLr }
+        if let timeBudget {
+            guard epochs == nil else { throw ValidationError("--epochs and --time-budget both set the length of the run: give one") }
+            s.timeBudget = timeBudget
+        }
         s.workers = workers
         if let topK { s.topK = topK }
         if let monitor { s.monitor = monitor }
@@ -129,7 +136,7 @@ struct TrainCommand: ParsableCommand {
 
     /// The fine-tuning and recipe options given, which a resumed run may not change.
     private var givenFineTuningOptions: [String] {
-        [("--freeze", freeze != nil), ("--head-lr", headLr != nil)].filter(\.1).map(\.0)
+        [("--freeze", freeze != nil), ("--head-lr", headLr != nil), ("--time-budget", timeBudget != nil)].filter(\.1).map(\.0)
     }
 
     private func defaultRunDirectory(_ s: TrainingSettings) -> String {

@@ -107,6 +107,12 @@ for bad in "--freeze layer4" "--freeze=" "--freeze stem,,layer1" "--freeze fc" "
     # shellcheck disable=SC2086
     expect_error_saying "train $bad" "${option#--}" "$BIN" "${TRAIN[@]}" --epochs 1 --out "opt-run-${option#--}-$passed" $bad
 done
+# --time-budget replaces --epochs, so its cases run without it.
+for bad in "--time-budget 0" "--time-budget nan" "--time-budget=-5" "--time-budget 1e9"; do
+    # shellcheck disable=SC2086
+    expect_error_saying "train $bad" "time-budget must be" "$BIN" "${TRAIN[@]}" --out "opt-run-time-budget-$passed" $bad
+done
+expect_error_saying "train --epochs 2 --time-budget 5" "give one" "$BIN" "${TRAIN[@]}" --epochs 2 --time-budget 5 --out opt-run-both
 expect_error_saying "train --out ''" "--out must not be empty" "$BIN" "${TRAIN[@]}" --epochs 1 --out ""
 expect_error "train --resume ''" "$BIN" train --resume ""
 expect_error "data inspect --split inf:1:1" "$BIN" data inspect --data D --split inf:1:1

@@ -14,7 +14,7 @@ public final class Trainer {
     let optimizer: Optimizer
     /// The classifier's parameters, which `--head-lr` gives their own rate.
     let headParameters: [String]
-    let schedule: LRSchedule?
+    private(set) var schedule: LRSchedule?
     let plateau: ReduceLROnPlateau?
     /// The moving average of the weights (`--ema`): what validation and test evaluate when on.
     public let ema: WeightEMA?
@@ -27,6 +27,8 @@ public final class Trainer {
     /// The metric `--monitor` reads in this run: `val_acc` becomes `acc` when there is no
     /// validation split, and says so.
     public let monitor: String
+    /// The clock `--time-budget` times the first epoch with (seconds); tests inject a fake one.
+    public var clock: () -> Double = TimeBudget.monotonicSeconds
 
     /// A new run in `runDirectory`, optionally starting from `weights` (a checkpoint or a foreign
     /// safetensors file). Refuses a directory that already holds a run or has a writer.
@@ -160,10 +162,15 @@ public final class Trainer {
             plateau = ReduceLROnPlateau(learningRate: lr, configuration: .init(
                 mode: settings.monitorMaximizes ? .max : .min, factor: settings.plateauFactor, patience: settings.plateauPatience))
         } else {
-            let base = try LRSchedule(parsing: settings.schedule, totalEpochs: settings.epochs)
-            schedule = settings.warmupEpochs > 0 ? .warmup(epochs: settings.warmupEpochs, startFactor: 0.1, then: base) : base
+            schedule = try Self.schedule(settings)
             plateau = nil
         }
+    }
+
+    /// The per-step schedule of `settings` (not plateau): its bare length is `settings.epochs`.
+    static func schedule(_ settings: TrainingSettings) throws -> LRSchedule {
+        let base = try LRSchedule(parsing: settings.schedule, totalEpochs: settings.epochs)
+        return settings.warmupEpochs > 0 ? .warmup(epochs: settings.warmupEpochs, startFactor: 0.1, then: base) : base
     }
 
     /// The learning rate of optimizer step `batch` of `epoch` (0-based): with `--accumulate K` the
@@ -213,12 +220,18 @@ public final class Trainer {
             + "\(settings.optimizer) lr \(settings.resolvedLearningRate)\(settings.headLR.map { " (head \($0))" } ?? ""), run directory \(run.url.path)")
         if let ema { say("validation and test use the exponential moving average of the weights (--ema \(ema.decay)), checkpointed as ema-epochN.safetensors") }
         var epoch = info.epoch
+        // A budget is spent deciding the length once, after the first epoch; a resumed run has decided.
+        let budget = info.timeBudgetEpochs == nil && epoch == 0 ? settings.timeBudget.map(TimeBudget.init(minutes:)) : nil
         while epoch < settings.epochs && !info.stoppedEarly {
             try checkStop(epoch: nil, batch: nil)
-            say("Epoch \(epoch + 1)/\(settings.epochs)")
+            say(budget != nil && epoch == 0 ? "Epoch 1 (timed for --time-budget \(budget!.minutes) min)" : "Epoch \(epoch + 1)/\(settings.epochs)")
+            let started = clock()
+            var validationSeconds = 0.0
             var row = try trainEpoch(epoch, classes: classes, topK: topK)
             try checkStop(epoch: epoch, batch: nil)
             if let val = data.validation {
+                let validationStarted = clock()
+                defer { validationSeconds = clock() - validationStarted }
                 let m = try evaluate(val, classes: classes, topK: topK, epoch: epoch)
                 // Weights that give a non-finite validation loss have diverged too: never save them.
                 if let loss = m.loss, !loss.isFinite {
@@ -229,6 +242,7 @@ public final class Trainer {
                 say(String(format: "  validation\(evaluatedWeights): loss %.4f - acc %.4f - top%d %.4f", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy))
             }
             row["epoch"] = Double(epoch + 1)
+            if let budget, epoch == 0 { try decideEpochs(budget, epochSeconds: clock() - started, validationSeconds: validationSeconds) }
             try endEpoch(epoch, row: row, csv: csv)
             epoch += 1
         }
@@ -237,6 +251,22 @@ public final class Trainer {
         let m = try evaluate(test, classes: classes, topK: topK, epoch: nil)
         say(String(format: "Test\(evaluatedWeights): loss %.4f - acc %.4f - top%d %.4f (%d images)", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy, m.count))
         return m
+    }
+
+    /// Sets the run's length from the first epoch's time and reshapes the schedule to it; the
+    /// checkpoint about to be committed records both. The test is estimated from validation's pace
+    /// (or, without validation, from training's).
+    private func decideEpochs(_ budget: TimeBudget, epochSeconds: Double, validationSeconds: Double) throws {
+        let pace = data.validation.map { validationSeconds / Double(max($0.dataset.count, 1)) }
+            ?? (epochSeconds / Double(max(data.train.dataset.count, 1)))
+        let testSeconds = pace * Double(data.test?.dataset.count ?? 0)
+        let epochs = budget.epochs(epochSeconds: epochSeconds, testSeconds: testSeconds, minimum: max(1, settings.warmupEpochs))
+        settings.epochs = epochs
+        info.settings.epochs = epochs
+        info.timeBudgetEpochs = epochs
+        if plateau == nil { schedule = try Self.schedule(settings) }
+        say(String(format: "time budget: epoch 1 took %.0f s (the test will take about %.0f s), so ", epochSeconds, testSeconds)
+            + "\(epochs) epoch(s) fit in \(budget.minutes) min: training for \(epochs) epochs, schedule \(settings.schedule) over them")
     }
 
     /// Where a diverged run can be picked up from (before the first completed epoch, nowhere).

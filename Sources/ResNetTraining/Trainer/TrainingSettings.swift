@@ -72,6 +72,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// `--head-lr LR`: the classifier's (`fc`) base learning rate; the rest uses `learningRate`, and the
     /// schedule scales both by the same factor. nil: one rate for all. Optional so that older checkpoints decode.
     public var headLR: Float?
+    /// `--time-budget MINUTES`: decide the epoch count from the first epoch's wall time (see
+    /// `TimeBudget`); `epochs` then holds the decision. nil is off. Optional so that older checkpoints decode.
+    public var timeBudget: Double?
     /// How images are resized to the input size: "nearest" (Keras's default) or "bilinear".
     public var resizeFilter = "nearest"
     /// Per-channel normalization after rescaling (e.g. ImageNet's mean/std for torchvision weights).
@@ -118,6 +121,8 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public static let maxBatchSize = ResNetConfig.maxBatchSize
     public static let maxClasses = ResNetConfig.maxClasses
     public static let maxWorkers = 256
+    /// The longest `--time-budget`: a year, in minutes.
+    public static let maxTimeBudgetMinutes = 525_600.0
     /// The most micro-batches one optimizer step may accumulate.
     public static let maxAccumulate = 4096
 
@@ -152,6 +157,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         if let channels, ![1, 3].contains(channels) { throw bad("--channels must be 1 or 3 (got \(channels))") }
         if let ema, !(ema.isFinite && (0..<1).contains(ema)) {
             throw bad("--ema must be a decay in [0, 1) such as 0.999 (0 is off) (got \(ema))")
+        }
+        if let timeBudget, !(timeBudget.isFinite && timeBudget > 0 && timeBudget <= Self.maxTimeBudgetMinutes) {
+            throw bad("--time-budget must be a number of minutes in (0, \(Int(Self.maxTimeBudgetMinutes))] (got \(timeBudget))")
         }
         if let accumulate, !(1...Self.maxAccumulate).contains(accumulate) {
             throw bad("--accumulate must be between 1 and \(Self.maxAccumulate) micro-batches per step (got \(accumulate))")
