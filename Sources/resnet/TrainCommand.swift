@@ -16,6 +16,9 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup(title: "Data") var source: DataSourceOptions
     @OptionGroup(title: "Preprocessing and augmentation (Keras ImageDataGenerator)") var augmentation: AugmentationFlags
+    @Option(help: ArgumentHelp("Start from a preset: \(Recipes.names.joined(separator: ", ")); options given explicitly override its values. `--recipe list` shows what each sets.",
+                               valueName: "name"))
+    var recipe: String?
     @Option(help: "Model name (default resnet20, for small images).") var model: String?
     @Option(help: "Number of classes (checked against the data).") var classes: Int?
     @Option(help: "Total epochs.") var epochs: Int?
@@ -62,6 +65,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "oneDNN threads (default: all cores).") var threads: Int?
 
     func run() throws {
+        if recipe == "list" { return printRecipes() }
         if let threads {
             do { try OneDNN.validateThreads(threads) } catch let error as ThreadCountError { throw ValidationError("--" + error.description) }
             OneDNN.setThreads(threads)
@@ -84,7 +88,8 @@ struct TrainCommand: ParsableCommand {
                 trainer = try Trainer.resume(runDirectory: resume, epochs: epochs)
             } else {
                 let settings = try makeSettings()
-                if settings.model == "resnet20" && model == nil { print("model: resnet20 (the default for small images; --model to choose)") }
+                if let recipe { print("recipe \(recipe): \(try Recipes.named(recipe).commandLine) (options given override these)") }
+                if settings.model == "resnet20" && model == nil && recipe == nil { print("model: resnet20 (the default for small images; --model to choose)") }
                 let dir = out ?? defaultRunDirectory(settings)
                 trainer = try Trainer.start(settings, runDirectory: dir, weights: weights)
             }
@@ -103,40 +108,54 @@ struct TrainCommand: ParsableCommand {
 
     private func makeSettings() throws -> TrainingSettings {
         var s = TrainingSettings()
+        // The recipe first: every option below that was given overrides it.
+        if let recipe { try Recipes.named(recipe).apply(to: &s) }
         try source.apply(to: &s)
         try augmentation.apply(to: &s)
         if let model { s.model = model }
-        s.classes = classes
+        if let classes { s.classes = classes }
         if let epochs { s.epochs = epochs }
         if let batchSize { s.batchSize = batchSize }
         if let optimizer { s.optimizer = optimizer.lowercased() }
-        s.learningRate = lr; s.weightDecay = weightDecay
+        if let lr { s.learningRate = lr }
+        if let weightDecay { s.weightDecay = weightDecay }
         if let momentum { s.momentum = momentum }
         if let schedule { s.schedule = schedule }
         if let warmupEpochs { s.warmupEpochs = warmupEpochs }
         if let labelSmoothing { s.labelSmoothing = labelSmoothing }
-        s.mixup = mixup
-        s.cutmix = cutmix
-        s.ema = ema
-        s.accumulate = accumulate
-        s.clipGradNorm = clipGradNorm
+        if let mixup { s.mixup = mixup }
+        if let cutmix { s.cutmix = cutmix }
+        if let ema { s.ema = ema }
+        if let accumulate { s.accumulate = accumulate }
+        if let clipGradNorm { s.clipGradNorm = clipGradNorm }
         if let freeze { s.freeze = freeze.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
         if let headLr { s.headLR = headLr }
         if let timeBudget {
             guard epochs == nil else { throw ValidationError("--epochs and --time-budget both set the length of the run: give one") }
             s.timeBudget = timeBudget
+        } else if epochs != nil {
+            s.timeBudget = nil   // an explicit --epochs overrides a recipe's budget
         }
-        s.workers = workers
+        if let workers { s.workers = workers }
         if let topK { s.topK = topK }
         if let monitor { s.monitor = monitor }
-        s.earlyStoppingPatience = earlyStopping
+        if let earlyStopping { s.earlyStoppingPatience = earlyStopping }
         s.strict = strict
         return s
     }
 
     /// The fine-tuning and recipe options given, which a resumed run may not change.
     private var givenFineTuningOptions: [String] {
-        [("--freeze", freeze != nil), ("--head-lr", headLr != nil), ("--time-budget", timeBudget != nil)].filter(\.1).map(\.0)
+        [("--freeze", freeze != nil), ("--head-lr", headLr != nil), ("--time-budget", timeBudget != nil), ("--recipe", recipe != nil)].filter(\.1).map(\.0)
+    }
+
+    /// `--recipe list`: each recipe with the options it stands for.
+    private func printRecipes() {
+        print("Recipes (`resnet train --recipe NAME`; options given explicitly override the recipe's):")
+        for recipe in Recipes.all {
+            print("  \(recipe.name): \(recipe.summary)")
+            print("      \(recipe.commandLine)")
+        }
     }
 
     private func defaultRunDirectory(_ s: TrainingSettings) -> String {

@@ -75,6 +75,8 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// `--time-budget MINUTES`: decide the epoch count from the first epoch's wall time (see
     /// `TimeBudget`); `epochs` then holds the decision. nil is off. Optional so that older checkpoints decode.
     public var timeBudget: Double?
+    /// `--recipe NAME`: the preset the settings started from (see `Recipes`), for the record; nil: none.
+    public var recipe: String?
     /// How images are resized to the input size: "nearest" (Keras's default) or "bilinear".
     public var resizeFilter = "nearest"
     /// Per-channel normalization after rescaling (e.g. ImageNet's mean/std for torchvision weights).
