@@ -82,8 +82,9 @@ struct AugmentationFlags: ParsableArguments {
     /// The same choices as training settings (what `resnet train` saves in its checkpoint).
     func apply(to s: inout TrainingSettings) throws {
         guard ResizeFilter(rawValue: resize) != nil else { throw ValidationError("--resize must be nearest or bilinear") }
-        s.imageSize = imageSize
-        s.channels = channels
+        // Only what was given: a recipe (`train --recipe`) may have set the rest.
+        if let imageSize { s.imageSize = imageSize }
+        if let channels { s.channels = channels }
         s.resizeFilter = resize
         let aug = seedAugmentation ? AffineAugmentation.seedRecipe : AffineAugmentation(
             rotationRange: rotation, widthShiftRange: widthShift, heightShiftRange: heightShift, shearRange: shear,
@@ -93,16 +94,16 @@ struct AugmentationFlags: ParsableArguments {
         s.shearRange = aug.shearRange
         s.zoomRange = aug.zoomAmount  // a rejected --zoom (nan, -1) stays visible to validate()
         s.rotationRange = aug.rotationRange
-        s.horizontalFlip = aug.horizontalFlip
+        s.horizontalFlip = s.horizontalFlip || aug.horizontalFlip
         s.verticalFlip = aug.verticalFlip
         s.fillMode = fillMode
         s.cval = cval
         s.rescale = rescale
-        s.randomCrop = randomCrop
-        s.randomErasing = randomErasing
+        if let randomCrop { s.randomCrop = randomCrop }
+        if let randomErasing { s.randomErasing = randomErasing }
         do {
-            s.randAugment = try randaugment.map { let r = try RandAugment(parsing: $0); return [r.numOps, r.magnitude] }
-            s.colorJitter = try colorJitter.map(ColorJitter.parse)
+            if let randaugment { s.randAugment = try { let r = try RandAugment(parsing: randaugment); return [r.numOps, r.magnitude] }() }
+            if let colorJitter { s.colorJitter = try ColorJitter.parse(colorJitter) }
         } catch DataError.invalidArgument(let message) { throw ValidationError(message) }
         if imagenetNormalize { s.mean = ImagePipeline.imageNetMean; s.std = ImagePipeline.imageNetStd }
     }

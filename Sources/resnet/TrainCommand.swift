@@ -16,6 +16,9 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup(title: "Data") var source: DataSourceOptions
     @OptionGroup(title: "Preprocessing and augmentation (Keras ImageDataGenerator)") var augmentation: AugmentationFlags
+    @Option(help: ArgumentHelp("Start from a preset: \(Recipes.names.joined(separator: ", ")); options given explicitly override its values. `--recipe list` shows what each sets.",
+                               valueName: "name"))
+    var recipe: String?
     @Option(help: "Model name (default resnet20, for small images).") var model: String?
     @Option(help: "Number of classes (checked against the data).") var classes: Int?
     @Option(help: "Total epochs.") var epochs: Int?
@@ -42,6 +45,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Clip the global L2 norm of all gradients to MAX before each step (torch.nn.utils.clip_grad_norm_; Pascanu et al. 2013).",
                                valueName: "max"))
     var clipGradNorm: Double?
+    @Option(help: ArgumentHelp("Fine-tuning: parts that do not learn, comma-separated: backbone (all but the classifier fc), stem, layer1 ... layer4 (layer3 for CIFAR models), postnorm (v2). Their batch norms keep their running statistics (Keras trainable=False).",
+                               valueName: "parts"))
+    var freeze: String?
+    @Option(help: ArgumentHelp("Fine-tuning: the classifier's (fc) learning rate; the rest uses --lr, and the schedule scales both alike (e.g. --lr 0.01 --head-lr 0.1).",
+                               valueName: "lr"))
+    var headLr: Float?
+    @Option(help: ArgumentHelp("Train for as many epochs as fit in MINUTES of wall time: the first epoch is timed (with validation), then the epoch count and the schedule's length (cosine, linear, onecycle) are set so the run, test included, ends on time. Replaces --epochs.",
+                               valueName: "minutes"))
+    var timeBudget: Double?
     @Option(help: "Data loader threads (default: all cores).") var workers: Int?
     @Option(help: "k of the top-k accuracy.") var topK: Int?
     @Option(help: "Validation metric for best checkpoint, early stopping and plateau: val_acc, val_loss, ...") var monitor: String?
@@ -53,6 +65,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "oneDNN threads (default: all cores).") var threads: Int?
 
     func run() throws {
+        if recipe == "list" { return printRecipes() }
         if let threads {
             do { try OneDNN.validateThreads(threads) } catch let error as ThreadCountError { throw ValidationError("--" + error.description) }
             OneDNN.setThreads(threads)
@@ -68,14 +81,15 @@ struct TrainCommand: ParsableCommand {
                 let conflicting = [("--model", model != nil), ("--lr", lr != nil), ("--batch-size", batchSize != nil),
                                    ("--optimizer", optimizer != nil), ("--mixup", mixup != nil), ("--cutmix", cutmix != nil), ("--ema", ema != nil), ("--accumulate", accumulate != nil), ("--clip-grad-norm", clipGradNorm != nil), ("--schedule", schedule != nil), ("--out", out != nil),
                                    ("--weights", weights != nil), ("--data", source.data != nil), ("--dataset", source.dataset != nil)]
-                    .filter(\.1).map(\.0)
+                    .filter(\.1).map(\.0) + givenFineTuningOptions
                 guard conflicting.isEmpty else {
                     throw ValidationError("--resume continues \(resume) with its saved settings; only --epochs may change (drop \(conflicting.joined(separator: ", ")))")
                 }
                 trainer = try Trainer.resume(runDirectory: resume, epochs: epochs)
             } else {
                 let settings = try makeSettings()
-                if settings.model == "resnet20" && model == nil { print("model: resnet20 (the default for small images; --model to choose)") }
+                if let recipe { print("recipe \(recipe): \(try Recipes.named(recipe).commandLine) (options given override these)") }
+                if settings.model == "resnet20" && model == nil && recipe == nil { print("model: resnet20 (the default for small images; --model to choose)") }
                 let dir = out ?? defaultRunDirectory(settings)
                 trainer = try Trainer.start(settings, runDirectory: dir, weights: weights)
             }
@@ -94,29 +108,54 @@ struct TrainCommand: ParsableCommand {
 
     private func makeSettings() throws -> TrainingSettings {
         var s = TrainingSettings()
+        // The recipe first: every option below that was given overrides it.
+        if let recipe { try Recipes.named(recipe).apply(to: &s) }
         try source.apply(to: &s)
         try augmentation.apply(to: &s)
         if let model { s.model = model }
-        s.classes = classes
+        if let classes { s.classes = classes }
         if let epochs { s.epochs = epochs }
         if let batchSize { s.batchSize = batchSize }
         if let optimizer { s.optimizer = optimizer.lowercased() }
-        s.learningRate = lr; s.weightDecay = weightDecay
+        if let lr { s.learningRate = lr }
+        if let weightDecay { s.weightDecay = weightDecay }
         if let momentum { s.momentum = momentum }
         if let schedule { s.schedule = schedule }
         if let warmupEpochs { s.warmupEpochs = warmupEpochs }
         if let labelSmoothing { s.labelSmoothing = labelSmoothing }
-        s.mixup = mixup
-        s.cutmix = cutmix
-        s.ema = ema
-        s.accumulate = accumulate
-        s.clipGradNorm = clipGradNorm
-        s.workers = workers
+        if let mixup { s.mixup = mixup }
+        if let cutmix { s.cutmix = cutmix }
+        if let ema { s.ema = ema }
+        if let accumulate { s.accumulate = accumulate }
+        if let clipGradNorm { s.clipGradNorm = clipGradNorm }
+        if let freeze { s.freeze = freeze.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
+        if let headLr { s.headLR = headLr }
+        if let timeBudget {
+            guard epochs == nil else { throw ValidationError("--epochs and --time-budget both set the length of the run: give one") }
+            s.timeBudget = timeBudget
+        } else if epochs != nil {
+            s.timeBudget = nil   // an explicit --epochs overrides a recipe's budget
+        }
+        if let workers { s.workers = workers }
         if let topK { s.topK = topK }
         if let monitor { s.monitor = monitor }
-        s.earlyStoppingPatience = earlyStopping
+        if let earlyStopping { s.earlyStoppingPatience = earlyStopping }
         s.strict = strict
         return s
+    }
+
+    /// The fine-tuning and recipe options given, which a resumed run may not change.
+    private var givenFineTuningOptions: [String] {
+        [("--freeze", freeze != nil), ("--head-lr", headLr != nil), ("--time-budget", timeBudget != nil), ("--recipe", recipe != nil)].filter(\.1).map(\.0)
+    }
+
+    /// `--recipe list`: each recipe with the options it stands for.
+    private func printRecipes() {
+        print("Recipes (`resnet train --recipe NAME`; options given explicitly override the recipe's):")
+        for recipe in Recipes.all {
+            print("  \(recipe.name): \(recipe.summary)")
+            print("      \(recipe.commandLine)")
+        }
     }
 
     private func defaultRunDirectory(_ s: TrainingSettings) -> String {

@@ -103,6 +103,25 @@ for bad in "--split inf:1:1" "--split 1e308:1e308:1" "--image-size 100000" "--im
     # shellcheck disable=SC2086
     expect_error_saying "train $bad" "${option#--}" "$BIN" "${TRAIN[@]}" --epochs 1 --out "opt-run-${option#--}-$passed" $bad
 done
+# Fine-tuning options: part names the model lacks, empty lists.
+for bad in "--freeze layer4" "--freeze=" "--freeze stem,,layer1" "--freeze fc" "--head-lr 0" "--head-lr nan" "--head-lr=-1" "--head-lr inf"; do
+    option=${bad%%[ =]*}
+    # shellcheck disable=SC2086
+    expect_error_saying "train $bad" "${option#--}" "$BIN" "${TRAIN[@]}" --epochs 1 --out "opt-run-${option#--}-$passed" $bad
+done
+# --time-budget replaces --epochs, so its cases run without it.
+for bad in "--time-budget 0" "--time-budget nan" "--time-budget=-5" "--time-budget 1e9"; do
+    # shellcheck disable=SC2086
+    expect_error_saying "train $bad" "time-budget must be" "$BIN" "${TRAIN[@]}" --out "opt-run-time-budget-$passed" $bad
+done
+expect_error_saying "train --epochs 2 --time-budget 5" "give one" "$BIN" "${TRAIN[@]}" --epochs 2 --time-budget 5 --out opt-run-both
+# Recipes: an unknown name lists the known ones; the list; explicit options override a recipe's values.
+expect_error_saying "train --recipe nope" "the recipes are fmnist-fast, fmnist-best, finetune" "$BIN" "${TRAIN[@]}" --recipe nope --out opt-run-recipe
+expect_ok "train --recipe list" "--model resnet50 --image-size 224" "$BIN" train --recipe list
+expect_ok "train --recipe fmnist-fast --lr 0.5 --epochs 1" "recipe fmnist-fast" "$BIN" "${TRAIN[@]}" --recipe fmnist-fast --lr 0.5 --epochs 1 --out recipe-run
+for saved in '"learningRate" : 0.5' '"epochs" : 1' '"schedule" : "onecycle"' '"randomCrop" : 2' '"recipe" : "fmnist-fast"'; do
+    expect_ok "train --recipe fmnist-fast --lr 0.5 saves $saved" "$saved" cat recipe-run/checkpoint.json
+done
 expect_error_saying "train --out ''" "--out must not be empty" "$BIN" "${TRAIN[@]}" --epochs 1 --out ""
 expect_error "train --resume ''" "$BIN" train --resume ""
 expect_error "data inspect --split inf:1:1" "$BIN" data inspect --data D --split inf:1:1

@@ -74,6 +74,14 @@ final class TrainerTests: TrainerTestCase {
         XCTAssertNotEqual(try RunDirectory(path("unclipped")).loadInfo().history.compactMap { $0["loss"] }, run.losses)
     }
 
+    /// Fine-tuning: frozen parts are frozen again on resume (their batch norms in inference mode), and the classifier keeps its own rate.
+    func testResumeAfterAKillIsBitExactWithFreezingAndHeadLR() throws {
+        try assertResumeAfterAKillIsBitExact {
+            $0.freeze = ["stem", "layer2"]
+            $0.headLR = 0.5
+        }
+    }
+
     /// Returns the finished run's directory and its training losses (to compare with a run without the option).
     @discardableResult
     private func assertResumeAfterAKillIsBitExact(_ edit: (inout TrainingSettings) -> Void) throws -> (dir: String, losses: [Double]) {

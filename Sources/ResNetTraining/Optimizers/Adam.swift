@@ -5,6 +5,7 @@ import ResNetEngine
 /// `AdamW` reuses this update with decoupled decay instead.
 public class Adam: Optimizer {
     public var learningRate: Float
+    public var parameterLearningRates: [String: Float] = [:]
     public let beta1: Float
     public let beta2: Float
     public let epsilon: Float
@@ -52,13 +53,14 @@ public class Adam: Optimizer {
     public func step() {
         for (index, (name, parameter)) in parameters.enumerated() {
             guard let grad = gradient(of: parameter, name: name) else { continue }
+            let lr = learningRate(for: name)
             let t = Double(stepCounts[index].withMutableHostValues { count in count[0] += 1; return count[0] })
             // Bias corrections in double: 1 - 0.999^t loses digits in float for small t.
-            let stepSize = Float(Double(learningRate) / (1 - pow(Double(beta1), t)))
+            let stepSize = Float(Double(lr) / (1 - pow(Double(beta1), t)))
             let correction2Sqrt = Float((1 - pow(Double(beta2), t)).squareRoot())
             let decays = decayFilter.applies(to: parameter) && weightDecay != 0
             let l2: Float = decays && !decoupledWeightDecay ? weightDecay : 0
-            let shrink: Float = decays && decoupledWeightDecay ? 1 - learningRate * weightDecay : 1
+            let shrink: Float = decays && decoupledWeightDecay ? 1 - lr * weightDecay : 1
             let b1 = beta1, b2 = beta2, eps = epsilon
             // Zero-copy: parameters, gradients and moments are plain float32.
             parameter.withMutableHostValues { p in grad.withHostValues { g in

@@ -7,6 +7,9 @@ import ResNetEngine
 public protocol Optimizer: AnyObject {
     /// The learning rate of the next `step()`; schedules write it before each step.
     var learningRate: Float { get set }
+    /// Learning rates that replace `learningRate` for the parameters they name: torch.optim's parameter
+    /// groups reduced to what fine-tuning needs (the classifier at `--head-lr`). Empty: one rate for all.
+    var parameterLearningRates: [String: Float] { get set }
     /// The parameters updated, with their torchvision names (`layer1.0.conv1.weight`, `fc.bias`).
     var parameters: [(name: String, tensor: Tensor)] { get }
     /// Applies one update from the gradients now accumulated in each parameter's `grad`.
@@ -22,6 +25,9 @@ public protocol Optimizer: AnyObject {
 }
 
 extension Optimizer {
+    /// The rate of the next step for the parameter called `name`.
+    public func learningRate(for name: String) -> Float { parameterLearningRates[name] ?? learningRate }
+
     public func zeroGrad() {
         for parameter in parameters { parameter.tensor.zeroGradient() }
     }

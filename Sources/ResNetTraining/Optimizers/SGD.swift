@@ -7,6 +7,7 @@ import ResNetEngine
 /// first step as PyTorch's buf = d since dampening is 0.
 public final class SGD: Optimizer {
     public var learningRate: Float
+    public var parameterLearningRates: [String: Float] = [:]
     public let momentum: Float
     public let nesterov: Bool
     public let weightDecay: Float
@@ -35,7 +36,7 @@ public final class SGD: Optimizer {
         for (index, (name, parameter)) in parameters.enumerated() {
             guard let grad = gradient(of: parameter, name: name) else { continue }
             let wd = decayFilter.applies(to: parameter) ? weightDecay : 0
-            let lr = learningRate, mu = momentum
+            let lr = learningRate(for: name), mu = momentum
             // Zero-copy: parameters, gradients and buffers are plain float32.
             parameter.withMutableHostValues { p in grad.withHostValues { g in
                 let p = p.baseAddress!, g = g.baseAddress!

@@ -65,6 +65,9 @@ public struct CheckpointInfo: Codable, Sendable {
     /// The loader's position: same seed, next epoch, first batch.
     public var loaderSeed: UInt64
     public var stoppedEarly = false
+    /// The epoch count `--time-budget` decided after timing the first epoch (nil without a budget):
+    /// `settings.epochs` holds it too, so a resumed run keeps the same schedule instead of deciding again.
+    public var timeBudgetEpochs: Int?
 
     public var weightsFileName: String { weightsFile ?? RunDirectory.weightsFile }
     public var bestFileName: String? { bestFile ?? (bestEpoch != nil ? RunDirectory.bestFile : nil) }

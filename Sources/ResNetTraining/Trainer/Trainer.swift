@@ -12,7 +12,9 @@ public final class Trainer {
     public let data: PreparedData
     public private(set) var info: CheckpointInfo
     let optimizer: Optimizer
-    let schedule: LRSchedule?
+    /// The classifier's parameters, which `--head-lr` gives their own rate.
+    let headParameters: [String]
+    private(set) var schedule: LRSchedule?
     let plateau: ReduceLROnPlateau?
     /// The moving average of the weights (`--ema`): what validation and test evaluate when on.
     public let ema: WeightEMA?
@@ -25,6 +27,8 @@ public final class Trainer {
     /// The metric `--monitor` reads in this run: `val_acc` becomes `acc` when there is no
     /// validation split, and says so.
     public let monitor: String
+    /// The clock `--time-budget` times the first epoch with (seconds); tests inject a fake one.
+    public var clock: () -> Double = TimeBudget.monotonicSeconds
 
     /// A new run in `runDirectory`, optionally starting from `weights` (a checkpoint or a foreign
     /// safetensors file). Refuses a directory that already holds a run or has a writer.
@@ -139,7 +143,12 @@ public final class Trainer {
         }
         // Started from the model as it is now (its initial or loaded weights), as timm copies it.
         ema = try settings.emaDecay.map { try WeightEMA(of: model, decay: $0) }
+        if let parts = settings.freeze {
+            let frozen = try LayerFreezing.freeze(parts, in: model)
+            say("frozen (no updates, batch norm statistics kept): \(frozen.joined(separator: ", "))")
+        }
         let lr = settings.resolvedLearningRate, wd = settings.resolvedWeightDecay
+        // Frozen parameters are left out, so neither updates nor weight decay reach them.
         let params = model.trainableParameters
         switch settings.optimizer {
         case "adam": optimizer = Adam(parameters: params, learningRate: lr, weightDecay: wd)
@@ -147,22 +156,29 @@ public final class Trainer {
         default: optimizer = SGD(parameters: params, learningRate: lr, momentum: settings.momentum,
                                  nesterov: settings.nesterov && settings.momentum > 0, weightDecay: wd)
         }
+        headParameters = params.map(\.name).filter { $0.hasPrefix("fc.") }
         if settings.schedule == "plateau" {
             schedule = nil
             plateau = ReduceLROnPlateau(learningRate: lr, configuration: .init(
                 mode: settings.monitorMaximizes ? .max : .min, factor: settings.plateauFactor, patience: settings.plateauPatience))
         } else {
-            let base = try LRSchedule(parsing: settings.schedule, totalEpochs: settings.epochs)
-            schedule = settings.warmupEpochs > 0 ? .warmup(epochs: settings.warmupEpochs, startFactor: 0.1, then: base) : base
+            schedule = try Self.schedule(settings)
             plateau = nil
         }
     }
 
+    /// The per-step schedule of `settings` (not plateau): its bare length is `settings.epochs`.
+    static func schedule(_ settings: TrainingSettings) throws -> LRSchedule {
+        let base = try LRSchedule(parsing: settings.schedule, totalEpochs: settings.epochs)
+        return settings.warmupEpochs > 0 ? .warmup(epochs: settings.warmupEpochs, startFactor: 0.1, then: base) : base
+    }
+
     /// The learning rate of optimizer step `batch` of `epoch` (0-based): with `--accumulate K` the
-    /// schedule counts steps, each K batches.
-    func learningRate(epoch: Int, batch: Int) -> Float {
-        if let plateau { return plateau.learningRate }
-        return schedule!.learningRate(base: settings.resolvedLearningRate, epoch: epoch, step: batch,
+    /// schedule counts steps, each K batches. `base` is another group's base rate (`--head-lr`): the
+    /// schedule gives it the same curve, as torch's schedulers do for every parameter group.
+    func learningRate(epoch: Int, batch: Int, base: Float? = nil) -> Float {
+        if let plateau { return base.map { $0 * (plateau.learningRate / settings.resolvedLearningRate) } ?? plateau.learningRate }
+        return schedule!.learningRate(base: base ?? settings.resolvedLearningRate, epoch: epoch, step: batch,
                                       stepsPerEpoch: stepsPerEpoch)
     }
 
@@ -201,15 +217,21 @@ public final class Trainer {
         let classes = data.classNames.count, topK = min(settings.topK, classes)
         say("\(model.config.name) on \(data.description): \(data.train.dataset.count) training images, \(classes) classes, "
             + "\(data.preprocessing.height)x\(data.preprocessing.width)x\(data.preprocessing.channels), batch \(settings.batchSize), "
-            + "\(settings.optimizer) lr \(settings.resolvedLearningRate), run directory \(run.url.path)")
+            + "\(settings.optimizer) lr \(settings.resolvedLearningRate)\(settings.headLR.map { " (head \($0))" } ?? ""), run directory \(run.url.path)")
         if let ema { say("validation and test use the exponential moving average of the weights (--ema \(ema.decay)), checkpointed as ema-epochN.safetensors") }
         var epoch = info.epoch
+        // A budget is spent deciding the length once, after the first epoch; a resumed run has decided.
+        let budget = info.timeBudgetEpochs == nil && epoch == 0 ? settings.timeBudget.map(TimeBudget.init(minutes:)) : nil
         while epoch < settings.epochs && !info.stoppedEarly {
             try checkStop(epoch: nil, batch: nil)
-            say("Epoch \(epoch + 1)/\(settings.epochs)")
+            say(budget != nil && epoch == 0 ? "Epoch 1 (timed for --time-budget \(budget!.minutes) min)" : "Epoch \(epoch + 1)/\(settings.epochs)")
+            let started = clock()
+            var validationSeconds = 0.0
             var row = try trainEpoch(epoch, classes: classes, topK: topK)
             try checkStop(epoch: epoch, batch: nil)
             if let val = data.validation {
+                let validationStarted = clock()
+                defer { validationSeconds = clock() - validationStarted }
                 let m = try evaluate(val, classes: classes, topK: topK, epoch: epoch)
                 // Weights that give a non-finite validation loss have diverged too: never save them.
                 if let loss = m.loss, !loss.isFinite {
@@ -220,6 +242,7 @@ public final class Trainer {
                 say(String(format: "  validation\(evaluatedWeights): loss %.4f - acc %.4f - top%d %.4f", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy))
             }
             row["epoch"] = Double(epoch + 1)
+            if let budget, epoch == 0 { try decideEpochs(budget, epochSeconds: clock() - started, validationSeconds: validationSeconds) }
             try endEpoch(epoch, row: row, csv: csv)
             epoch += 1
         }
@@ -228,6 +251,22 @@ public final class Trainer {
         let m = try evaluate(test, classes: classes, topK: topK, epoch: nil)
         say(String(format: "Test\(evaluatedWeights): loss %.4f - acc %.4f - top%d %.4f (%d images)", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy, m.count))
         return m
+    }
+
+    /// Sets the run's length from the first epoch's time and reshapes the schedule to it; the
+    /// checkpoint about to be committed records both. The test is estimated from validation's pace
+    /// (or, without validation, from training's).
+    private func decideEpochs(_ budget: TimeBudget, epochSeconds: Double, validationSeconds: Double) throws {
+        let pace = data.validation.map { validationSeconds / Double(max($0.dataset.count, 1)) }
+            ?? (epochSeconds / Double(max(data.train.dataset.count, 1)))
+        let testSeconds = pace * Double(data.test?.dataset.count ?? 0)
+        let epochs = budget.epochs(epochSeconds: epochSeconds, testSeconds: testSeconds, minimum: max(1, settings.warmupEpochs))
+        settings.epochs = epochs
+        info.settings.epochs = epochs
+        info.timeBudgetEpochs = epochs
+        if plateau == nil { schedule = try Self.schedule(settings) }
+        say(String(format: "time budget: epoch 1 took %.0f s (the test will take about %.0f s), so ", epochSeconds, testSeconds)
+            + "\(epochs) epoch(s) fit in \(budget.minutes) min: training for \(epochs) epochs, schedule \(settings.schedule) over them")
     }
 
     /// Where a diverged run can be picked up from (before the first completed epoch, nowhere).
@@ -273,9 +312,11 @@ public final class Trainer {
         let start = Date()
         var batchIndex = 0, images = 0
         var lr = learningRate(epoch: epoch, batch: 0)
+        var headLR: Float?
         var accumulation = GradientAccumulation(microBatches: microBatches)
         while let batch = try iterator.next() {
             lr = learningRate(epoch: epoch, batch: batchIndex / microBatches)
+            headLR = settings.headLR.map { learningRate(epoch: epoch, batch: batchIndex / microBatches, base: $0) }
             // mixup / CutMix: mixed images against soft targets; accuracy counts the dominant label.
             let mixed = mixing.mix(batch, classes: classes, seed: settings.seed)
             let logits = model(mixed.map { Tensor(shape: [batch.count, batch.height, batch.width, batch.channels], values: $0.images) } ?? batch.tensor)
@@ -288,7 +329,7 @@ public final class Trainer {
                     + "\(lastGoodCheckpoint). Try a lower --lr.")
             }
             accumulation.backward(loss, count: batch.count)
-            if accumulation.isComplete { step(&accumulation, lr: lr) }
+            if accumulation.isComplete { step(&accumulation, lr: lr, headLR: headLR) }
             metrics.add(logits: logits.toArray(), labels: mixed?.dominantLabels ?? batch.labels, loss: Double(value))
             batchIndex += 1
             images += batch.count
@@ -305,7 +346,7 @@ public final class Trainer {
                        extra: extra)
         }
         // The epoch's last, shorter group of micro-batches.
-        if accumulation.pending > 0 { step(&accumulation, lr: lr) }
+        if accumulation.pending > 0 { step(&accumulation, lr: lr, headLR: headLR) }
         bar.finish(values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy), ("top\(topK)", metrics.topKAccuracy)])
         if !iterator.statistics.skipped.isEmpty {
             say("warning: skipped \(iterator.statistics.skipped.count) unreadable image(s) this epoch")
@@ -318,10 +359,11 @@ public final class Trainer {
 
     /// One optimizer step from the accumulated gradients: averaged over the group, clipped, applied,
     /// then the moving average follows.
-    private func step(_ accumulation: inout GradientAccumulation, lr: Float) {
+    private func step(_ accumulation: inout GradientAccumulation, lr: Float, headLR: Float?) {
         accumulation.finish(optimizer.parameters)
         if let maxNorm = settings.clipGradNorm { GradientClipping.clip(optimizer.parameters, maxNorm: maxNorm) }
         optimizer.learningRate = lr
+        if let headLR { for name in headParameters { optimizer.parameterLearningRates[name] = headLR } }
         optimizer.step()
         ema?.update()
         optimizer.zeroGrad()

@@ -72,6 +72,17 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// `--clip-grad-norm MAX`: clip the global L2 norm of the gradients to MAX before each step
     /// (torch.nn.utils.clip_grad_norm_); nil is off.
     public var clipGradNorm: Double?
+    /// `--freeze PARTS`: parts that do not learn (see `LayerFreezing`); nil is off. Optional so
+    /// that checkpoints saved before it still decode.
+    public var freeze: [String]?
+    /// `--head-lr LR`: the classifier's (`fc`) base learning rate; the rest uses `learningRate`, and the
+    /// schedule scales both by the same factor. nil: one rate for all. Optional so that older checkpoints decode.
+    public var headLR: Float?
+    /// `--time-budget MINUTES`: decide the epoch count from the first epoch's wall time (see
+    /// `TimeBudget`); `epochs` then holds the decision. nil is off. Optional so that older checkpoints decode.
+    public var timeBudget: Double?
+    /// `--recipe NAME`: the preset the settings started from (see `Recipes`), for the record; nil: none.
+    public var recipe: String?
     /// How images are resized to the input size: "nearest" (Keras's default) or "bilinear".
     public var resizeFilter = "nearest"
     /// Per-channel normalization after rescaling (e.g. ImageNet's mean/std for torchvision weights).
@@ -125,6 +136,8 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public static let maxBatchSize = ResNetConfig.maxBatchSize
     public static let maxClasses = ResNetConfig.maxClasses
     public static let maxWorkers = 256
+    /// The longest `--time-budget`: a year, in minutes.
+    public static let maxTimeBudgetMinutes = 525_600.0
     /// The most micro-batches one optimizer step may accumulate.
     public static let maxAccumulate = 4096
 
@@ -139,6 +152,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         guard (1...Self.maxBatchSize).contains(batchSize) else { throw bad("--batch-size must be between 1 and \(Self.maxBatchSize) (got \(batchSize))") }
         guard ["sgd", "adam", "adamw"].contains(optimizer) else { throw bad("--optimizer must be sgd, adam or adamw (got '\(optimizer)')") }
         guard resolvedLearningRate > 0, resolvedLearningRate.isFinite else { throw bad("--lr must be a positive, finite number (got \(resolvedLearningRate))") }
+        if let headLR, !(headLR > 0 && headLR.isFinite) { throw bad("--head-lr must be a positive, finite number (got \(headLR))") }
         try finite(Double(momentum), "--momentum", in: 0...0.999_999)
         try finite(Double(resolvedWeightDecay), "--weight-decay", in: 0...1)
         guard (0...epochs).contains(warmupEpochs) else { throw bad("--warmup-epochs must be between 0 and --epochs (\(epochs)) (got \(warmupEpochs))") }
@@ -158,6 +172,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         if let channels, ![1, 3].contains(channels) { throw bad("--channels must be 1 or 3 (got \(channels))") }
         if let ema, !(ema.isFinite && (0..<1).contains(ema)) {
             throw bad("--ema must be a decay in [0, 1) such as 0.999 (0 is off) (got \(ema))")
+        }
+        if let timeBudget, !(timeBudget.isFinite && timeBudget > 0 && timeBudget <= Self.maxTimeBudgetMinutes) {
+            throw bad("--time-budget must be a number of minutes in (0, \(Int(Self.maxTimeBudgetMinutes))] (got \(timeBudget))")
         }
         if let accumulate, !(1...Self.maxAccumulate).contains(accumulate) {
             throw bad("--accumulate must be between 1 and \(Self.maxAccumulate) micro-batches per step (got \(accumulate))")
@@ -200,6 +217,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         if schedule != "plateau" { _ = try LRSchedule(parsing: schedule, totalEpochs: epochs) }
         let config = try ResNetRegistry.config(model)
         if let imageSize { try config.validateInput(height: imageSize, width: imageSize, batchSize: batchSize) }
+        if let freeze { try LayerFreezing.validate(freeze, config: config) }
     }
 }
 
