@@ -52,6 +52,42 @@ public protocol ComputeBackend: AnyObject {
     /// Mean cross-entropy of [N, K] logits against [N, K] target distributions, and d(loss)/d(logits).
     func softmaxCrossEntropy(_ logits: Tensor, targets: Tensor) -> (loss: Float, gradient: Tensor)
     func sum(_ x: Tensor) -> Float
+
+    // MARK: Loss, dropout and metrics
+    /// dx = p·(dy - Σ_row dy·p), the softmax's gradient from its saved output p, per row of [N, K].
+    func softmaxBackward(_ dy: Tensor, output p: Tensor) -> Tensor
+    /// [N, K] targets: (1 - smoothing) on each sample's label plus smoothing / K everywhere (Szegedy et al. 2016).
+    func labelTargets(_ labels: LabelTensor, classes: Int, smoothing: Float) -> Tensor
+    /// Target distributions mixed with the uniform one: t·(1 - smoothing) + smoothing / K.
+    func smoothTargets(_ targets: Tensor, smoothing: Float) -> Tensor
+    /// Inverted-dropout mask: 0 with probability `rate`, else 1 / (1 - rate), drawn in order from `seed`.
+    func dropoutMask(shape: [Int], rate: Float, seed: UInt64) -> Tensor
+    /// Arg-max and the true class's rank for each row of [N, K] logits (for accuracy and top-k).
+    func classify(_ logits: Tensor, labels: [Int32]) -> [ClassificationOutcome]
+
+    // MARK: Batch-norm statistics and folding
+    /// running = (1 - momentum)·running + momentum·batch, in place; the batch variance (biased, over
+    /// `count` values per channel) is made unbiased first, as `torch.nn.BatchNorm2d` does.
+    func updateRunningStatistics(mean: Tensor, variance: Tensor, batchMean: Tensor, batchVariance: Tensor,
+                                 momentum: Float, count: Int)
+    /// A batch norm with fixed statistics folded into the convolution before it: w' = w·s,
+    /// b' = shift + (b - mean)·s per output channel, with s = scale / sqrt(variance + epsilon).
+    func foldBatchNorm(weight: Tensor, bias: Tensor?, scale: Tensor?, shift: Tensor, mean: Tensor, variance: Tensor,
+                       epsilon: Float) -> (weight: Tensor, bias: Tensor)
+
+    // MARK: Optimizer updates and in-place arithmetic (the first operand changes, its version moves)
+    /// One SGD step on `parameter` (and its momentum buffer, required when momentum is not 0).
+    func sgdUpdate(_ parameter: Tensor, gradient: Tensor, momentumBuffer: Tensor?, attributes: SGDAttributes)
+    /// One Adam/AdamW step on `parameter` and its two moment buffers.
+    func adamUpdate(_ parameter: Tensor, gradient: Tensor, expAvg: Tensor, expAvgSq: Tensor, attributes: AdamAttributes)
+    /// y = alpha·y + beta·x (weight averaging, L2 gradients).
+    func axpbyInPlace(_ y: Tensor, alpha: Float, _ x: Tensor, beta: Float)
+    /// x = alpha·x.
+    func scaleInPlace(_ x: Tensor, by alpha: Float)
+    /// Σ x² over every tensor, accumulated in Double in order (tensor by tensor, element by element),
+    /// so the result does not depend on the thread count.
+    func sumOfSquares(_ tensors: [Tensor]) -> Double
+
 }
 
 /// The backend ops use: the current engine context's. Only the CPU one exists.
