@@ -44,13 +44,6 @@ public func batchNorm(_ x: Tensor, scale: Tensor?, shift: Tensor, statistics: Ba
 
 /// running = (1 - m) * running + m * batch; the batch variance made unbiased as PyTorch does.
 func updateRunning(_ s: BatchNormStatistics, mean: Tensor, variance: Tensor, momentum m: Float, count n: Int) {
-    let correction = n > 1 ? Float(n) / Float(n - 1) : 1
-    s.mean.withMutableHostValues { rm in s.variance.withMutableHostValues { rv in
-        mean.withHostValues { bm in variance.withHostValues { bv in
-            for c in 0..<bm.count {
-                rm[c] = (1 - m) * rm[c] + m * bm[c]
-                rv[c] = (1 - m) * rv[c] + m * bv[c] * correction
-            }
-        } }
-    } }
+    Backend.current.updateRunningStatistics(mean: s.mean, variance: s.variance, batchMean: mean, batchVariance: variance,
+                                            momentum: m, count: n)
 }
