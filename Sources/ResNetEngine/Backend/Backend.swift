@@ -7,21 +7,21 @@
 public protocol ComputeBackend: AnyObject {
     var device: Device { get }
 
-    // MARK: Convolution (fused bias, residual add and ReLU as post-ops)
-    func convolution(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: WindowGeometry,
-                     residual: Tensor?, relu: Bool, training: Bool) -> Tensor
+    // MARK: Convolution (fused bias; residual add and ReLU as post-ops)
+    func convolution(_ x: Tensor, weight: Tensor, bias: Tensor?, attributes: ConvolutionAttributes) -> Tensor
     func convolutionBackwardData(_ dy: Tensor, weight: Tensor, geometry: WindowGeometry, inputShape: [Int]) -> Tensor
     func convolutionBackwardWeights(_ dy: Tensor, input x: Tensor, geometry: WindowGeometry,
                                     weightShape: [Int], withBias: Bool) -> (weight: Tensor, bias: Tensor?)
 
     // MARK: Batch normalization (per channel, NHWC), optionally fused with ReLU
     /// Returns y, the batch mean and the biased batch variance, and the ReLU workspace if fused.
-    func batchNormTraining(_ x: Tensor, scale: Tensor?, shift: Tensor, epsilon: Float, relu: Bool)
+    func batchNormTraining(_ x: Tensor, scale: Tensor?, shift: Tensor, attributes: BatchNormAttributes)
         -> (y: Tensor, mean: Tensor, variance: Tensor, workspace: Storage?)
     func batchNormInference(_ x: Tensor, scale: Tensor?, shift: Tensor, mean: Tensor, variance: Tensor,
-                            epsilon: Float, relu: Bool) -> Tensor
+                            attributes: BatchNormAttributes) -> Tensor
     func batchNormBackward(_ dy: Tensor, input x: Tensor, scale: Tensor?, mean: Tensor, variance: Tensor,
-                           epsilon: Float, relu: Bool, workspace: Storage?, globalStatistics: Bool) -> (dx: Tensor, dscale: Tensor?, dshift: Tensor)
+                           attributes: BatchNormAttributes, workspace: Storage?, statistics: NormalizationStatistics)
+        -> (dx: Tensor, dscale: Tensor?, dshift: Tensor)
 
     // MARK: Pooling
     func pool(_ x: Tensor, kind: PoolKind, geometry: WindowGeometry, training: Bool) -> (y: Tensor, workspace: Storage?)

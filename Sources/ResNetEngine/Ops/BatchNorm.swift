@@ -18,24 +18,25 @@ public func batchNorm(_ x: Tensor, scale: Tensor?, shift: Tensor, statistics: Ba
     let inputs: [(role: BatchNormInput, tensor: Tensor?)] = [(.input, x), (.shift, shift), (.scale, scale)]
     let recording = GradMode.isEnabled && inputs.contains { $0.tensor?.needsGradient ?? false }
     let xs = x.detached(), scaleSaved = scale?.detached()
+    let attributes = BatchNormAttributes(epsilon: epsilon, fusedReLU: relu)
 
     if training {
-        let (y, mean, variance, workspace) = backend.batchNormTraining(x, scale: scale, shift: shift, epsilon: epsilon, relu: relu)
+        let (y, mean, variance, workspace) = backend.batchNormTraining(x, scale: scale, shift: shift, attributes: attributes)
         updateRunning(statistics, mean: mean, variance: variance, momentum: momentum, count: x.count / x.shape[3])
         guard recording else { return y }
         return record("batchNorm", roles: inputs, y) { dy in
             let (dx, dscale, dshift) = backend.batchNormBackward(dy, input: xs, scale: scaleSaved, mean: mean, variance: variance,
-                                                                epsilon: epsilon, relu: relu, workspace: workspace, globalStatistics: false)
+                                                                attributes: attributes, workspace: workspace, statistics: .batch)
             return BatchNormInput.gradients(dx, dshift, scaleSaved != nil ? dscale : nil)
         }
     }
     let (mean, variance) = (statistics.mean.detached(), statistics.variance.detached())
     let normalized = backend.batchNormInference(x, scale: scale, shift: shift, mean: mean, variance: variance,
-                                                epsilon: epsilon, relu: relu && !recording)
+                                                attributes: BatchNormAttributes(epsilon: epsilon, fusedReLU: relu && !recording))
     guard recording else { return normalized }
     let y = record("batchNorm(frozen)", roles: inputs, normalized) { dy in
         let (dx, dscale, dshift) = backend.batchNormBackward(dy, input: xs, scale: scaleSaved, mean: mean, variance: variance,
-                                                            epsilon: epsilon, relu: false, workspace: nil, globalStatistics: true)
+                                                            attributes: BatchNormAttributes(epsilon: epsilon), workspace: nil, statistics: .running)
         return BatchNormInput.gradients(dx, dshift, scaleSaved != nil ? dscale : nil)
     }
     return relu ? ResNetEngine.relu(y) : y

@@ -12,7 +12,8 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: I
     let inputs: [(role: ConvolutionInput, tensor: Tensor?)] = [(.input, x), (.weight, weight), (.bias, bias), (.residual, residual)]
     let recording = GradMode.isEnabled && inputs.contains { $0.tensor?.needsGradient ?? false }
     let backend = Backend.current
-    let y = backend.convolution(x, weight: weight, bias: bias, geometry: g, residual: residual, relu: relu, training: recording)
+    let y = backend.convolution(x, weight: weight, bias: bias, attributes: ConvolutionAttributes(
+        geometry: g, postOps: (residual.map { [.add($0)] } ?? []) + (relu ? [.relu] : []), propagation: recording ? .training : .inference))
     guard recording else { return y }
     let (xs, ws, ys) = (x.detached(), weight.detached(), relu ? y.detached() : nil)
     let needX = x.needsGradient, needW = weight.needsGradient || (bias?.needsGradient ?? false)

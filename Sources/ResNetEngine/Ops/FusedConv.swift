@@ -45,8 +45,8 @@ public func fusedConv2d(_ x: Tensor, pre: BatchNormParameters? = nil, conv: Conv
     let g = WindowGeometry(inputH: x.shape[1], inputW: x.shape[2], kernelH: conv.weight.shape[2], kernelW: conv.weight.shape[3],
                            stride: (conv.stride, conv.stride), dilation: (conv.dilation, conv.dilation), padding: conv.padding)
     let preNormalized = pre.map { SavedBatchNorm.normalize(x, $0, relu: true) }
-    let convOutput = backend.convolution(preNormalized?.output ?? x, weight: conv.weight, bias: conv.bias, geometry: g,
-                                         residual: residual, relu: false, training: true)
+    let convOutput = backend.convolution(preNormalized?.output ?? x, weight: conv.weight, bias: conv.bias,
+                                         attributes: ConvolutionAttributes(geometry: g, postOps: residual.map { [.add($0)] } ?? [], propagation: .training))
     let postNormalized = post.map { SavedBatchNorm.normalize(convOutput, $0, relu: postReLU) }
     let output = postNormalized?.output ?? convOutput
 
@@ -66,7 +66,7 @@ public func fusedConv2d(_ x: Tensor, pre: BatchNormParameters? = nil, conv: Conv
             let r = preSaved.map { p in context.profiler.recomputing { p.normalizeAgain(xs) } } ?? xs
             if let postSaved {
                 let c = context.profiler.recomputing {
-                    backend.convolution(r, weight: weight, bias: bias, geometry: g, residual: nil, relu: false, training: true)
+                    backend.convolution(r, weight: weight, bias: bias, attributes: ConvolutionAttributes(geometry: g, propagation: .training))
                 }
                 dc = postSaved.backward(dz, input: c, link: .post, into: &grads)
             }
@@ -92,27 +92,27 @@ enum FusedConvInput: Hashable {
 
 /// What backward needs of one of a link's batch norms: its parameters and batch statistics.
 private struct SavedBatchNorm {
-    let scale: Tensor?, shift: Tensor, epsilon: Float, relu: Bool
+    let scale: Tensor?, shift: Tensor, attributes: BatchNormAttributes
     let mean: Tensor, variance: Tensor, workspace: Storage?
 
     /// `t` normalized with its batch statistics (ReLU fused when asked), the running ones moved.
     static func normalize(_ t: Tensor, _ p: BatchNormParameters, relu: Bool) -> (output: Tensor, saved: SavedBatchNorm) {
-        let (y, mean, variance, workspace) = Backend.current.batchNormTraining(t, scale: p.scale, shift: p.shift, epsilon: p.epsilon, relu: relu)
+        let attributes = BatchNormAttributes(epsilon: p.epsilon, fusedReLU: relu)
+        let (y, mean, variance, workspace) = Backend.current.batchNormTraining(t, scale: p.scale, shift: p.shift, attributes: attributes)
         updateRunning(p.statistics, mean: mean, variance: variance, momentum: p.momentum, count: t.count / t.shape[3])
-        return (y, SavedBatchNorm(scale: p.scale?.detached(), shift: p.shift.detached(), epsilon: p.epsilon, relu: relu,
+        return (y, SavedBatchNorm(scale: p.scale?.detached(), shift: p.shift.detached(), attributes: attributes,
                                   mean: mean, variance: variance, workspace: workspace))
     }
 
     /// The forward output again, from the same input and the saved batch statistics.
     func normalizeAgain(_ t: Tensor) -> Tensor {
-        Backend.current.batchNormInference(t, scale: scale, shift: shift, mean: mean, variance: variance, epsilon: epsilon, relu: relu)
+        Backend.current.batchNormInference(t, scale: scale, shift: shift, mean: mean, variance: variance, attributes: attributes)
     }
 
     /// The input's gradient; the shift's and scale's go into `grads` under `link`.
     func backward(_ dy: Tensor, input: Tensor, link: FusedConvInput.Link, into grads: inout InputGradients<FusedConvInput>) -> Tensor {
         let (dx, dscale, dshift) = Backend.current.batchNormBackward(dy, input: input, scale: scale, mean: mean, variance: variance,
-                                                                    epsilon: epsilon, relu: relu, workspace: workspace,
-                                                                    globalStatistics: false)
+                                                                    attributes: attributes, workspace: workspace, statistics: .batch)
         grads[.shift(link)] = dshift
         grads[.scale(link)] = scale != nil ? dscale : nil
         return dx
