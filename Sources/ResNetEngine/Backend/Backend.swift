@@ -2,7 +2,8 @@
 /// ops; ops only call this protocol. A CUDA backend (cuDNN/cuBLAS) would implement it again.
 ///
 /// Conventions: activations NHWC, convolution weights OIHW, dense weights [out, in]; every method
-/// returns new tensors (no in-place updates) unless its name says `InPlace`.
+/// returns new tensors (no in-place updates) unless its name says `InPlace` or `Update` (optimizer
+/// steps and running statistics change their first operands and move their versions).
 /// A grouped convolution's weights are [O, I/groups, KH, KW]: the backend reads groups off the shapes.
 public protocol ComputeBackend: AnyObject {
     var device: Device { get }
