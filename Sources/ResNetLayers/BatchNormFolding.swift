@@ -19,18 +19,8 @@ extension Conv2D {
         if let cache = foldCache, cache.versions == versions, zip(cache.sources, sources).allSatisfy({ $0 === $1 }) {
             return (cache.weight, cache.bias)
         }
-        let (o, perFilter) = (outChannels, weight.count / outChannels)
-        let w = Tensor(empty: weight.shape), b = Tensor(empty: [o])
-        // Per-channel vectors are small: read as arrays. Reads leave the sources' versions alone.
-        let gamma = bn.weight?.toArray(), beta = bn.bias.toArray(), convBias = bias?.toArray()
-        let mean = bn.runningMean.toArray(), variance = bn.runningVar.toArray()
-        let scales = (0..<o).map { c in (gamma?[c] ?? 1) / (variance[c] + bn.epsilon).squareRoot() }
-        w.withMutableHostValues { dst in weight.withHostValues { src in
-            for c in 0..<o { for i in 0..<perFilter { dst[c * perFilter + i] = src[c * perFilter + i] * scales[c] } }
-        } }
-        b.withMutableHostValues { b in
-            for c in 0..<o { b[c] = beta[c] + ((convBias?[c] ?? 0) - mean[c]) * scales[c] }
-        }
+        let (w, b) = Backend.current.foldBatchNorm(weight: weight, bias: bias, scale: bn.weight, shift: bn.bias,
+                                                   mean: bn.runningMean, variance: bn.runningVar, epsilon: bn.epsilon)
         foldCache = FoldCache(sources: sources, versions: versions, weight: w, bias: b)
         return (w, b)
     }

@@ -23,8 +23,9 @@ extension CPUBackend {
 
     private func channelDesc(_ c: Int) -> dnnl_memory_desc_t { memoryDesc([c], dnnl_x) }
 
-    public func batchNormTraining(_ x: Tensor, scale: Tensor?, shift: Tensor, epsilon: Float, relu: Bool)
+    public func batchNormTraining(_ x: Tensor, scale: Tensor?, shift: Tensor, attributes: BatchNormAttributes)
         -> (y: Tensor, mean: Tensor, variance: Tensor, workspace: Storage?) {
+        let (epsilon, relu) = (attributes.epsilon, attributes.fusedReLU)
         requireFloat32("batch norm", x, scale, shift)
         let c = x.shape[3]
         precondition(shift.count == c && (scale?.count ?? c) == c, "batch norm parameters do not match \(c) channels")
@@ -50,7 +51,8 @@ extension CPUBackend {
     }
 
     public func batchNormInference(_ x: Tensor, scale: Tensor?, shift: Tensor, mean: Tensor, variance: Tensor,
-                                   epsilon: Float, relu: Bool) -> Tensor {
+                                   attributes: BatchNormAttributes) -> Tensor {
+        let (epsilon, relu) = (attributes.epsilon, attributes.fusedReLU)
         requireFloat32("batch norm", x, scale, shift, mean, variance)
         let c = x.shape[3]
         let layout = x.storage.layout
@@ -68,7 +70,9 @@ extension CPUBackend {
     }
 
     public func batchNormBackward(_ dy: Tensor, input x: Tensor, scale: Tensor?, mean: Tensor, variance: Tensor,
-                                  epsilon: Float, relu: Bool, workspace: Storage?, globalStatistics: Bool) -> (dx: Tensor, dscale: Tensor?, dshift: Tensor) {
+                                  attributes: BatchNormAttributes, workspace: Storage?, statistics: NormalizationStatistics)
+        -> (dx: Tensor, dscale: Tensor?, dshift: Tensor) {
+        let (epsilon, relu, globalStatistics) = (attributes.epsilon, attributes.fusedReLU, statistics == .running)
         requireFloat32("batch norm backward", dy, x, scale, mean, variance)
         let c = x.shape[3]
         if globalStatistics {

@@ -90,14 +90,14 @@ extension CPUBackend {
         }
     }
 
-    public func convolution(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: WindowGeometry,
-                            residual: Tensor?, relu: Bool, training: Bool) -> Tensor {
-        requireFloat32("convolution", x, weight, bias, residual)
+    public func convolution(_ x: Tensor, weight: Tensor, bias: Tensor?, attributes: ConvolutionAttributes) -> Tensor {
+        let g = attributes.geometry, (added, relu) = attributes.residualAndReLU, training = attributes.propagation == .training
+        requireFloat32("convolution", x, weight, bias, added)
         let layout = convLayout(x.shape, weight.shape, g)
         let (src, _, dst, dstShape) = convDescs(x.shape, weight.shape, g, layout: layout)
-        if let residual { precondition(residual.shape == dstShape, "residual \(residual.shape) does not match convolution output \(dstShape)") }
+        if let added { precondition(added.shape == dstShape, "residual \(added.shape) does not match convolution output \(dstShape)") }
         let x = conform(x, to: layout)
-        let residual = residual.map { conform($0, to: layout) }
+        let residual = added.map { conform($0, to: layout) }
         let groups = convGroups(inputChannels: x.shape[3], weight.shape)
         // Winograd's transform and products assume every input channel meets every filter.
         if !training && groups == 1 && options.winograd && Winograd.applies(x.shape, weight.shape, g, layout: layout) {

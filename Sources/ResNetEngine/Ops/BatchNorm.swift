@@ -15,42 +15,48 @@ public func batchNorm(_ x: Tensor, scale: Tensor?, shift: Tensor, statistics: Ba
                       momentum: Float = 0.1, epsilon: Float = 1e-5, relu: Bool = false) -> Tensor {
     precondition(x.rank == 4, "batchNorm wants an NHWC input, got shape \(x.shape)")
     let backend = Backend.current
-    let inputs = [x, shift] + [scale].compactMap { $0 }
-    let recording = GradMode.isEnabled && inputs.contains { $0.needsGradient }
-    let hasScale = scale != nil
+    let inputs: [(role: BatchNormInput, tensor: Tensor?)] = [(.input, x), (.shift, shift), (.scale, scale)]
+    let recording = GradMode.isEnabled && inputs.contains { $0.tensor?.needsGradient ?? false }
     let xs = x.detached(), scaleSaved = scale?.detached()
+    let attributes = BatchNormAttributes(epsilon: epsilon, fusedReLU: relu)
 
     if training {
-        let (y, mean, variance, workspace) = backend.batchNormTraining(x, scale: scale, shift: shift, epsilon: epsilon, relu: relu)
+        let (y, mean, variance, workspace) = backend.batchNormTraining(x, scale: scale, shift: shift, attributes: attributes)
         updateRunning(statistics, mean: mean, variance: variance, momentum: momentum, count: x.count / x.shape[3])
         guard recording else { return y }
-        return record("batchNorm", inputs, y) { dy in
+        return record("batchNorm", roles: inputs, y) { dy in
             let (dx, dscale, dshift) = backend.batchNormBackward(dy, input: xs, scale: scaleSaved, mean: mean, variance: variance,
-                                                                epsilon: epsilon, relu: relu, workspace: workspace, globalStatistics: false)
-            return [dx, dshift] + (hasScale ? [dscale] : [])
+                                                                attributes: attributes, workspace: workspace, statistics: .batch)
+            return BatchNormInput.gradients(dx, dshift, scaleSaved != nil ? dscale : nil)
         }
     }
     let (mean, variance) = (statistics.mean.detached(), statistics.variance.detached())
     let normalized = backend.batchNormInference(x, scale: scale, shift: shift, mean: mean, variance: variance,
-                                                epsilon: epsilon, relu: relu && !recording)
+                                                attributes: BatchNormAttributes(epsilon: epsilon, fusedReLU: relu && !recording))
     guard recording else { return normalized }
-    let y = record("batchNorm(frozen)", inputs, normalized) { dy in
+    let y = record("batchNorm(frozen)", roles: inputs, normalized) { dy in
         let (dx, dscale, dshift) = backend.batchNormBackward(dy, input: xs, scale: scaleSaved, mean: mean, variance: variance,
-                                                            epsilon: epsilon, relu: false, workspace: nil, globalStatistics: true)
-        return [dx, dshift] + (hasScale ? [dscale] : [])
+                                                            attributes: BatchNormAttributes(epsilon: epsilon), workspace: nil, statistics: .running)
+        return BatchNormInput.gradients(dx, dshift, scaleSaved != nil ? dscale : nil)
     }
     return relu ? ResNetEngine.relu(y) : y
 }
 
+/// The inputs of a batch norm, by role (the scale is optional).
+enum BatchNormInput: Hashable {
+    case input, shift, scale
+
+    static func gradients(_ dx: Tensor, _ dshift: Tensor, _ dscale: Tensor?) -> InputGradients<BatchNormInput> {
+        var g = InputGradients<BatchNormInput>()
+        g[.input] = dx
+        g[.shift] = dshift
+        g[.scale] = dscale
+        return g
+    }
+}
+
 /// running = (1 - m) * running + m * batch; the batch variance made unbiased as PyTorch does.
 func updateRunning(_ s: BatchNormStatistics, mean: Tensor, variance: Tensor, momentum m: Float, count n: Int) {
-    let correction = n > 1 ? Float(n) / Float(n - 1) : 1
-    s.mean.withMutableHostValues { rm in s.variance.withMutableHostValues { rv in
-        mean.withHostValues { bm in variance.withHostValues { bv in
-            for c in 0..<bm.count {
-                rm[c] = (1 - m) * rm[c] + m * bm[c]
-                rv[c] = (1 - m) * rv[c] + m * bv[c] * correction
-            }
-        } }
-    } }
+    Backend.current.updateRunningStatistics(mean: s.mean, variance: s.variance, batchMean: mean, batchVariance: variance,
+                                            momentum: m, count: n)
 }

@@ -9,23 +9,31 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: I
     checkGroups(x.shape, weight.shape, groups: groups)
     let g = WindowGeometry(inputH: x.shape[1], inputW: x.shape[2], kernelH: weight.shape[2], kernelW: weight.shape[3],
                            stride: (stride, stride), dilation: (dilation, dilation), padding: padding)
-    let inputs = [x, weight] + [bias, residual].compactMap { $0 }
-    let recording = GradMode.isEnabled && inputs.contains { $0.needsGradient }
+    let inputs: [(role: ConvolutionInput, tensor: Tensor?)] = [(.input, x), (.weight, weight), (.bias, bias), (.residual, residual)]
+    let recording = GradMode.isEnabled && inputs.contains { $0.tensor?.needsGradient ?? false }
     let backend = Backend.current
-    let y = backend.convolution(x, weight: weight, bias: bias, geometry: g, residual: residual, relu: relu, training: recording)
+    let y = backend.convolution(x, weight: weight, bias: bias, attributes: ConvolutionAttributes(
+        geometry: g, postOps: (residual.map { [.add($0)] } ?? []) + (relu ? [.relu] : []), propagation: recording ? .training : .inference))
     guard recording else { return y }
     let (xs, ws, ys) = (x.detached(), weight.detached(), relu ? y.detached() : nil)
     let needX = x.needsGradient, needW = weight.needsGradient || (bias?.needsGradient ?? false)
     let hasBias = bias != nil, hasResidual = residual != nil
-    return record("conv2d", inputs, y) { dy in
+    return record("conv2d", roles: inputs, y) { dy in
         let d = ys.map { backend.reluBackward(dy, output: $0) } ?? dy
         let dx = needX ? backend.convolutionBackwardData(d, weight: ws, geometry: g, inputShape: xs.shape) : nil
         let (dw, db) = needW ? backend.convolutionBackwardWeights(d, input: xs, geometry: g, weightShape: ws.shape, withBias: hasBias) : (nil, nil)
-        var grads: [Tensor?] = [dx, dw]
-        if hasBias { grads.append(db) }
-        if hasResidual { grads.append(d) }
+        var grads = InputGradients<ConvolutionInput>()
+        grads[.input] = dx
+        grads[.weight] = dw
+        grads[.bias] = hasBias ? db : nil
+        grads[.residual] = hasResidual ? d : nil
         return grads
     }
+}
+
+/// The inputs of a convolution, by role: bias and residual are optional.
+enum ConvolutionInput: Hashable {
+    case input, weight, bias, residual
 }
 
 /// Traps unless `weight` is [O, I/groups, KH, KW] for an input of I channels: the backend reads the

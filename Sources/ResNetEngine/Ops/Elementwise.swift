@@ -53,13 +53,8 @@ public func flatten(_ x: Tensor) -> Tensor { reshape(x, [x.shape[0], x.count / m
 public func dropout(_ x: Tensor, rate: Float, training: Bool, seed: UInt64) -> Tensor {
     precondition(rate >= 0 && rate < 1, "dropout rate must be in [0, 1), got \(rate)")
     guard training, rate > 0 else { return x }
-    var g = SeededGenerator(seed: seed)
-    let mask = Tensor(empty: x.shape)
-    let keep = 1 / (1 - rate)
-    mask.withMutableHostValues { m in
-        for i in m.indices { m[i] = g.nextFloat() < rate ? 0 : keep }
-    }
     let backend = Backend.current
+    let mask = backend.dropoutMask(shape: x.shape, rate: rate, seed: seed)
     return record("dropout", [x], backend.multiply(x, mask)) { dy in [backend.multiply(dy, mask)] }
 }
 

@@ -45,60 +45,76 @@ public func fusedConv2d(_ x: Tensor, pre: BatchNormParameters? = nil, conv: Conv
     let g = WindowGeometry(inputH: x.shape[1], inputW: x.shape[2], kernelH: conv.weight.shape[2], kernelW: conv.weight.shape[3],
                            stride: (conv.stride, conv.stride), dilation: (conv.dilation, conv.dilation), padding: conv.padding)
     let preNormalized = pre.map { SavedBatchNorm.normalize(x, $0, relu: true) }
-    let convOutput = backend.convolution(preNormalized?.output ?? x, weight: conv.weight, bias: conv.bias, geometry: g,
-                                         residual: residual, relu: false, training: true)
+    let convOutput = backend.convolution(preNormalized?.output ?? x, weight: conv.weight, bias: conv.bias,
+                                         attributes: ConvolutionAttributes(geometry: g, postOps: residual.map { [.add($0)] } ?? [], propagation: .training))
     let postNormalized = post.map { SavedBatchNorm.normalize(convOutput, $0, relu: postReLU) }
     let output = postNormalized?.output ?? convOutput
 
-    let normInputs = [pre, post].compactMap { $0 }.flatMap { [$0.shift] + [$0.scale].compactMap { $0 } }
-    let inputs = [x, conv.weight] + [conv.bias].compactMap { $0 } + normInputs + [residual].compactMap { $0 }
-    guard GradMode.isEnabled, inputs.contains(where: { $0.needsGradient }) else { return output }
+    // In the order of the positional edges before: x, weight, bias, pre's shift and scale, post's, residual.
+    let inputs: [(role: FusedConvInput, tensor: Tensor?)] =
+        [(.input, x), (.weight, conv.weight), (.bias, conv.bias),
+         (.shift(.pre), pre?.shift), (.scale(.pre), pre?.scale), (.shift(.post), post?.shift), (.scale(.post), post?.scale),
+         (.residual, residual)]
+    guard GradMode.isEnabled, inputs.contains(where: { $0.tensor?.needsGradient ?? false }) else { return output }
 
     let xs = x.detached(), weight = conv.weight.detached(), bias = conv.bias?.detached()
     let (preSaved, postSaved) = (preNormalized?.saved, postNormalized?.saved)
     let needX = x.needsGradient || pre != nil, hasResidual = residual != nil
-    return record("fusedConv2d", inputs, output) { dz in
-        var dc = dz, postGrads: [Tensor?] = [], dConvInput: Tensor?, dw: Tensor, db: Tensor?
+    return record("fusedConv2d", roles: inputs, output) { dz in
+        var grads = InputGradients<FusedConvInput>(), dc = dz, dConvInput: Tensor?
         do {  // the recomputed activations live only inside this scope
             let r = preSaved.map { p in context.profiler.recomputing { p.normalizeAgain(xs) } } ?? xs
             if let postSaved {
                 let c = context.profiler.recomputing {
-                    backend.convolution(r, weight: weight, bias: bias, geometry: g, residual: nil, relu: false, training: true)
+                    backend.convolution(r, weight: weight, bias: bias, attributes: ConvolutionAttributes(geometry: g, propagation: .training))
                 }
-                (dc, postGrads) = postSaved.backward(dz, input: c)
+                dc = postSaved.backward(dz, input: c, link: .post, into: &grads)
             }
             dConvInput = needX ? backend.convolutionBackwardData(dc, weight: weight, geometry: g, inputShape: r.shape) : nil
-            (dw, db) = backend.convolutionBackwardWeights(dc, input: r, geometry: g, weightShape: weight.shape, withBias: bias != nil)
+            let (dw, db) = backend.convolutionBackwardWeights(dc, input: r, geometry: g, weightShape: weight.shape, withBias: bias != nil)
+            grads[.weight] = dw
+            grads[.bias] = db
         }
-        var dx = dConvInput, preGrads: [Tensor?] = []
-        if let preSaved, let dr = dConvInput { (dx, preGrads) = preSaved.backward(dr, input: xs) }
-        return [dx, dw] + (bias != nil ? [db] : []) + preGrads + postGrads + (hasResidual ? [dc] : [])
+        grads[.input] = dConvInput
+        if let preSaved, let dr = dConvInput { grads[.input] = preSaved.backward(dr, input: xs, link: .pre, into: &grads) }
+        if hasResidual { grads[.residual] = dc }
+        return grads
     }
+}
+
+/// The inputs of a fused link, by role: its gradients are keyed by these, so an absent bias or
+/// batch norm cannot shift another input's gradient.
+enum FusedConvInput: Hashable {
+    /// The batch norm before the convolution (`pre`) or after it (`post`).
+    enum Link: Hashable { case pre, post }
+    case input, weight, bias, scale(Link), shift(Link), residual
 }
 
 /// What backward needs of one of a link's batch norms: its parameters and batch statistics.
 private struct SavedBatchNorm {
-    let scale: Tensor?, shift: Tensor, epsilon: Float, relu: Bool
+    let scale: Tensor?, shift: Tensor, attributes: BatchNormAttributes
     let mean: Tensor, variance: Tensor, workspace: Storage?
 
     /// `t` normalized with its batch statistics (ReLU fused when asked), the running ones moved.
     static func normalize(_ t: Tensor, _ p: BatchNormParameters, relu: Bool) -> (output: Tensor, saved: SavedBatchNorm) {
-        let (y, mean, variance, workspace) = Backend.current.batchNormTraining(t, scale: p.scale, shift: p.shift, epsilon: p.epsilon, relu: relu)
+        let attributes = BatchNormAttributes(epsilon: p.epsilon, fusedReLU: relu)
+        let (y, mean, variance, workspace) = Backend.current.batchNormTraining(t, scale: p.scale, shift: p.shift, attributes: attributes)
         updateRunning(p.statistics, mean: mean, variance: variance, momentum: p.momentum, count: t.count / t.shape[3])
-        return (y, SavedBatchNorm(scale: p.scale?.detached(), shift: p.shift.detached(), epsilon: p.epsilon, relu: relu,
+        return (y, SavedBatchNorm(scale: p.scale?.detached(), shift: p.shift.detached(), attributes: attributes,
                                   mean: mean, variance: variance, workspace: workspace))
     }
 
     /// The forward output again, from the same input and the saved batch statistics.
     func normalizeAgain(_ t: Tensor) -> Tensor {
-        Backend.current.batchNormInference(t, scale: scale, shift: shift, mean: mean, variance: variance, epsilon: epsilon, relu: relu)
+        Backend.current.batchNormInference(t, scale: scale, shift: shift, mean: mean, variance: variance, attributes: attributes)
     }
 
-    /// The input's gradient, and the shift's and scale's in the op's input order.
-    func backward(_ dy: Tensor, input: Tensor) -> (Tensor, [Tensor?]) {
+    /// The input's gradient; the shift's and scale's go into `grads` under `link`.
+    func backward(_ dy: Tensor, input: Tensor, link: FusedConvInput.Link, into grads: inout InputGradients<FusedConvInput>) -> Tensor {
         let (dx, dscale, dshift) = Backend.current.batchNormBackward(dy, input: input, scale: scale, mean: mean, variance: variance,
-                                                                    epsilon: epsilon, relu: relu, workspace: workspace,
-                                                                    globalStatistics: false)
-        return (dx, [dshift] + (scale != nil ? [dscale] : []))
+                                                                    attributes: attributes, workspace: workspace, statistics: .batch)
+        grads[.shift(link)] = dshift
+        grads[.scale(link)] = scale != nil ? dscale : nil
+        return dx
     }
 }

@@ -53,31 +53,13 @@ public class Adam: Optimizer {
     public func step() {
         for (index, (name, parameter)) in parameters.enumerated() {
             guard let grad = gradient(of: parameter, name: name) else { continue }
-            let lr = learningRate(for: name)
-            let t = Double(stepCounts[index].withMutableHostValues { count in count[0] += 1; return count[0] })
-            // Bias corrections in double: 1 - 0.999^t loses digits in float for small t.
-            let stepSize = Float(Double(lr) / (1 - pow(Double(beta1), t)))
-            let correction2Sqrt = Float((1 - pow(Double(beta2), t)).squareRoot())
+            // The step counter is bookkeeping, not tensor arithmetic: it lives in a tensor only so checkpoints keep it.
+            let t = stepCounts[index].withMutableHostValues { count in count[0] += 1; return count[0] }
             let decays = decayFilter.applies(to: parameter) && weightDecay != 0
-            let l2: Float = decays && !decoupledWeightDecay ? weightDecay : 0
-            let shrink: Float = decays && decoupledWeightDecay ? 1 - lr * weightDecay : 1
-            let b1 = beta1, b2 = beta2, eps = epsilon
-            // Zero-copy: parameters, gradients and moments are plain float32.
-            parameter.withMutableHostValues { p in grad.withHostValues { g in
-                expAvg[index].withMutableHostValues { m in expAvgSq[index].withMutableHostValues { v in
-                    let p = p.baseAddress!, g = g.baseAddress!, m = m.baseAddress!, v = v.baseAddress!
-                    parallelChunks(parameter.count) { range in
-                        for i in range {
-                            let gi = g[i] + l2 * p[i]
-                            let mi = b1 * m[i] + (1 - b1) * gi
-                            let vi = b2 * v[i] + (1 - b2) * gi * gi
-                            m[i] = mi
-                            v[i] = vi
-                            p[i] = p[i] * shrink - stepSize * (mi / (vi.squareRoot() / correction2Sqrt + eps))
-                        }
-                    }
-                } }
-            } }
+            Backend.current.adamUpdate(parameter, gradient: grad, expAvg: expAvg[index], expAvgSq: expAvgSq[index],
+                                       attributes: AdamAttributes(learningRate: learningRate(for: name), beta1: beta1, beta2: beta2,
+                                                                  epsilon: epsilon, weightDecay: decays ? weightDecay : 0,
+                                                                  decoupled: decoupledWeightDecay, step: Int(t)))
         }
     }
 

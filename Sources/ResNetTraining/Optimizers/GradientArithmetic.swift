@@ -5,19 +5,12 @@ import ResNetEngine
 enum GradientArithmetic {
     /// Multiplies every accumulated gradient by `factor`.
     static func scale(_ parameters: [(name: String, tensor: Tensor)], by factor: Float) {
-        for (_, parameter) in parameters {
-            guard let grad = parameter.grad else { continue }
-            grad.withMutableHostValues { g in for i in 0..<g.count { g[i] *= factor } }
-        }
+        let backend = Backend.current
+        for case let grad? in parameters.map(\.tensor.grad) { backend.scaleInPlace(grad, by: factor) }
     }
 
-    /// The sum of the squares of every gradient, accumulated in Double.
+    /// The sum of the squares of every gradient, accumulated in Double in parameter order.
     static func sumOfSquares(_ parameters: [(name: String, tensor: Tensor)]) -> Double {
-        var total = 0.0
-        for (_, parameter) in parameters {
-            guard let grad = parameter.grad else { continue }
-            grad.withHostValues { g in for value in g { total += Double(value) * Double(value) } }
-        }
-        return total
+        Backend.current.sumOfSquares(parameters.compactMap(\.tensor.grad))
     }
 }

@@ -18,22 +18,14 @@ public struct L2Regularization: Codable, Equatable, Sendable {
     public func addGradients(to parameters: [(name: String, tensor: Tensor)]) {
         for (name, parameter) in parameters where filter.applies(to: parameter) {
             guard let grad = gradient(of: parameter, name: name) else { continue }
-            let s = scale
-            grad.withMutableHostValues { g in parameter.withHostValues { w in
-                let g = g.baseAddress!, w = w.baseAddress!
-                parallelChunks(parameter.count) { range in
-                    for i in range { g[i] += s * w[i] }
-                }
-            } }
+            Backend.current.axpbyInPlace(grad, alpha: 1, parameter, beta: scale)
         }
     }
 
     /// The regularisation term scale·Σ sum(w²)/2 over the selected parameters, for logging the total loss.
     public func loss(_ parameters: [(name: String, tensor: Tensor)]) -> Float {
-        var total = 0.0
-        for (_, parameter) in parameters where filter.applies(to: parameter) {
-            parameter.withHostValues { for w in $0 { total += Double(w) * Double(w) } }
-        }
+        let selected = parameters.map(\.tensor).filter { filter.applies(to: $0) }
+        let total = Backend.current.sumOfSquares(selected)
         return Float(Double(scale) * total / 2)
     }
 }

@@ -36,43 +36,9 @@ public final class SGD: Optimizer {
         for (index, (name, parameter)) in parameters.enumerated() {
             guard let grad = gradient(of: parameter, name: name) else { continue }
             let wd = decayFilter.applies(to: parameter) ? weightDecay : 0
-            let lr = learningRate(for: name), mu = momentum
-            // Zero-copy: parameters, gradients and buffers are plain float32.
-            parameter.withMutableHostValues { p in grad.withHostValues { g in
-                let p = p.baseAddress!, g = g.baseAddress!
-                if momentum == 0 {
-                    parallelChunks(parameter.count) { range in
-                        for i in range { p[i] -= lr * (g[i] + wd * p[i]) }
-                    }
-                    return
-                }
-                momentumBuffers[index].withMutableHostValues { buf in
-                    update(p, g, buf.baseAddress!, count: parameter.count, lr: lr, mu: mu, wd: wd)
-                }
-            } }
-        }
-    }
-
-    /// One momentum step over `count` values: PyTorch's formula, Nesterov's variant when set.
-    private func update(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ buf: UnsafeMutablePointer<Float>,
-                        count: Int, lr: Float, mu: Float, wd: Float) {
-        if nesterov {
-            parallelChunks(count) { range in
-                for i in range {
-                    let d = g[i] + wd * p[i]
-                    let b = mu * buf[i] + d
-                    buf[i] = b
-                    p[i] -= lr * (d + mu * b)
-                }
-            }
-        } else {
-            parallelChunks(count) { range in
-                for i in range {
-                    let b = mu * buf[i] + (g[i] + wd * p[i])
-                    buf[i] = b
-                    p[i] -= lr * b
-                }
-            }
+            Backend.current.sgdUpdate(parameter, gradient: grad, momentumBuffer: momentum == 0 ? nil : momentumBuffers[index],
+                                      attributes: SGDAttributes(learningRate: learningRate(for: name), momentum: momentum,
+                                                                nesterov: nesterov, weightDecay: wd))
         }
     }
 

@@ -47,10 +47,7 @@ public final class WeightEMA {
 
     /// ema = decay * ema + (1 - decay) * value, in place (timm ModelEmaV2's formula, term for term).
     private static func blend(_ ema: Tensor, toward value: Tensor, decay: Float) {
-        let rest = 1 - decay
-        ema.withMutableHostValues { e in value.withHostValues { v in
-            for i in 0..<e.count { e[i] = decay * e[i] + rest * v[i] }
-        } }
+        Backend.current.axpbyInPlace(ema, alpha: decay, value, beta: 1 - decay)
     }
 
     /// The averaged weights and buffers by name, as a checkpoint file holds them.

@@ -1,4 +1,5 @@
 import Foundation
+import ResNetEngine
 
 /// Accumulates classification results over batches: mean loss, top-1 and top-k accuracy, accuracy per
 /// class and the confusion matrix.
@@ -42,40 +43,31 @@ public struct ClassificationMetrics: Sendable, Equatable {
 
     /// Adds a batch. `logits` is row-major `[labels.count, classes]`; `loss` is the batch's mean loss.
     public mutating func add(logits: [Float], labels: [Int32], loss: Double? = nil) {
-        let n = labels.count
-        precondition(logits.count == n * classes,
-                     "ClassificationMetrics.add: \(logits.count) logits for \(n) labels × \(classes) classes")
-        let classes = self.classes, topK = self.topK
-        logits.withUnsafeBufferPointer { all in
-            for i in 0..<n {
-                let label = Int(labels[i])
-                precondition(label >= 0 && label < classes, "label \(label) outside 0..<\(classes)")
-                let row = UnsafeBufferPointer(rebasing: all[(i * classes)..<((i + 1) * classes)])
-                classCounts[label] += 1
-                var best = 0
-                var bestValue = row[0]
-                var invalid = false
-                let truth = row[label]
-                var greater = 0
-                for j in 0..<classes {
-                    let v = row[j]
-                    if v.isNaN { invalid = true; break }
-                    if v > bestValue { bestValue = v; best = j }
-                    if v > truth { greater += 1 }
-                }
-                if invalid {
-                    invalidSamples += 1
-                    continue
-                }
-                confusion[label][best] += 1
-                if best == label { top1Correct += 1 }
-                if greater < topK { topKCorrect += 1 }
+        precondition(logits.count == labels.count * classes,
+                     "ClassificationMetrics.add: \(logits.count) logits for \(labels.count) labels × \(classes) classes")
+        add(logits: Tensor(shape: [labels.count, classes], values: logits), labels: labels, loss: loss)
+    }
+
+    /// Adds a batch of [labels.count, classes] logits: the backend reduces each row to its arg-max and
+    /// the true class's rank (`ComputeBackend.classify`), so only two integers per sample reach the host.
+    public mutating func add(logits: Tensor, labels: [Int32], loss: Double? = nil) {
+        precondition(logits.shape == [labels.count, classes],
+                     "ClassificationMetrics.add: logits of shape \(logits.shape) for \(labels.count) labels × \(classes) classes")
+        let outcomes = Backend.current.classify(logits, labels: labels)
+        for (outcome, label) in zip(outcomes, labels.map(Int.init)) {
+            classCounts[label] += 1
+            guard let predicted = outcome.predicted else {
+                invalidSamples += 1
+                continue
             }
+            confusion[label][predicted] += 1
+            if predicted == label { top1Correct += 1 }
+            if outcome.greaterThanTruth < topK { topKCorrect += 1 }
         }
-        count += n
+        count += labels.count
         if let loss {
-            lossSum += loss * Double(n)
-            lossSamples += n
+            lossSum += loss * Double(labels.count)
+            lossSamples += labels.count
         }
     }
 

@@ -32,7 +32,7 @@ public enum Evaluator {
             }
             let logits = GradMode.withoutGradient { model(batch.tensor) }
             let loss = GradMode.withoutGradient { crossEntropy(logits, labels: LabelTensor(batch.labels)) }
-            metrics.add(logits: logits.toArray(), labels: batch.labels, loss: Double(loss.scalar))
+            metrics.add(logits: logits, labels: batch.labels, loss: Double(loss.scalar))
             done += 1
             progress?.update(done, values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy)])
         }

@@ -330,7 +330,7 @@ public final class Trainer {
             }
             accumulation.backward(loss, count: batch.count)
             if accumulation.isComplete { step(&accumulation, lr: lr, headLR: headLR) }
-            metrics.add(logits: logits.toArray(), labels: mixed?.dominantLabels ?? batch.labels, loss: Double(value))
+            metrics.add(logits: logits, labels: mixed?.dominantLabels ?? batch.labels, loss: Double(value))
             batchIndex += 1
             images += batch.count
             if stopRequest?.requested != nil {
