@@ -19,6 +19,10 @@ public final class BasicBlock: Module, ResidualUnit {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        convChain(x, convs: [conv1, conv2], norms: [bn1, bn2], residual: shortcut(x, owner: self), relu: true, owner: self)
+        ConvBNChain(x, in: self)
+            .conv(conv1).bn(bn1).relu()
+            .conv(conv2).bn(bn2)
+            .add(shortcut(x, owner: self)).relu()
+            .run()
     }
 }

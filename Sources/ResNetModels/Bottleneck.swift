@@ -26,6 +26,11 @@ public final class Bottleneck: Module, ResidualUnit {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        convChain(x, convs: [conv1, conv2, conv3], norms: [bn1, bn2, bn3], residual: shortcut(x, owner: self), relu: true, owner: self)
+        ConvBNChain(x, in: self)
+            .conv(conv1).bn(bn1).relu()
+            .conv(conv2).bn(bn2).relu()
+            .conv(conv3).bn(bn3)
+            .add(shortcut(x, owner: self)).relu()
+            .run()
     }
 }

@@ -42,7 +42,12 @@ public final class PreActBottleneck: Module, ResidualUnit {
         } else {
             shortcut = x
         }
-        // The residual add is fused into conv3's kernel as a post-op.
-        return convChain(pre, convs: [conv1, conv2, conv3], norms: [bn1, bn2], residual: shortcut, owner: self)
+        // conv3 has no batch norm: the residual add rides in its kernel as a post-op.
+        return ConvBNChain(pre, in: self)
+            .conv(conv1).bn(bn1).relu()
+            .conv(conv2).bn(bn2).relu()
+            .conv(conv3)
+            .add(shortcut)
+            .run()
     }
 }
