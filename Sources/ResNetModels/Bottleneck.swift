@@ -6,10 +6,12 @@ import ResNetLayers
 /// grouped for ResNeXt (Xie et al. 2017), and the inner width differs from the output's / 4 for
 /// ResNeXt and Wide ResNet (Zagoruyko & Komodakis 2016), as torchvision's `Bottleneck`.
 public final class Bottleneck: Module, ResidualUnit {
+    public static let expansion = 4
+    public static let takesGroups = true
     let conv1: Conv2D, bn1: BatchNorm2D, conv2: Conv2D, bn2: BatchNorm2D, conv3: Conv2D, bn3: BatchNorm2D
     var shortcut = V1Shortcut.identity
 
-    init(_ s: UnitSpec, config c: ResNetConfig, seeds: inout SeedSequence) {
+    public init(_ s: UnitSpec, config c: ResNetConfig, seeds: inout SeedSequence) {
         let (stride1, stride3) = c.strideIn == .conv1x1 ? (s.stride, 1) : (1, s.stride)
         conv1 = Conv2D(s.inChannels, s.width, kernel: 1, stride: stride1, seed: seeds.next())
         bn1 = BatchNorm2D(s.width, momentum: c.batchNormMomentum, epsilon: c.batchNormEpsilon)
@@ -23,6 +25,10 @@ public final class Bottleneck: Module, ResidualUnit {
         register("conv3", conv3); register("bn3", bn3)
         shortcut = V1Shortcut(s, config: c, owner: self, seeds: &seeds)
         if c.zeroInitResidual { bn3.weight?.assign(Tensor(zeros: [s.outChannels])) }
+    }
+
+    public static func weightCount(_ s: UnitSpec) -> Int {
+        s.inChannels * s.width + 9 * s.width * s.width / s.groups + s.width * s.outChannels
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {

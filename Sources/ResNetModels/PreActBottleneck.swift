@@ -5,12 +5,13 @@ import ResNetLayers
 /// preact = BN-ReLU(x); shortcut = x (max-pool 1x1/s subsample) when the depth is unchanged, else a
 /// biased 1x1 conv of preact; residual = 1x1 (BN-ReLU), 3x3 `conv2d_same` (BN-ReLU), biased 1x1.
 public final class PreActBottleneck: Module, ResidualUnit {
+    public static let expansion = 4
     let preact: BatchNorm2D
     let conv1: Conv2D, bn1: BatchNorm2D, conv2: Conv2D, bn2: BatchNorm2D, conv3: Conv2D
     let projection: Conv2D?
     let stride: Int
 
-    init(_ s: UnitSpec, config c: ResNetConfig, seeds: inout SeedSequence) {
+    public init(_ s: UnitSpec, config c: ResNetConfig, seeds: inout SeedSequence) {
         let he = Initializer.heNormal(mode: .fanIn)
         let (m, e) = (c.batchNormMomentum, c.batchNormEpsilon)
         stride = s.stride
@@ -30,6 +31,8 @@ public final class PreActBottleneck: Module, ResidualUnit {
         if let projection { register("downsample", Module()).register("0", projection) }
         if c.zeroInitResidual { conv3.weight.assign(Tensor(zeros: conv3.weight.shape)) }
     }
+
+    public static func weightCount(_ s: UnitSpec) -> Int { s.inChannels * s.width + 9 * s.width * s.width + s.width * s.outChannels }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let pre = preact(x, relu: true)
