@@ -6,10 +6,12 @@ import ResNetLayers
 /// grouped for ResNeXt (Xie et al. 2017), and the inner width differs from the output's / 4 for
 /// ResNeXt and Wide ResNet (Zagoruyko & Komodakis 2016), as torchvision's `Bottleneck`.
 public final class Bottleneck: Module, ResidualUnit {
+    public static let expansion = 4
+    public static let takesGroups = true
     let conv1: Conv2D, bn1: BatchNorm2D, conv2: Conv2D, bn2: BatchNorm2D, conv3: Conv2D, bn3: BatchNorm2D
     var shortcut = V1Shortcut.identity
 
-    init(_ s: UnitSpec, config c: ResNetConfig, seeds: inout SeedSequence) {
+    public init(_ s: UnitSpec, config c: ResNetConfig, seeds: inout SeedSequence) {
         let (stride1, stride3) = c.strideIn == .conv1x1 ? (s.stride, 1) : (1, s.stride)
         conv1 = Conv2D(s.inChannels, s.width, kernel: 1, stride: stride1, seed: seeds.next())
         bn1 = BatchNorm2D(s.width, momentum: c.batchNormMomentum, epsilon: c.batchNormEpsilon)
@@ -25,7 +27,16 @@ public final class Bottleneck: Module, ResidualUnit {
         if c.zeroInitResidual { bn3.weight?.assign(Tensor(zeros: [s.outChannels])) }
     }
 
+    public static func weightCount(_ s: UnitSpec) -> Int {
+        s.inChannels * s.width + 9 * s.width * s.width / s.groups + s.width * s.outChannels
+    }
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        convChain(x, convs: [conv1, conv2, conv3], norms: [bn1, bn2, bn3], residual: shortcut(x, owner: self), relu: true, owner: self)
+        ConvBNChain(x, in: self)
+            .conv(conv1).bn(bn1).relu()
+            .conv(conv2).bn(bn2).relu()
+            .conv(conv3).bn(bn3)
+            .add(shortcut(x, owner: self)).relu()
+            .run()
     }
 }

@@ -5,12 +5,13 @@ import ResNetLayers
 /// preact = BN-ReLU(x); shortcut = x (max-pool 1x1/s subsample) when the depth is unchanged, else a
 /// biased 1x1 conv of preact; residual = 1x1 (BN-ReLU), 3x3 `conv2d_same` (BN-ReLU), biased 1x1.
 public final class PreActBottleneck: Module, ResidualUnit {
+    public static let expansion = 4
     let preact: BatchNorm2D
     let conv1: Conv2D, bn1: BatchNorm2D, conv2: Conv2D, bn2: BatchNorm2D, conv3: Conv2D
     let projection: Conv2D?
     let stride: Int
 
-    init(_ s: UnitSpec, config c: ResNetConfig, seeds: inout SeedSequence) {
+    public init(_ s: UnitSpec, config c: ResNetConfig, seeds: inout SeedSequence) {
         let he = Initializer.heNormal(mode: .fanIn)
         let (m, e) = (c.batchNormMomentum, c.batchNormEpsilon)
         stride = s.stride
@@ -31,6 +32,8 @@ public final class PreActBottleneck: Module, ResidualUnit {
         if c.zeroInitResidual { conv3.weight.assign(Tensor(zeros: conv3.weight.shape)) }
     }
 
+    public static func weightCount(_ s: UnitSpec) -> Int { s.inChannels * s.width + 9 * s.width * s.width + s.width * s.outChannels }
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let pre = preact(x, relu: true)
         let shortcut: Tensor
@@ -42,7 +45,12 @@ public final class PreActBottleneck: Module, ResidualUnit {
         } else {
             shortcut = x
         }
-        // The residual add is fused into conv3's kernel as a post-op.
-        return convChain(pre, convs: [conv1, conv2, conv3], norms: [bn1, bn2], residual: shortcut, owner: self)
+        // conv3 has no batch norm: the residual add rides in its kernel as a post-op.
+        return ConvBNChain(pre, in: self)
+            .conv(conv1).bn(bn1).relu()
+            .conv(conv2).bn(bn2).relu()
+            .conv(conv3)
+            .add(shortcut)
+            .run()
     }
 }

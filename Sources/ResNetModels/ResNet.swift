@@ -80,11 +80,7 @@ public final class ResNet: Module {
                 }
                 let spec = UnitSpec(inChannels: inChannels, width: c.innerWidth(stage: s), outChannels: c.stageWidths[s] * c.expansion,
                                     stride: stride, dilation: dilation, groups: c.groups)
-                switch (c.version, c.block) {
-                case (.v2, _): units.append(PreActBottleneck(spec, config: c, seeds: &seeds))
-                case (.v1, .basic): units.append(BasicBlock(spec, config: c, seeds: &seeds))
-                case (.v1, .bottleneck): units.append(Bottleneck(spec, config: c, seeds: &seeds))
-                }
+                units.append(c.unitType!.init(spec, config: c, seeds: &seeds))   // validate() found the type
                 inChannels = spec.outChannels
             }
             stages.append(Stage(units))

@@ -4,11 +4,19 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
     /// v1: post-activation units (He et al. 2015). v2: pre-activation units (He et al. 2016),
     /// exactly as TF-slim's `resnet_v2` from the seed.
     public enum Version: String, Codable, Sendable { case v1, v2 }
-    public enum BlockKind: String, Codable, Sendable {
+    /// The residual unit a stage repeats, by the name checkpoints store; `ResNetRegistry.blockTypes`
+    /// maps it (with the version) to its `ResidualUnit` type. A struct, not an enum, so a new block
+    /// type's file can add its name: `extension ResNetConfig.BlockKind { static let mine: Self = "mine" }`.
+    public struct BlockKind: RawRepresentable, Hashable, Codable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public init(stringLiteral value: String) { rawValue = value }
+        public var description: String { rawValue }
+
         /// Two 3x3 convolutions (ResNet-18/34 and the CIFAR nets).
-        case basic
+        public static let basic: BlockKind = "basic"
         /// 1x1 reduce, 3x3, 1x1 expand by 4 (ResNet-50 and deeper).
-        case bottleneck
+        public static let bottleneck: BlockKind = "bottleneck"
     }
     /// How a unit's shortcut meets a change of shape (He et al. 2015, section 4.1).
     public enum Shortcut: String, Codable, Sendable {
@@ -104,11 +112,14 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
     /// Channels of a stage's bottleneck 3x3 convolution, as torchvision computes them:
     /// `int(planes * base_width / 64) * groups`. A basic block's width is the stage width.
     public func innerWidth(stage s: Int) -> Int {
-        block == .bottleneck ? stageWidths[s] * widthPerGroup / 64 * groups : stageWidths[s]
+        unitType?.takesGroups == true ? stageWidths[s] * widthPerGroup / 64 * groups : stageWidths[s]
     }
 
-    /// Output channels per inner channel: 4 for bottlenecks, 1 for basic blocks.
-    public var expansion: Int { block == .bottleneck ? 4 : 1 }
+    /// The unit type `ResNetRegistry.blockTypes` registers for this version and block; nil if none.
+    public var unitType: (any ResidualUnit.Type)? { ResNetRegistry.blockTypes[version]?[block] }
+
+    /// Output channels per inner channel: 4 for bottlenecks, 1 for basic blocks (the unit type's `expansion`).
+    public var expansion: Int { unitType?.expansion ?? 1 }
     public var stemWidth: Int { stem == .imagenet ? 64 : stageWidths[0] }
     /// Spatial stride of the stem: 4 with the ImageNet stem's conv and pool, 1 for CIFAR.
     public var stemStride: Int { stem == .imagenet ? 4 : 1 }
@@ -176,9 +187,13 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
         guard (1...Self.maxWidthPerGroup).contains(widthPerGroup) else {
             throw bad("widthPerGroup must be between 1 and \(Self.maxWidthPerGroup) (got \(widthPerGroup))")
         }
+        guard let unitType else {
+            let known = (ResNetRegistry.blockTypes[version] ?? [:]).keys.map(\.rawValue).sorted().joined(separator: ", ")
+            throw bad("\(version) models have no '\(block)' blocks (registered: \(known))")
+        }
         // torchvision's BasicBlock refuses them too; the v2 unit here has no grouped variant.
-        if (groups != 1 || widthPerGroup != 64) && (block != .bottleneck || version != .v1) {
-            throw bad("groups and widthPerGroup apply only to v1 bottleneck blocks (got groups \(groups), widthPerGroup \(widthPerGroup) with \(version) \(block) blocks)")
+        if (groups != 1 || widthPerGroup != 64) && !unitType.takesGroups {
+            throw bad("groups and widthPerGroup apply only to \(ResNetRegistry.groupedBlockNames) blocks (got groups \(groups), widthPerGroup \(widthPerGroup) with \(version) \(block) blocks)")
         }
         for s in stageWidths.indices {
             // inner = (width * widthPerGroup / 64) * groups, so groups divides it whenever it is positive.
@@ -202,7 +217,6 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
         guard batchNormMomentum.isFinite && (0...1).contains(batchNormMomentum) else {
             throw bad("batchNormMomentum must be between 0 and 1 (got \(batchNormMomentum))")
         }
-        if version == .v2 && block != .bottleneck { throw bad("v2 (pre-activation) models use bottleneck blocks") }
         // Option A zero-pads the shortcut's channels: it cannot drop any, so no unit may narrow.
         if shortcut == .a, version == .v1 {
             var channels = stemWidth
@@ -228,7 +242,7 @@ public struct ResNetConfig: Codable, Hashable, Sendable {
             let out = width * expansion, inner = innerWidth(stage: s)
             for i in 0..<depth {
                 let unitIn = i == 0 ? inChannels : out
-                total += block == .bottleneck ? unitIn * inner + 9 * inner * inner / groups + inner * out : 9 * (unitIn * width + width * out)
+                total += unitType?.weightCount(UnitSpec(inChannels: unitIn, width: inner, outChannels: out, groups: groups)) ?? 0
                 if shortcut == .c || (shortcut == .b || version == .v2) && (i == 0 || unitIn != out) { total += unitIn * out }
             }
             inChannels = out

@@ -43,6 +43,19 @@ public enum ResNetRegistry {
 
     public static var names: [String] { configs.map(\.name) }
 
+    /// The residual unit each version's block kind builds (`ResNetConfig.unitType`). A new block type
+    /// is one file, a `ResidualUnit` class, and its entry here (README, "Adding a block type").
+    public static let blockTypes: [ResNetConfig.Version: [ResNetConfig.BlockKind: any ResidualUnit.Type]] = [
+        .v1: [.basic: BasicBlock.self, .bottleneck: Bottleneck.self],
+        .v2: [.bottleneck: PreActBottleneck.self],
+    ]
+
+    /// The registered block types that take `groups`, as messages name them: "v1 bottleneck".
+    static var groupedBlockNames: String {
+        blockTypes.flatMap { version, kinds in kinds.filter { $0.value.takesGroups }.map { "\(version) \($0.key)" } }
+            .sorted().joined(separator: ", ")
+    }
+
     /// The configuration registered as `name`; throws listing the known names otherwise.
     public static func config(_ name: String) throws -> ResNetConfig {
         guard let c = configs.first(where: { $0.name == name }) else { throw ConfigError.unknownModel(name, known: names) }

@@ -12,11 +12,30 @@ public struct UnitSpec: Hashable, Sendable {
     public let dilation: Int
     /// Groups of the bottleneck's 3x3 convolution (ResNeXt's cardinality; 1 otherwise).
     public var groups: Int = 1
+
+    public init(inChannels: Int, width: Int, outChannels: Int, stride: Int = 1, dilation: Int = 1, groups: Int = 1) {
+        (self.inChannels, self.width, self.outChannels) = (inChannels, width, outChannels)
+        (self.stride, self.dilation, self.groups) = (stride, dilation, groups)
+    }
 }
 
-/// A residual unit: output = F(x) + shortcut(x), for whatever F the block kind defines.
+/// A residual unit: output = F(x) + shortcut(x), for whatever F the block kind defines (He et al. 2015,
+/// eq. 1). A type conforming to it, plus its line in `ResNetRegistry.blockTypes`, is a new block kind:
+/// the configuration reads its expansion, grouping and weight count from here.
 public protocol ResidualUnit: Module {
+    /// Output channels per stage width: 4 for bottlenecks, 1 for basic blocks (He et al. 2015, table 1).
+    static var expansion: Int { get }
+    /// Whether the unit takes `groups` and `widthPerGroup` (ResNeXt's grouped 3x3, Xie et al. 2017).
+    static var takesGroups: Bool { get }
+    /// Convolution weights of one unit of this shape, shortcut excluded: what `ResNetConfig.validate()` bounds.
+    static func weightCount(_ spec: UnitSpec) -> Int
+    /// The unit of shape `spec`, registering torchvision's child names, weights drawn from `seeds`.
+    init(_ spec: UnitSpec, config: ResNetConfig, seeds: inout SeedSequence)
     func callAsFunction(_ x: Tensor) -> Tensor
+}
+
+extension ResidualUnit {
+    public static var takesGroups: Bool { false }
 }
 
 /// torchvision's `downsample`: a 1x1 projection and its batch norm, children "0" and "1".

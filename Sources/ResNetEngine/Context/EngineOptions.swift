@@ -14,7 +14,7 @@ public struct EngineOptions: Equatable, Sendable {
 
     public var activationLayout: ActivationLayout
     /// Inputs per output value up to which training recomputes a convolution's output in backward
-    /// instead of keeping it for the batch norm after it (see `Conv2D.recomputesOutput`). 0 keeps
+    /// instead of keeping it for the batch norm after it (see `EngineContext.recomputesOutput(fanIn:)`). 0 keeps
     /// every output; `Int.max` recomputes all.
     public var recomputeFanIn: Int
     /// Whether inference 3x3 convolutions may take the Winograd path.
