@@ -24,7 +24,7 @@ build: deps
 	$(SWIFT) build -c release -j $(JOBS)
 
 demo: build
-	.build/release/resnet train
+	.build/release/resnet train --recipe fmnist-fast
 
 test: deps
 	$(SWIFT) build --build-tests -j $(JOBS)

@@ -14,13 +14,11 @@ final class RecipeTests: XCTestCase {
         expected.epochs = 3
         expected.schedule = "onecycle"
         expected.learningRate = 0.2
-        expected.randomCrop = 2
-        expected.horizontalFlip = true
         expected.labelSmoothing = 0.1
         expected.recipe = "fmnist-fast"
         XCTAssertEqual(s, expected)
         XCTAssertEqual(Recipes.fmnistFast.commandLine,
-                       "--model resnet20 --epochs 3 --schedule onecycle --lr 0.2 --random-crop 2 --horizontal-flip --label-smoothing 0.1")
+                       "--model resnet20 --epochs 3 --schedule onecycle --lr 0.2 --label-smoothing 0.1")
     }
 
     func testFmnistBestAndFinetune() throws {
