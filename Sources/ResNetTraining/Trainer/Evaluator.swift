@@ -21,18 +21,17 @@ public enum Evaluator {
                 iterator.cancel()
                 throw TrainingError.interrupted("stopped by \(why) during evaluation")
             }
+            let scores: Tensor, loss: Double
             if tta == .flip {
                 // Probabilities averaged over the image and its mirror image.
-                let p = TestTimeFlip.probabilities(model, batch.tensor)
-                let (loss, scores) = TestTimeFlip.lossAndScores(p, labels: batch.labels, classes: classes)
-                metrics.add(logits: scores, labels: batch.labels, loss: loss)
-                done += 1
-                progress?.update(done, values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy)])
-                continue
+                let flipped = TestTimeFlip.lossAndScores(TestTimeFlip.probabilities(model, batch.tensor),
+                                                         labels: batch.labels, classes: classes)
+                (loss, scores) = (flipped.loss, Tensor(shape: [batch.labels.count, classes], values: flipped.scores))
+            } else {
+                scores = GradMode.withoutGradient { model(batch.tensor) }
+                loss = Double(GradMode.withoutGradient { crossEntropy(scores, labels: LabelTensor(batch.labels)) }.scalar)
             }
-            let logits = GradMode.withoutGradient { model(batch.tensor) }
-            let loss = GradMode.withoutGradient { crossEntropy(logits, labels: LabelTensor(batch.labels)) }
-            metrics.add(logits: logits, labels: batch.labels, loss: Double(loss.scalar))
+            metrics.add(logits: scores, labels: batch.labels, loss: loss)
             done += 1
             progress?.update(done, values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy)])
         }
