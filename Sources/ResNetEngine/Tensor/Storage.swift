@@ -57,7 +57,7 @@ public final class Storage: @unchecked Sendable {
         dtype.bind(raw, count: max(count, 1))
         self.raw = raw
         capacityBytes = bytes
-        if zeroed { memset(raw, 0, count * dtype.byteSize) }
+        if zeroed { memset(raw, 0, byteCount) }
     }
 
     deinit {
