@@ -33,17 +33,26 @@ extension CPUBackend {
     func convLayout(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry) -> MemoryLayout4D {
         guard preferredLayout(channels: xShape[3]) == .nChw8c && preferredLayout(channels: wShape[0]) == .nChw8c else { return .nhwc }
         return layoutChoice(PrimitiveKey(.convolution, [xShape, wShape], geometry: g)) {
-            forwardHint(xShape, wShape, g, bias: false, layout: .nChw8c).implementation.hasPrefix("ref") ? .nhwc : .nChw8c
+            forwardHint(convDescs(xShape, wShape, g, layout: .nChw8c), g, bias: false).implementation.hasPrefix("ref") ? .nhwc : .nChw8c
         }
     }
 
-    private func convDescs(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, layout: MemoryLayout4D)
-        -> (src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, dst: dnnl_memory_desc_t, dstShape: [Int]) {
+    /// A convolution's oneDNN descriptors in one layout, with its shapes and group count, made once
+    /// per call and handed to every primitive the call builds.
+    struct ConvDescs {
+        let xShape: [Int], wShape: [Int], dstShape: [Int]
+        let groups: Int
+        let layout: MemoryLayout4D
+        let src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, dst: dnnl_memory_desc_t
+    }
+
+    private func convDescs(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, layout: MemoryLayout4D) -> ConvDescs {
         precondition(xShape.count == 4 && wShape.count == 4, "convolution wants NHWC input and OIHW weights, got \(xShape) and \(wShape)")
         let groups = convGroups(inputChannels: xShape[3], wShape)
         precondition(wShape[2] == g.kh && wShape[3] == g.kw, "weights \(wShape) do not match kernel \(g.kh)x\(g.kw)")
         let dstShape = [xShape[0], g.outputH, g.outputW, wShape[0]]
-        return (activationDesc(xShape, layout), anyDesc(weightDims(wShape, groups: groups)), activationDesc(dstShape, layout), dstShape)
+        return ConvDescs(xShape: xShape, wShape: wShape, dstShape: dstShape, groups: groups, layout: layout, src: activationDesc(xShape, layout),
+                         weights: anyDesc(weightDims(wShape, groups: groups)), dst: activationDesc(dstShape, layout))
     }
 
     private func initConv(_ d: inout dnnl_convolution_desc_t, prop: dnnl_prop_kind_t, src: dnnl_memory_desc_t,
@@ -60,32 +69,30 @@ extension CPUBackend {
     }
 
     /// The forward-training primitive without post-ops: the hint oneDNN needs for the backward ones.
-    private func forwardHint(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, bias: Bool, layout: MemoryLayout4D) -> Primitive {
-        let (src, w, dst, _) = convDescs(xShape, wShape, g, layout: layout)
-        let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([wShape[0]], dnnl_x) : nil
-        return cache.get(PrimitiveKey(.convolutionHint, [xShape, wShape], layout: layout, geometry: g, ["b\(bias ? 1 : 0)"])) {
-            makePrimitive("convolution", { self.initConv(&$0, prop: dnnl_forward_training, src: src, weights: w, bias: biasMD, dst: dst, g) },
+    private func forwardHint(_ d: ConvDescs, _ g: WindowGeometry, bias: Bool) -> Primitive {
+        let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([d.wShape[0]], dnnl_x) : nil
+        return cache.get(PrimitiveKey(.convolutionHint, [d.xShape, d.wShape], layout: d.layout, geometry: g, ["b\(bias ? 1 : 0)"])) {
+            makePrimitive("convolution", { self.initConv(&$0, prop: dnnl_forward_training, src: d.src, weights: d.weights, bias: biasMD, dst: d.dst, g) },
                           empty: dnnl_convolution_desc_t())
         }
     }
 
-    func convolutionPrimitive(xShape: [Int], wShape: [Int], geometry g: WindowGeometry, bias: Bool,
-                              residual: Bool, relu: Bool, training: Bool, layout: MemoryLayout4D) -> Primitive {
-        let (src, w, dst, _) = convDescs(xShape, wShape, g, layout: layout)
-        let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([wShape[0]], dnnl_x) : nil
-        let key = PrimitiveKey(.convolution, [xShape, wShape], layout: layout, geometry: g,
+    private func convolutionPrimitive(_ d: ConvDescs, geometry g: WindowGeometry, bias: Bool,
+                                      residual: Bool, relu: Bool, training: Bool) -> Primitive {
+        let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([d.wShape[0]], dnnl_x) : nil
+        let key = PrimitiveKey(.convolution, [d.xShape, d.wShape], layout: d.layout, geometry: g,
                                ["b\(bias ? 1 : 0)", "r\(residual ? 1 : 0)", "relu\(relu ? 1 : 0)", "t\(training ? 1 : 0)"])
         return cache.get(key) {
             var po: dnnl_post_ops_t?
             dnnlCheck(dnnl_post_ops_create(&po), "post-ops create")
             defer { dnnl_post_ops_destroy(po) }
             if residual {
-                var r = dst
+                var r = d.dst
                 dnnlCheck(dnnl_post_ops_append_binary(po, dnnl_binary_add, &r), "residual post-op")
             }
             if relu { dnnlCheck(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_relu, 0, 0), "relu post-op") }
             let prop = training ? dnnl_forward_training : dnnl_forward_inference
-            return makePrimitive("convolution", { self.initConv(&$0, prop: prop, src: src, weights: w, bias: biasMD, dst: dst, g) },
+            return makePrimitive("convolution", { self.initConv(&$0, prop: prop, src: d.src, weights: d.weights, bias: biasMD, dst: d.dst, g) },
                                  empty: dnnl_convolution_desc_t(), postOps: po)
         }
     }
@@ -94,20 +101,18 @@ extension CPUBackend {
         let g = attributes.geometry, (added, relu) = attributes.residualAndReLU, training = attributes.propagation == .training
         requireFloat32("convolution", x, weight, bias, added)
         let layout = convLayout(x.shape, weight.shape, g)
-        let (src, _, dst, dstShape) = convDescs(x.shape, weight.shape, g, layout: layout)
-        if let added { precondition(added.shape == dstShape, "residual \(added.shape) does not match convolution output \(dstShape)") }
+        let d = convDescs(x.shape, weight.shape, g, layout: layout)
+        if let added { precondition(added.shape == d.dstShape, "residual \(added.shape) does not match convolution output \(d.dstShape)") }
         let x = conform(x, to: layout)
         let residual = added.map { conform($0, to: layout) }
-        let groups = convGroups(inputChannels: x.shape[3], weight.shape)
         // Winograd's transform and products assume every input channel meets every filter.
-        if !training && groups == 1 && options.winograd && Winograd.applies(x.shape, weight.shape, g, layout: layout) {
+        if !training && d.groups == 1 && options.winograd && Winograd.applies(x.shape, weight.shape, g, layout: layout) {
             let u = weightCache.cached(weight, key: Data("winograd F(2x2,3x3)".utf8), make: Winograd.transformWeights)
             return Winograd.convolution(x, transformed: u, outputChannels: weight.shape[0], bias: bias, residual: residual, relu: relu,
                                         profiler: profiler)
         }
-        let prim = convolutionPrimitive(xShape: x.shape, wShape: weight.shape, geometry: g, bias: bias != nil,
-                                        residual: residual != nil, relu: relu, training: training, layout: layout)
-        let wanted = prim.desc(dnnl_query_weights_md), plain = plainWeightDesc(weight.shape, groups: groups)
+        let prim = convolutionPrimitive(d, geometry: g, bias: bias != nil, residual: residual != nil, relu: relu, training: training)
+        let wanted = prim.desc(dnnl_query_weights_md), plain = plainWeightDesc(weight.shape, groups: d.groups)
         // Inference keeps its weights reordered between calls; training's change every step.
         let (wPtr, keep): (UnsafeMutableRawPointer, Storage?)
         if training || descEqual(plain, wanted) {
@@ -116,12 +121,12 @@ extension CPUBackend {
             let cached = cachedBlockedWeights(weight, plain: plain, wanted: wanted)
             (wPtr, keep) = (raw(cached), cached)
         }
-        let y = emptyActivation(dstShape, layout)
+        let y = emptyActivation(d.dstShape, layout)
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-            (DNNL_ARG_SRC, src, raw(x)), (DNNL_ARG_WEIGHTS, wanted, wPtr), (DNNL_ARG_DST, dst, raw(y)),
+            (DNNL_ARG_SRC, d.src, raw(x)), (DNNL_ARG_WEIGHTS, wanted, wPtr), (DNNL_ARG_DST, d.dst, raw(y)),
         ]
         if let bias { args.append((DNNL_ARG_BIAS, memoryDesc([bias.count], dnnl_x), raw(bias))) }
-        if let residual { args.append((DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE | DNNL_ARG_SRC_1, dst, raw(residual))) }
+        if let residual { args.append((DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE | DNNL_ARG_SRC_1, d.dst, raw(residual))) }
         prim.execute(args)
         withExtendedLifetime(keep) {}
         return y
@@ -130,23 +135,22 @@ extension CPUBackend {
     public func convolutionBackwardData(_ dy: Tensor, weight: Tensor, geometry g: WindowGeometry, inputShape: [Int]) -> Tensor {
         requireFloat32("convolution backward", dy, weight)
         let layout = convLayout(inputShape, weight.shape, g)
-        let (src, w, dst, dstShape) = convDescs(inputShape, weight.shape, g, layout: layout)
-        precondition(dy.shape == dstShape, "convolution gradient \(dy.shape), expected \(dstShape)")
-        let hint = forwardHint(inputShape, weight.shape, g, bias: false, layout: layout)
+        let d = convDescs(inputShape, weight.shape, g, layout: layout)
+        precondition(dy.shape == d.dstShape, "convolution gradient \(dy.shape), expected \(d.dstShape)")
+        let hint = forwardHint(d, g, bias: false)
         let dy = conform(dy, to: layout)
         let prim = cache.get(PrimitiveKey(.convolutionBackwardData, [inputShape, weight.shape], layout: layout, geometry: g)) {
-            makePrimitive("convolution backward data", { d in
-                var s = src, ww = w, o = dst
+            makePrimitive("convolution backward data", { desc in
+                var s = d.src, ww = d.weights, o = d.dst
                 let n = g.dnnl
                 return dnnl_dilated_convolution_backward_data_desc_init(
-                    &d, dnnl_convolution_direct, &s, &ww, &o, n.strides, n.dilation, n.padLeft, n.padRight)
+                    &desc, dnnl_convolution_direct, &s, &ww, &o, n.strides, n.dilation, n.padLeft, n.padRight)
             }, empty: dnnl_convolution_desc_t(), hint: hint)
         }
         let wanted = prim.desc(dnnl_query_weights_md)
-        let plain = plainWeightDesc(weight.shape, groups: convGroups(inputChannels: inputShape[3], weight.shape))
-        let (wPtr, keep) = blockedWeights(weight, plain: plain, wanted: wanted)
+        let (wPtr, keep) = blockedWeights(weight, plain: plainWeightDesc(weight.shape, groups: d.groups), wanted: wanted)
         let dx = emptyActivation(inputShape, layout)
-        prim.execute([(DNNL_ARG_DIFF_DST, dst, raw(dy)), (DNNL_ARG_WEIGHTS, wanted, wPtr), (DNNL_ARG_DIFF_SRC, src, raw(dx))])
+        prim.execute([(DNNL_ARG_DIFF_DST, d.dst, raw(dy)), (DNNL_ARG_WEIGHTS, wanted, wPtr), (DNNL_ARG_DIFF_SRC, d.src, raw(dx))])
         withExtendedLifetime(keep) {}
         return dx
     }
@@ -155,31 +159,31 @@ extension CPUBackend {
                                            weightShape: [Int], withBias: Bool) -> (weight: Tensor, bias: Tensor?) {
         requireFloat32("convolution backward", dy, x)
         let layout = convLayout(x.shape, weightShape, g)
-        let (src, w, dst, dstShape) = convDescs(x.shape, weightShape, g, layout: layout)
-        precondition(dy.shape == dstShape, "convolution gradient \(dy.shape), expected \(dstShape)")
+        let d = convDescs(x.shape, weightShape, g, layout: layout)
+        precondition(dy.shape == d.dstShape, "convolution gradient \(dy.shape), expected \(d.dstShape)")
         let biasMD = memoryDesc([weightShape[0]], dnnl_x)
         let x = conform(x, to: layout)
         let dy = conform(dy, to: layout)
-        let hint = forwardHint(x.shape, weightShape, g, bias: withBias, layout: layout)
+        let hint = forwardHint(d, g, bias: withBias)
         let prim = cache.get(PrimitiveKey(.convolutionBackwardWeights, [x.shape, weightShape], layout: layout, geometry: g, ["b\(withBias ? 1 : 0)"])) {
-            makePrimitive("convolution backward weights", { d in
-                var s = src, ww = w, o = dst, b = biasMD
+            makePrimitive("convolution backward weights", { desc in
+                var s = d.src, ww = d.weights, o = d.dst, b = biasMD
                 let n = g.dnnl
                 if withBias {
                     return dnnl_dilated_convolution_backward_weights_desc_init(
-                        &d, dnnl_convolution_direct, &s, &ww, &b, &o, n.strides, n.dilation, n.padLeft, n.padRight)
+                        &desc, dnnl_convolution_direct, &s, &ww, &b, &o, n.strides, n.dilation, n.padLeft, n.padRight)
                 }
                 return dnnl_dilated_convolution_backward_weights_desc_init(
-                    &d, dnnl_convolution_direct, &s, &ww, nil, &o, n.strides, n.dilation, n.padLeft, n.padRight)
+                    &desc, dnnl_convolution_direct, &s, &ww, nil, &o, n.strides, n.dilation, n.padLeft, n.padRight)
             }, empty: dnnl_convolution_desc_t(), hint: hint)
         }
         let wanted = prim.desc(dnnl_query_diff_weights_md)
-        let plain = plainWeightDesc(weightShape, groups: convGroups(inputChannels: x.shape[3], weightShape))
+        let plain = plainWeightDesc(weightShape, groups: d.groups)
         let dw = Tensor(empty: weightShape)
         let blocked = descEqual(plain, wanted) ? nil : Storage(count: (descSize(wanted) + 3) / 4)
         let db = withBias ? Tensor(empty: [weightShape[0]]) : nil
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
-            (DNNL_ARG_SRC, src, raw(x)), (DNNL_ARG_DIFF_DST, dst, raw(dy)),
+            (DNNL_ARG_SRC, d.src, raw(x)), (DNNL_ARG_DIFF_DST, d.dst, raw(dy)),
             (DNNL_ARG_DIFF_WEIGHTS, wanted, blocked.map(raw) ?? raw(dw)),
         ]
         if let db { args.append((DNNL_ARG_DIFF_BIAS, biasMD, raw(db))) }
