@@ -1,22 +1,10 @@
 import XCTest
 @testable import ResNetEngine
 
-/// The attribute structs that replace the convolution's and batch norm's flags: the post-op list
-/// reads back as what oneDNN fuses, and a fused [add, relu] convolution gives relu(conv + residual).
+/// The attribute structs that replace the convolution's and batch norm's flags: each post-op list
+/// the CPU backend fuses gives the unfused arithmetic, [add, relu] relu(conv + residual).
 final class OpAttributesTests: XCTestCase {
     let g = WindowGeometry(inputH: 5, inputW: 4, kernelH: 3, kernelW: 3, stride: (1, 1), padding: .same)
-
-    func testPostOpsReadBackAsResidualAndReLU() {
-        let r = Tensor(zeros: [1])
-        let none = ConvolutionAttributes(geometry: g).residualAndReLU
-        XCTAssertTrue(none.residual == nil && !none.relu)
-        let relu = ConvolutionAttributes(geometry: g, postOps: [.relu]).residualAndReLU
-        XCTAssertTrue(relu.residual == nil && relu.relu)
-        let add = ConvolutionAttributes(geometry: g, postOps: [.add(r)]).residualAndReLU
-        XCTAssertTrue(add.residual === r && !add.relu)
-        let both = ConvolutionAttributes(geometry: g, postOps: [.add(r), .relu]).residualAndReLU
-        XCTAssertTrue(both.residual === r && both.relu)
-    }
 
     func testFusedAddAndReLUPostOpsEqualTheUnfusedArithmetic() {
         let x = randomTensor([2, 5, 4, 3], seed: 1), w = randomTensor([6, 3, 3, 3], seed: 2), b = randomTensor([6], seed: 3)
@@ -30,6 +18,31 @@ final class OpAttributesTests: XCTestCase {
             assertClose(fused.toArray().map(Double.init), expected, tolerance: 1e-5, "conv + residual + relu, \(propagation)")
             XCTAssertTrue(fused.toArray().contains(0) && fused.toArray().contains { $0 > 0 })
         }
+    }
+
+    /// The CPU backend builds oneDNN's post-ops from the list, in order, and each list gets a
+    /// primitive of its own: every supported list equals the unfused arithmetic, on oneDNN's kernels
+    /// (training) and on Winograd's (inference, a 3x3 stride-1 shape of 256 tiles).
+    func testEachSupportedPostOpListEqualsTheUnfusedArithmeticWithAPrimitiveOfItsOwn() {
+        let g = WindowGeometry(inputH: 16, inputW: 16, kernelH: 3, kernelW: 3, stride: (1, 1), padding: .symmetric(1))
+        let x = randomTensor([4, 16, 16, 16], seed: 11), w = randomTensor([16, 16, 3, 3], seed: 12, std: 0.2), b = randomTensor([16], seed: 13)
+        let r = randomTensor([4, 16, 16, 16], seed: 14)
+        let backend = EngineContext.current.cpu
+        backend.cache.removeAll()
+        for propagation in [Propagation.training, .inference] {
+            let plain = backend.convolution(x, weight: w, bias: b, attributes: ConvolutionAttributes(geometry: g, propagation: propagation)).toArray()
+            let added = zip(plain, r.toArray()).map { $0 + $1 }
+            let lists: [(name: String, ops: [PostOp], expected: [Float])] = [
+                ("[]", [], plain), ("[add]", [.add(r)], added), ("[relu]", [.relu], plain.map { max($0, 0) }),
+                ("[add, relu]", [.add(r), .relu], added.map { max($0, 0) }),
+            ]
+            for (name, ops, expected) in lists {
+                let y = backend.convolution(x, weight: w, bias: b, attributes: ConvolutionAttributes(geometry: g, postOps: ops, propagation: propagation))
+                assertClose(y.toArray().map(Double.init), expected.map(Double.init), tolerance: 1e-4, "\(name), \(propagation)")
+            }
+        }
+        let training = backend.cache.implementations.map { $0.key }.filter { $0.op == .convolution && $0.attributes.contains("t1") }
+        XCTAssertEqual(Set(training.map(\.attributes)).count, 4, "one primitive per post-op list: \(training)")
     }
 
     func testBatchNormAttributesMatchTheFlagForm() {

@@ -23,20 +23,4 @@ public struct ConvolutionAttributes {
     public init(geometry: WindowGeometry, postOps: [PostOp] = [], propagation: Propagation = .inference) {
         (self.geometry, self.postOps, self.propagation) = (geometry, postOps, propagation)
     }
-
-    /// The post-ops a backend with oneDNN's convolution fusions takes: at most one add, then at most
-    /// one ReLU. Traps on any other list.
-    public var residualAndReLU: (residual: Tensor?, relu: Bool) {
-        switch postOps.count {
-        case 0: return (nil, false)
-        case 1:
-            if case .add(let r) = postOps[0] { return (r, false) }
-            return (nil, true)
-        default:
-            guard postOps.count == 2, case .add(let r) = postOps[0], case .relu = postOps[1] else {
-                preconditionFailure("convolution post-ops must be [add], [relu] or [add, relu], got \(postOps)")
-            }
-            return (r, true)
-        }
-    }
 }

@@ -77,20 +77,13 @@ extension CPUBackend {
         }
     }
 
-    private func convolutionPrimitive(_ d: ConvDescs, geometry g: WindowGeometry, bias: Bool,
-                                      residual: Bool, relu: Bool, training: Bool) -> Primitive {
+    private func convolutionPrimitive(_ d: ConvDescs, geometry g: WindowGeometry, bias: Bool, postOps: FusedPostOps, training: Bool) -> Primitive {
         let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([d.wShape[0]], dnnl_x) : nil
         let key = PrimitiveKey(.convolution, [d.xShape, d.wShape], layout: d.layout, geometry: g,
-                               ["b\(bias ? 1 : 0)", "r\(residual ? 1 : 0)", "relu\(relu ? 1 : 0)", "t\(training ? 1 : 0)"])
+                               ["b\(bias ? 1 : 0)", postOps.keyName, "t\(training ? 1 : 0)"])
         return cache.get(key) {
-            var po: dnnl_post_ops_t?
-            dnnlCheck(dnnl_post_ops_create(&po), "post-ops create")
+            let po = postOps.dnnlPostOps(dst: d.dst)
             defer { dnnl_post_ops_destroy(po) }
-            if residual {
-                var r = d.dst
-                dnnlCheck(dnnl_post_ops_append_binary(po, dnnl_binary_add, &r), "residual post-op")
-            }
-            if relu { dnnlCheck(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_relu, 0, 0), "relu post-op") }
             let prop = training ? dnnl_forward_training : dnnl_forward_inference
             return makePrimitive("convolution", { self.initConv(&$0, prop: prop, src: d.src, weights: d.weights, bias: biasMD, dst: d.dst, g) },
                                  empty: dnnl_convolution_desc_t(), postOps: po)
@@ -98,20 +91,20 @@ extension CPUBackend {
     }
 
     public func convolution(_ x: Tensor, weight: Tensor, bias: Tensor?, attributes: ConvolutionAttributes) -> Tensor {
-        let g = attributes.geometry, (added, relu) = attributes.residualAndReLU, training = attributes.propagation == .training
-        requireFloat32("convolution", x, weight, bias, added)
+        let g = attributes.geometry, training = attributes.propagation == .training
+        requireFloat32("convolution", x, weight, bias)
         let layout = convLayout(x.shape, weight.shape, g)
         let d = convDescs(x.shape, weight.shape, g, layout: layout)
-        if let added { precondition(added.shape == d.dstShape, "residual \(added.shape) does not match convolution output \(d.dstShape)") }
+        let postOps = FusedPostOps(attributes.postOps, outputShape: d.dstShape).conformed { conform($0, to: layout) }
         let x = conform(x, to: layout)
-        let residual = added.map { conform($0, to: layout) }
         // Winograd's transform and products assume every input channel meets every filter.
         if !training && d.groups == 1 && options.winograd && Winograd.applies(x.shape, weight.shape, g, layout: layout) {
             let u = weightCache.cached(weight, key: Data("winograd F(2x2,3x3)".utf8), make: Winograd.transformWeights)
-            return Winograd.convolution(x, transformed: u, outputChannels: weight.shape[0], bias: bias, residual: residual, relu: relu,
-                                        profiler: profiler)
+            let epilogue = postOps.winogradEpilogue
+            return Winograd.convolution(x, transformed: u, outputChannels: weight.shape[0], bias: bias, residual: epilogue.residual,
+                                        relu: epilogue.relu, profiler: profiler)
         }
-        let prim = convolutionPrimitive(d, geometry: g, bias: bias != nil, residual: residual != nil, relu: relu, training: training)
+        let prim = convolutionPrimitive(d, geometry: g, bias: bias != nil, postOps: postOps, training: training)
         let wanted = prim.desc(dnnl_query_weights_md), plain = plainWeightDesc(weight.shape, groups: d.groups)
         // Inference keeps its weights reordered between calls; training's change every step.
         let (wPtr, keep): (UnsafeMutableRawPointer, Storage?)
@@ -126,9 +119,9 @@ extension CPUBackend {
             (DNNL_ARG_SRC, d.src, raw(x)), (DNNL_ARG_WEIGHTS, wanted, wPtr), (DNNL_ARG_DST, d.dst, raw(y)),
         ]
         if let bias { args.append((DNNL_ARG_BIAS, memoryDesc([bias.count], dnnl_x), raw(bias))) }
-        if let residual { args.append((DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE | DNNL_ARG_SRC_1, d.dst, raw(residual))) }
+        args += postOps.arguments(dst: d.dst)
         prim.execute(args)
-        withExtendedLifetime(keep) {}
+        withExtendedLifetime((keep, postOps)) {}
         return y
     }
 
@@ -190,5 +183,83 @@ extension CPUBackend {
         prim.execute(args)
         if let blocked { withExtendedLifetime(blocked) { reorder(from: wanted, raw(blocked), to: plain, raw(dw)) } }
         return (dw, db)
+    }
+}
+
+/// A convolution's post-ops as the CPU kernels fuse them: `ConvolutionAttributes.postOps`, checked
+/// once per call, and turned into oneDNN's post-op list and arguments in the list's own order.
+struct FusedPostOps {
+    /// The lists the CPU convolutions fuse, by their ops' names: the end of a v1 residual unit and
+    /// its parts. oneDNN takes any order, but Winograd's output transform applies only these.
+    static let supported: Set<[String]> = [[], ["add"], ["relu"], ["add", "relu"]]
+
+    let ops: [PostOp]
+    /// The ops' names in order ("add", "relu").
+    let names: [String]
+
+    /// Traps on a list the kernels do not fuse, and on an added tensor that is not a float32 of the output's shape.
+    init(_ ops: [PostOp], outputShape: [Int]) {
+        let names = ops.map(Self.name)
+        precondition(Self.supported.contains(names), "the CPU convolution fuses the post-ops "
+            + Self.supported.map { "[\($0.joined(separator: ", "))]" }.sorted().joined(separator: ", ") + ", got [\(names.joined(separator: ", "))]")
+        for case .add(let t) in ops {
+            requireFloat32("convolution post-op add", t)
+            precondition(t.shape == outputShape, "residual \(t.shape) does not match convolution output \(outputShape)")
+        }
+        (self.ops, self.names) = (ops, names)
+    }
+
+    private init(checked ops: [PostOp], names: [String]) { (self.ops, self.names) = (ops, names) }
+
+    private static func name(_ op: PostOp) -> String {
+        switch op {
+        case .add: return "add"
+        case .relu: return "relu"
+        }
+    }
+
+    /// The same list with each added tensor replaced by `f`'s (its copy in the convolution's layout).
+    func conformed(_ f: (Tensor) -> Tensor) -> FusedPostOps {
+        FusedPostOps(checked: ops.map { op -> PostOp in
+            guard case .add(let t) = op else { return op }
+            return .add(f(t))
+        }, names: names)
+    }
+
+    /// The list as primitive keys name it: two lists with other ops or another order make other primitives.
+    var keyName: String { "post[\(names.joined(separator: ","))]" }
+
+    /// The list as Winograd's output transform applies it after the bias: the added tensor, if any,
+    /// then ReLU or not. Every supported list has this form.
+    var winogradEpilogue: (residual: Tensor?, relu: Bool) {
+        var residual: Tensor?
+        for case .add(let t) in ops { residual = t }
+        return (residual, names.last == "relu")
+    }
+
+    /// oneDNN's post-op list, op by op in order; each add takes a tensor described like the output
+    /// (`dst`). The caller destroys it.
+    func dnnlPostOps(dst: dnnl_memory_desc_t) -> dnnl_post_ops_t? {
+        var po: dnnl_post_ops_t?
+        dnnlCheck(dnnl_post_ops_create(&po), "post-ops create")
+        for op in ops {
+            switch op {
+            case .add:
+                var r = dst
+                dnnlCheck(dnnl_post_ops_append_binary(po, dnnl_binary_add, &r), "add post-op")
+            case .relu:
+                dnnlCheck(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_relu, 0, 0), "relu post-op")
+            }
+        }
+        return po
+    }
+
+    /// Each added tensor as the execution argument of its post-op, numbered by its place in the list
+    /// (oneDNN's DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1).
+    func arguments(dst: dnnl_memory_desc_t) -> [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] {
+        ops.enumerated().compactMap { index, op in
+            guard case .add(let t) = op else { return nil }
+            return (DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE * Int32(index + 1) | DNNL_ARG_SRC_1, dst, raw(t))
+        }
     }
 }
