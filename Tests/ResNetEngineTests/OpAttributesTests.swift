@@ -45,6 +45,26 @@ final class OpAttributesTests: XCTestCase {
         XCTAssertEqual(Set(training.map(\.attributes)).count, 4, "one primitive per post-op list: \(training)")
     }
 
+    /// The autodiff ops pass the backend's optional gradients on as they are: a bias or scale
+    /// gradient comes back exactly when there is a bias or scale, for each statistics kind.
+    func testOptionalGradientsComeBackExactlyForOptionalInputs() {
+        let backend = Backend.current
+        let x = randomTensor([2, 5, 4, 3], seed: 21), dy = randomTensor([2, 5, 4, 6], seed: 22)
+        for withBias in [false, true] {
+            let (_, db) = backend.convolutionBackwardWeights(dy, input: x, geometry: g, weightShape: [6, 3, 3, 3], withBias: withBias)
+            XCTAssertEqual(db != nil, withBias)
+        }
+        let bx = randomTensor([2, 3, 3, 4], seed: 23), bdy = randomTensor([2, 3, 3, 4], seed: 24)
+        for scale in [nil, randomTensor([4], seed: 25)] {
+            let f = backend.batchNormTraining(bx, scale: scale, shift: Tensor(zeros: [4]), attributes: BatchNormAttributes(epsilon: 1e-3))
+            for statistics in [NormalizationStatistics.batch, .running] {
+                let (_, dscale, _) = backend.batchNormBackward(bdy, input: bx, scale: scale, mean: f.mean, variance: f.variance,
+                                                               attributes: BatchNormAttributes(epsilon: 1e-3), workspace: nil, statistics: statistics)
+                XCTAssertEqual(dscale != nil, scale != nil, "\(statistics)")
+            }
+        }
+    }
+
     func testBatchNormAttributesMatchTheFlagForm() {
         let x = randomTensor([2, 3, 3, 4], seed: 5), scale = randomTensor([4], seed: 6), shift = randomTensor([4], seed: 7)
         let backend = Backend.current

@@ -92,7 +92,6 @@ extension CPUBackend {
             }, empty: dnnl_batch_normalization_desc_t(), hint: hint)
         }
         let dx = emptyActivation(x.shape, layout), dshift = Tensor(empty: [c])
-        let dscale = scale == nil ? nil : Tensor(empty: [c])
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = [
             (DNNL_ARG_SRC, md, raw(x)), (DNNL_ARG_DIFF_DST, md, raw(dy)), (DNNL_ARG_MEAN, cmd, raw(mean)),
             (DNNL_ARG_VARIANCE, cmd, raw(variance)), (DNNL_ARG_DIFF_SRC, md, raw(dx)), (DNNL_ARG_DIFF_SHIFT, cmd, raw(dshift)),
@@ -103,9 +102,12 @@ extension CPUBackend {
         // does not hand the shift to backward, so a zero vector stands in for it.
         let shiftPlaceholder = Tensor(zeros: [c])
         args.append((DNNL_ARG_SHIFT, cmd, raw(shiftPlaceholder)))
-        if let scale, let dscale {
-            args.append((DNNL_ARG_SCALE, cmd, raw(scale)))
-            args.append((DNNL_ARG_DIFF_SCALE, cmd, raw(dscale)))
+        // The scale's gradient exists exactly when the scale does: made here, with its arguments.
+        var dscale: Tensor?
+        if let scale {
+            let d = Tensor(empty: [c])
+            args += [(DNNL_ARG_SCALE, cmd, raw(scale)), (DNNL_ARG_DIFF_SCALE, cmd, raw(d))]
+            dscale = d
         }
         if relu {
             guard let workspace else { preconditionFailure("fused batch norm + ReLU backward needs its forward workspace") }
@@ -126,7 +128,7 @@ extension CPUBackend {
         let variances = variance.storage.pointer, gammas = scale?.storage.pointer
         let inv = (0..<c).map { j in 1 / (variances[j] + epsilon).squareRoot() }
         let factor = (0..<c).map { j in (gammas?[j] ?? 1) * inv[j] }
-        let dx = Tensor(empty: x.shape), dshift = Tensor(zeros: [c]), dscale = scale == nil ? nil : Tensor(zeros: [c])
+        let dx = Tensor(empty: x.shape), dshift = Tensor(zeros: [c]), dscale = scale.map { _ in Tensor(zeros: [c]) }
         let out = dx.storage.pointer, m = mean.storage.pointer
         let ds = dshift.storage.pointer, dg = dscale?.storage.pointer
         dy.withHostValues { g in x.withHostValues { xs in

@@ -27,7 +27,7 @@ public func batchNorm(_ x: Tensor, scale: Tensor?, shift: Tensor, statistics: Ba
         return record("batchNorm", roles: inputs, y) { dy in
             let (dx, dscale, dshift) = backend.batchNormBackward(dy, input: xs, scale: scaleSaved, mean: mean, variance: variance,
                                                                 attributes: attributes, workspace: workspace, statistics: .batch)
-            return BatchNormInput.gradients(dx, dshift, scaleSaved != nil ? dscale : nil)
+            return BatchNormInput.gradients(dx, dshift, dscale)
         }
     }
     let (mean, variance) = (statistics.mean.detached(), statistics.variance.detached())
@@ -37,7 +37,7 @@ public func batchNorm(_ x: Tensor, scale: Tensor?, shift: Tensor, statistics: Ba
     let y = record("batchNorm(frozen)", roles: inputs, normalized) { dy in
         let (dx, dscale, dshift) = backend.batchNormBackward(dy, input: xs, scale: scaleSaved, mean: mean, variance: variance,
                                                             attributes: BatchNormAttributes(epsilon: epsilon), workspace: nil, statistics: .running)
-        return BatchNormInput.gradients(dx, dshift, scaleSaved != nil ? dscale : nil)
+        return BatchNormInput.gradients(dx, dshift, dscale)
     }
     return relu ? ResNetEngine.relu(y) : y
 }

@@ -25,7 +25,7 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: I
         var grads = InputGradients<ConvolutionInput>()
         grads[.input] = dx
         grads[.weight] = dw
-        grads[.bias] = hasBias ? db : nil
+        grads[.bias] = db   // nil exactly when there is no bias: the backend returns one when asked
         grads[.residual] = hasResidual ? d : nil
         return grads
     }

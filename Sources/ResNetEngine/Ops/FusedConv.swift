@@ -114,7 +114,7 @@ private struct SavedBatchNorm {
         let (dx, dscale, dshift) = Backend.current.batchNormBackward(dy, input: input, scale: scale, mean: mean, variance: variance,
                                                                     attributes: attributes, workspace: workspace, statistics: .batch)
         grads[.shift(link)] = dshift
-        grads[.scale(link)] = scale != nil ? dscale : nil
+        grads[.scale(link)] = dscale   // nil exactly when there is no scale
         return dx
     }
 }
