@@ -114,4 +114,88 @@ final class WeightEMATests: TrainerTestCase {
         XCTAssertEqual(try run.loadInfo().emaFile, "ema-epoch2.safetensors")
         XCTAssertFalse(try listing(run).contains("ema-epoch1.safetensors"), "the earlier epoch's average is cleaned up")
     }
+
+    /// The inode behind a name of the run directory.
+    private func inode(_ url: URL) throws -> Int? {
+        try FileManager.default.attributesOfItem(atPath: url.path)[.systemFileNumber] as? Int
+    }
+
+    /// A one-epoch run with `--ema`, committed (its first epoch is the best so far).
+    private func emaRun() throws -> (dir: String, run: RunDirectory) {
+        var s = settings(data: try makeDataset("data"), epochs: 1)
+        s.ema = 0.5
+        let dir = path("run")
+        try Trainer.start(s, runDirectory: dir, say: { _ in }).fit()
+        return (dir, RunDirectory(dir))
+    }
+
+    /// Sets `bestMetric` in the JSON: -1 makes the next epoch improve on val_acc, 2 (an accuracy no
+    /// epoch reaches) keeps it from improving.
+    private func setBestMetric(_ run: RunDirectory, _ value: Double) throws {
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: run.info)) as! [String: Any]
+        json["bestMetric"] = value
+        try JSONSerialization.data(withJSONObject: json).write(to: run.info)
+    }
+
+    /// An improving epoch writes the average once: the best file is a second name of the EMA file
+    /// (one inode, as is best.safetensors). An epoch that does not improve removes the old EMA
+    /// name; the best file keeps the bytes, still the committed best.
+    func testTheBestFileOfAnEMARunIsTheEMAFileUnderASecondName() throws {
+        let (dir, run) = try emaRun()
+        var info = try run.loadInfo()
+        XCTAssertEqual(info.bestFile, "best-epoch1.safetensors")
+        XCTAssertEqual(info.emaFile, "ema-epoch1.safetensors")
+        let ema1 = try inode(run.file("ema-epoch1.safetensors"))
+        XCTAssertNotNil(ema1)
+        XCTAssertEqual(try inode(run.file("best-epoch1.safetensors")), ema1, "best-epoch1 is the EMA file, not a second write")
+        XCTAssertEqual(try inode(run.best), ema1)
+        let best = try run.loadCommitted(.best).tensors, ema = try run.loadCommitted(.ema).tensors
+        XCTAssertEqual(best["fc.weight"]!.toArray(), ema["fc.weight"]!.toArray())
+
+        try setBestMetric(run, 2)
+        try Trainer.resume(runDirectory: dir, epochs: 2, say: { _ in }).fit()
+        info = try run.loadInfo()
+        XCTAssertEqual(info.bestEpoch, 1)
+        XCTAssertEqual(info.emaFile, "ema-epoch2.safetensors")
+        XCTAssertFalse(try listing(run).contains("ema-epoch1.safetensors"), "the earlier average's EMA name is cleaned up")
+        XCTAssertEqual(try inode(run.file("best-epoch1.safetensors")), ema1, "the best file keeps the epoch-1 average")
+        XCTAssertNotEqual(try inode(run.file("ema-epoch2.safetensors")), ema1)
+        XCTAssertEqual(try run.loadCommitted(.best).tensors["fc.weight"]!.toArray(), ema["fc.weight"]!.toArray())
+        XCTAssertNoThrow(try Predictor(checkpoint: run.best.path))
+    }
+
+    /// A kill can land between any two steps of an improving EMA save (weights, optimizer state,
+    /// the EMA file, the best name linked to it, the JSON): each is made to fail in turn, twice,
+    /// and after each the last commit is whole and its best and EMA files both load; then the run
+    /// resumes and commits the pair again.
+    func testAKillAtAnyPointOfAnEMASaveKeepsBestAndEMA() throws {
+        let (dir, run) = try emaRun()
+        try setBestMetric(run, -1)   // any val_acc beats it, so epoch 2 links a best file
+        let points = [run.file("checkpoint-epoch2.safetensors"), run.file("optimizer-epoch2.safetensors"),
+                      run.file("ema-epoch2.safetensors"), run.file("best-epoch2.safetensors"), run.info]
+        for point in points {
+            for _ in 0..<2 {
+                let committed = try snapshot(run)
+                let blocker = try block(point)
+                try Data(repeating: 7, count: 99).write(to: AtomicFile.temporaryURL(for: point, pid: deadPID()))
+                XCTAssertThrowsError(try Trainer.resume(runDirectory: dir, epochs: 2, say: { _ in }).fit()) { error in
+                    XCTAssertTrue("\(error)".contains(point.lastPathComponent), "\(point.lastPathComponent): \(error)")
+                }
+                try FileManager.default.removeItem(at: blocker)
+                XCTAssertEqual(try snapshot(run), committed, "\(point.lastPathComponent)")
+                XCTAssertEqual(try run.loadInfo().epoch, 1)
+                XCTAssertNoThrow(try run.loadCommitted(.best), "\(point.lastPathComponent)")
+                XCTAssertNoThrow(try run.loadCommitted(.ema), "\(point.lastPathComponent)")
+                XCTAssertTrue(try Predictor(checkpoint: dir).usesEMA)
+            }
+        }
+        try Trainer.resume(runDirectory: dir, epochs: 2, say: { _ in }).fit()
+        let info = try run.loadInfo()
+        XCTAssertEqual(info.bestEpoch, 2)
+        XCTAssertEqual(try inode(run.file("best-epoch2.safetensors")), try inode(run.file("ema-epoch2.safetensors")))
+        XCTAssertNoThrow(try run.loadCommitted(.best))
+        XCTAssertNoThrow(try run.loadCommitted(.ema))
+        let names = try listing(run)
+        XCTAssertFalse(names.contains { $0.contains(".tmp-") }, "no temporaries are left: \(names)")
+    }
 }

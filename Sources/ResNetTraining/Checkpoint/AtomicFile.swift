@@ -114,7 +114,7 @@ public enum AtomicFile {
 
     /// fsync on the directory makes the rename durable. Filesystems that cannot sync a directory
     /// (EINVAL, ENOTSUP) are tolerated: the data itself has already been synced.
-    private static func syncDirectory(_ path: String) throws {
+    static func syncDirectory(_ path: String) throws {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw AtomicFileError(operation: "open directory", path: path, code: errno) }
         defer { _ = close(fd) }

@@ -11,6 +11,8 @@ import Glibc
 /// each written atomically (`AtomicFile`); then `checkpoint.json`, which names them, replaces the
 /// old one in one rename: that rename is the commit. Only after it are the files no committed JSON
 /// names deleted. Whatever fails, and however often, the last committed state stays whole.
+/// With `--ema` the best weights are the average, so an improving epoch's `best-epochN` is a hard
+/// link to its new `ema-epochN` (the same bytes, written once), made before the JSON names both.
 /// `checkpoint.safetensors` and `best.safetensors` are hard links to the committed files, kept for
 /// tools that expect fixed names (so a tool that rewrites one in place changes the committed file
 /// too); readers here always go through the JSON and check each tensor file's recorded epoch
@@ -190,6 +192,15 @@ public struct RunDirectory: Sendable {
 
     // MARK: Committing
 
+    /// The weights a commit records as the best epoch's.
+    public enum BestWeights {
+        /// Tensors of their own, written to the best file.
+        case tensors([String: Tensor])
+        /// The moving average this commit writes (`--ema`, where validation measures it): the best
+        /// file is a second name of the EMA file, so the same bytes are not written twice.
+        case ema
+    }
+
     /// Writes the tensor files of `info.epoch` under new names, then commits them by writing the
     /// JSON, then removes what the new JSON does not name. `best`: the weights to commit as the
     /// best epoch (`info.bestEpoch` must be `info.epoch`). Returns the committed description (with
@@ -198,7 +209,7 @@ public struct RunDirectory: Sendable {
     /// weights of `--ema`, written under their own per-epoch name and committed by the same JSON.
     @discardableResult
     public func commit(_ newInfo: CheckpointInfo, after base: Int, model: [String: Tensor], optimizer: [String: Tensor],
-                       best: [String: Tensor]?, ema: [String: Tensor]? = nil) throws -> (info: CheckpointInfo, warnings: [String]) {
+                       best: BestWeights?, ema: [String: Tensor]? = nil) throws -> (info: CheckpointInfo, warnings: [String]) {
         var info = newInfo
         let epoch = info.epoch
         // Compare and swap: a writer whose state is older than the directory's (another process
@@ -211,8 +222,9 @@ public struct RunDirectory: Sendable {
         info.weightsFile = Self.epochFileName(.weights, epoch: epoch)
         info.optimizerStateFile = Self.epochFileName(.optimizer, epoch: epoch)
         info.emaFile = ema == nil ? nil : Self.epochFileName(.ema, epoch: epoch)
-        if best != nil {
+        if let best {
             precondition(info.bestEpoch == epoch, "the best weights are committed with the epoch that made them")
+            if case .ema = best { precondition(ema != nil, "the best weights are the EMA's, but this commit has none") }
             info.bestFile = Self.epochFileName(.best, epoch: epoch)
         }
         // Never overwrite what the committed JSON names (a save of an epoch that is already committed).
@@ -231,7 +243,17 @@ public struct RunDirectory: Sendable {
         try SafeTensors.write(model, metadata: meta, to: file(info.weightsFileName))
         try SafeTensors.write(optimizer, metadata: meta, to: file(info.optimizerStateFile))
         if let ema, let name = info.emaFile { try SafeTensors.write(ema, metadata: meta, to: file(name)) }
-        if let best, let name = info.bestFileName { try SafeTensors.write(best, metadata: meta, to: file(name)) }
+        switch (best, info.bestFileName, info.emaFile) {
+        case let (.tensors(tensors)?, name?, _):
+            try SafeTensors.write(tensors, metadata: meta, to: file(name))
+        case let (.ema?, name?, emaName?):
+            // A new name of the EMA file just written (its recorded epoch is the best epoch too); made
+            // durable before the JSON that names it.
+            try link(name, to: emaName)
+            try AtomicFile.syncDirectory(url.path)
+        default:
+            break
+        }
         try AtomicFile.write(description, to: self.info)   // the commit
         let warnings = refreshFixedNames(info)
         removeUncommitted(keeping: info)
@@ -251,10 +273,10 @@ public struct RunDirectory: Sendable {
         return warnings
     }
 
-    /// Points the fixed name at `name` in one rename (a hard link, or a copy where the
-    /// filesystem has no hard links).
-    private func link(_ fixed: String, to name: String) throws {
-        let target = file(fixed), source = file(name)
+    /// Points `name` at the file `existing` names, replacing whatever `name` was in one rename (a
+    /// hard link, or a copy where the filesystem has no hard links).
+    private func link(_ name: String, to existing: String) throws {
+        let target = file(name), source = file(existing)
         let temporary = AtomicFile.temporaryURL(for: target)
         _ = unlink(temporary.path)
         if Glibc.link(source.path, temporary.path) != 0 {

@@ -396,9 +396,11 @@ public final class Trainer {
         }
         next.plateau = plateau?.state
         next.learningRate = learningRate(epoch: epoch + 1, batch: 0)
-        // The best file holds the weights that earned the metric: the EMA when it is on.
+        // The best file holds the weights that earned the metric: the EMA when it is on, committed
+        // once as the EMA file under both names.
+        let best: RunDirectory.BestWeights? = improved ? (ema == nil ? RunDirectory.BestWeights.tensors(model.stateDict()) : .ema) : nil
         let committed = try run.commit(next, after: info.epoch, model: model.stateDict(), optimizer: optimizer.state,
-                                       best: improved ? evaluatedModel.stateDict() : nil, ema: ema?.state)
+                                       best: best, ema: ema?.state)
         info = committed.info
         for warning in committed.warnings { say("warning: \(warning)") }
         if improved {
