@@ -93,7 +93,8 @@ public struct ImagePipeline: Sendable {
         try randAugment.validate()
         try colorJitter.validate()
         if randomCropPadding != 0 {
-            // Against the output of the steps when it is known, else against the largest side.
+            // The one check of --random-crop (training settings and `data` run it through here):
+            // against the output of the steps when it is known, else against the largest side.
             let side = outputSize(input: nil).map { min($0.height, $0.width) } ?? Self.maxSide
             guard randomCropPadding >= 0, randomCropPadding <= side / 2 else {
                 throw DataError.invalidArgument("--random-crop must be between 0 and \(side / 2) (half the \(side)-pixel image side), got \(randomCropPadding)")

@@ -182,13 +182,6 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         if let clipGradNorm, !(clipGradNorm.isFinite && clipGradNorm > 0 && clipGradNorm <= 1e6) {
             throw bad("--clip-grad-norm must be a finite norm in (0, 1e6] (got \(clipGradNorm))")
         }
-        if let randomCrop {
-            // Half the image side; without --image-size the loader checks against the data's own size.
-            let limit = (imageSize ?? ImagePipeline.maxSide) / 2
-            guard (0...limit).contains(randomCrop) else {
-                throw bad("--random-crop must be between 0 and \(limit) (half the \(imageSize.map { "--image-size \($0)" } ?? "largest image") side) (got \(randomCrop))")
-            }
-        }
         if let randAugment, randAugment.count != 2 { throw bad("--randaugment takes two numbers N,M (got \(randAugment))") }
         if let colorJitter, !(1...4).contains(colorJitter.count) {
             throw bad("--color-jitter takes one to four numbers B[,C[,S[,H]]] (got \(colorJitter))")
@@ -198,8 +191,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
             try batchMixing.validate()
             // The augmentation and preprocessing as the loader will run them: a NaN would flow into
             // every pixel and keep the loss finite, so the divergence guard would never fire.
-            // Without --image-size, a side that admits the (already checked) random crop.
-            let side = imageSize ?? max(32, 2 * (randomCrop ?? 0))
+            // Without --image-size the side is the data's, unknown here: the largest one bounds
+            // --random-crop now, and the loader checks it again against the data's own.
+            let side = imageSize ?? ImagePipeline.maxSide
             try pipeline(Preprocessing(height: side, width: side, channels: channels ?? mean?.count ?? 3, rescale: rescale, mean: mean, std: std,
                                        resizeFilter: resizeFilter), training: true).validate()
         } catch let error as DataError {
