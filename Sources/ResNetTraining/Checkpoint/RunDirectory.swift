@@ -146,9 +146,16 @@ public struct RunDirectory: Sendable {
     /// Reads `checkpoint.json` and the committed tensors of `role` together. A writer that
     /// commits and cleans up between the two reads is met by reading the new JSON once more.
     public func loadCommitted(_ role: Role) throws -> (info: CheckpointInfo, tensors: [String: Tensor], file: URL) {
+        try loadCommitted { _ in role }
+    }
+
+    /// As `loadCommitted(_:)`, with the role chosen from the JSON it reads (e.g. the EMA when the
+    /// run has one): the choice and the file come from one read, never from two commits.
+    public func loadCommitted(choosing choose: (CheckpointInfo) -> Role) throws -> (info: CheckpointInfo, tensors: [String: Tensor], file: URL) {
         var attempt = 0
         while true {
             let info = try loadInfo()
+            let role = choose(info)
             do {
                 let tensors = try loadTensors(role, info: info)
                 return (info, tensors, committedFile(role, info: info)!)

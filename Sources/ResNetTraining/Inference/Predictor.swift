@@ -18,13 +18,14 @@ public final class Predictor {
     public init(checkpoint path: String, rawWeights: Bool = false) throws {
         let tensors: [String: Tensor]
         switch try RunDirectory.resolve(path) {
-        case .committed(let run, var role):
+        case .committed(let run, let role):
             // A run directory means its best answer; a file named explicitly is read as named.
             var isDirectory: ObjCBool = false
-            if role == .weights, !rawWeights, FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue,
-               (try run.loadInfo()).emaFile != nil { role = .ema }
-            // The JSON and the tensor file it names, checked against each other.
-            (info, tensors, weightsFile) = try run.loadCommitted(role)
+            let preferEMA = role == .weights && !rawWeights && FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+                && isDirectory.boolValue
+            // The JSON and the tensor file it names, checked against each other; one read of the
+            // JSON both says whether there is an EMA and names its file.
+            (info, tensors, weightsFile) = try run.loadCommitted { info in preferEMA && info.emaFile != nil ? .ema : role }
         case .file(let file):
             throw TrainingError.checkpoint("no \(RunDirectory.infoFile) beside \(file.path): the model configuration and class names are unknown")
         }
