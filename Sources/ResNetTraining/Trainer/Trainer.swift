@@ -220,11 +220,12 @@ public final class Trainer {
             + "\(settings.optimizer) lr \(settings.resolvedLearningRate)\(settings.headLR.map { " (head \($0))" } ?? ""), run directory \(run.url.path)")
         if let ema { say("validation and test use the exponential moving average of the weights (--ema \(ema.decay)), checkpointed as ema-epochN.safetensors") }
         var epoch = info.epoch
-        // A budget is spent deciding the length once, after the first epoch; a resumed run has decided.
-        let budget = info.timeBudgetEpochs == nil && epoch == 0 ? settings.timeBudget.map(TimeBudget.init(minutes:)) : nil
+        // Only a run's first epoch is timed, and the budget is spent on it: its commit records the
+        // decision (timeBudgetEpochs), so a resumed run, which always has a committed epoch, keeps it.
+        var budget = epoch == 0 ? settings.timeBudget.map(TimeBudget.init(minutes:)) : nil
         while epoch < settings.epochs && !info.stoppedEarly {
             try checkStop(epoch: nil, batch: nil)
-            say(budget != nil && epoch == 0 ? "Epoch 1 (timed for --time-budget \(budget!.minutes) min)" : "Epoch \(epoch + 1)/\(settings.epochs)")
+            say(budget.map { "Epoch 1 (timed for --time-budget \($0.minutes) min)" } ?? "Epoch \(epoch + 1)/\(settings.epochs)")
             let started = clock()
             var validationSeconds = 0.0
             var row = try trainEpoch(epoch, classes: classes, topK: topK)
@@ -242,7 +243,10 @@ public final class Trainer {
                 say(String(format: "  validation\(evaluatedWeights): loss %.4f - acc %.4f - top%d %.4f", m.loss ?? .nan, m.accuracy, topK, m.topKAccuracy))
             }
             row["epoch"] = Double(epoch + 1)
-            if let budget, epoch == 0 { try decideEpochs(budget, epochSeconds: clock() - started, validationSeconds: validationSeconds) }
+            if let spent = budget {
+                try decideEpochs(spent, epochSeconds: clock() - started, validationSeconds: validationSeconds)
+                budget = nil
+            }
             try endEpoch(epoch, row: row, csv: csv)
             epoch += 1
         }
