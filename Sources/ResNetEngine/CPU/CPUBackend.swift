@@ -7,6 +7,8 @@ import Foundation
 /// threads at once; one backend serves one thread at a time.
 public final class CPUBackend: ComputeBackend {
     public let device = Device.cpu
+    /// Every fusion oneDNN offers, less those `EngineOptions.capabilities` masks off.
+    public var capabilities: BackendCapabilities { options.capabilities }
     let options: EngineOptions
     let dnnl: DNNLContext
     let cache = PrimitiveCache()

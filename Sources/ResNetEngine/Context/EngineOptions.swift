@@ -12,6 +12,9 @@ public struct EngineOptions: Equatable, Sendable {
         case nhwc
     }
 
+    /// The fused forms ops may use, masked with what the backend has: `[]` runs every fusion as
+    /// separate core ops on any backend (what a backend without them gets), for comparison.
+    public var capabilities: BackendCapabilities
     public var activationLayout: ActivationLayout
     /// Inputs per output value up to which training recomputes a convolution's output in backward
     /// instead of keeping it for the batch norm after it (see `EngineContext.recomputesOutput(fanIn:)`). 0 keeps
@@ -22,8 +25,10 @@ public struct EngineOptions: Equatable, Sendable {
     /// At most this many bytes of freed buffers are kept for reuse; 0 turns pooling off.
     public var poolLimitBytes: Int
 
-    public init(activationLayout: ActivationLayout = .blocked, recomputeFanIn: Int = 128, winograd: Bool = true,
+    public init(capabilities: BackendCapabilities = .all,
+                activationLayout: ActivationLayout = .blocked, recomputeFanIn: Int = 128, winograd: Bool = true,
                 poolLimitBytes: Int = EngineOptions.defaultPoolLimitBytes) {
+        self.capabilities = capabilities
         self.activationLayout = activationLayout
         self.recomputeFanIn = recomputeFanIn
         self.winograd = winograd
