@@ -1,8 +1,17 @@
 import Foundation
 
-/// Where a buffer lives. Only the CPU exists today; the tag is the seam a CUDA backend would extend.
+/// Where a buffer lives, and so which backend's kernels and host access read it: a tensor made in
+/// a context is on that context's backend's device. A CUDA backend would add its tag here.
 public enum Device: String, Sendable {
+    /// Host memory in the tensor's dtype, read by the oneDNN backend.
     case cpu
+
+    /// Bytes one element of `dtype` takes in this device's buffers.
+    func elementBytes(_ dtype: DType) -> Int {
+        switch self {
+        case .cpu: dtype.byteSize
+        }
+    }
 }
 
 /// A reference-counted, 64-byte-aligned buffer of `count` elements of `dtype`. Aligned so that
@@ -17,7 +26,7 @@ public final class Storage: @unchecked Sendable {
     /// The raw buffer, in `layout` order. Backend code that writes through it directly must follow
     /// with `markModified()`.
     private(set) var raw: UnsafeMutableRawPointer
-    /// The buffer as float32 values, for kernels (ops take float32 tensors only).
+    /// The buffer as float32 values, for CPU kernels (ops take float32 tensors only).
     var pointer: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
     /// How a 4-D activation's values are ordered in memory: NHWC, or oneDNN's channel-blocked
     /// nChw8c that its AVX2 kernels run fastest on. Private to the backend; shared by every tensor
@@ -30,7 +39,7 @@ public final class Storage: @unchecked Sendable {
     private var capacityBytes: Int
 
     /// Bytes holding the `count` elements.
-    public var byteCount: Int { count * dtype.byteSize }
+    public var byteCount: Int { count * device.elementBytes(dtype) }
 
     @inline(__always) public func markModified() { version &+= 1 }
 
@@ -47,14 +56,20 @@ public final class Storage: @unchecked Sendable {
     /// The pool the buffer came from and goes back to: the context's that was current at allocation.
     private var pool: MemoryPool
 
-    public init(count: Int, dtype: DType = .float32, device: Device = .cpu, zeroed: Bool = false) {
+    /// A buffer on `device`, by default the current context's backend's: tensors made inside
+    /// `context.run { }` belong to that context's backend.
+    public init(count: Int, dtype: DType = .float32, device: Device? = nil, zeroed: Bool = false) {
         precondition(count >= 0, "negative storage size")
+        let context = EngineContext.current
+        let device = device ?? context.backend.device
         self.count = count
         self.dtype = dtype
         self.device = device
-        pool = EngineContext.current.memory
-        let (raw, bytes) = pool.allocate(bytes: max(count, 1) * dtype.byteSize)
-        dtype.bind(raw, count: max(count, 1))
+        pool = context.memory
+        let (raw, bytes) = pool.allocate(bytes: max(count, 1) * device.elementBytes(dtype))
+        switch device {
+        case .cpu: dtype.bind(raw, count: max(count, 1))
+        }
         self.raw = raw
         capacityBytes = bytes
         if zeroed { memset(raw, 0, byteCount) }
