@@ -96,7 +96,7 @@ public protocol ComputeBackend: AnyObject {
 
 }
 
-/// The backend ops use: the current engine context's. Only the CPU one exists.
+/// The backend ops use: the current engine context's (`EngineOptions.backend` chose it).
 public enum Backend {
     public static var current: ComputeBackend { EngineContext.current.backend }
 }

@@ -56,7 +56,8 @@ public final class CPUBackend: ComputeBackend {
 @inline(__always) func raw(_ s: Storage) -> UnsafeMutableRawPointer { s.raw }
 
 extension EngineContext {
-    /// The backend as the CPU one (the only kind there is), for the CPU code's own state.
+    /// The backend as the CPU one, for the CPU code's own state (a CPU tensor's blocked layout is
+    /// converted by the current context's CPU backend).
     var cpu: CPUBackend {
         guard let cpu = backend as? CPUBackend else { preconditionFailure("the engine context's backend is not the CPU backend") }
         return cpu

@@ -5,11 +5,15 @@ import Foundation
 public enum Device: String, Sendable {
     /// Host memory in the tensor's dtype, read by the oneDNN backend.
     case cpu
+    /// Host memory holding every element as a Double, whatever the dtype: the float64 oracle
+    /// backend (`ReferenceBackend`), whose buffers no other backend can read.
+    case reference
 
     /// Bytes one element of `dtype` takes in this device's buffers.
     func elementBytes(_ dtype: DType) -> Int {
         switch self {
         case .cpu: dtype.byteSize
+        case .reference: MemoryLayout<Double>.size
         }
     }
 }
@@ -28,9 +32,9 @@ public final class Storage: @unchecked Sendable {
     private(set) var raw: UnsafeMutableRawPointer
     /// The buffer as float32 values, for CPU kernels (ops take float32 tensors only).
     var pointer: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
-    /// How a 4-D activation's values are ordered in memory: NHWC, or oneDNN's channel-blocked
-    /// nChw8c that its AVX2 kernels run fastest on. Private to the backend; shared by every tensor
-    /// viewing the buffer. Host access presents NHWC whatever this is.
+    /// How a 4-D activation's values are ordered in memory: NHWC, oneDNN's channel-blocked nChw8c
+    /// that its AVX2 kernels run fastest on, or the reference backend's NCHW. Private to the
+    /// backend; shared by every tensor viewing the buffer. Host access presents NHWC whatever this is.
     var layout = MemoryLayout4D.nhwc
     /// Moves on whenever the values may have changed: what caches of derived values compare.
     /// Reading values never moves it.
@@ -69,6 +73,7 @@ public final class Storage: @unchecked Sendable {
         let (raw, bytes) = pool.allocate(bytes: max(count, 1) * device.elementBytes(dtype))
         switch device {
         case .cpu: dtype.bind(raw, count: max(count, 1))
+        case .reference: raw.bindMemory(to: Double.self, capacity: max(count, 1))
         }
         self.raw = raw
         capacityBytes = bytes
@@ -86,4 +91,6 @@ enum MemoryLayout4D: String, Sendable {
     case nhwc
     /// oneDNN's nChw8c: channels in blocks of 8, each block stored as its own NHW8 slab.
     case nChw8c
+    /// Channels first: the reference backend's activations (a layout no CPU kernel reads).
+    case nchw
 }

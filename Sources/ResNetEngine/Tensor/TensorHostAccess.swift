@@ -75,13 +75,14 @@ extension Device {
     var hostAccess: any HostAccess {
         switch self {
         case .cpu: CPUHostAccess()
+        case .reference: ReferenceHostAccess()
         }
     }
 }
 
 /// What a device provides for host access: its storages' values in the plain row-major order and
-/// in a requested dtype, as host memory of that dtype. Implemented per device (`CPUHostAccess`),
-/// so the tensor types stay free of any backend's calls.
+/// in a requested dtype, as host memory of that dtype. Implemented per device (`CPUHostAccess`,
+/// `ReferenceHostAccess`), so the tensor types stay free of any backend's calls.
 protocol HostAccess {
     /// `t`'s values, plain and in `dtype`, in a buffer of `dtype`'s host type: `t` itself when it
     /// already is that, else a new (CPU) tensor. Never changes `t`.
