@@ -16,18 +16,6 @@ final class ConvBNChainEquivalenceTests: XCTestCase {
         ("resnet_v2_50", { $0.numClasses = 5; $0.stageDepths = [2, 2, 1, 1]; $0.stageWidths = [16, 32, 64, 128] }),
     ]
 
-    /// Random BN affine parameters and running statistics, so folding and normalizing do real work.
-    private func randomizeBatchNorms(_ net: ResNet) {
-        var s: UInt64 = 7
-        for case let bn as BatchNorm2D in net.modules {
-            s += 4
-            bn.weight?.assign(Tensor.randomUniform([bn.channels], low: 0.5, high: 1.5, seed: s))
-            bn.bias.assign(Tensor.randomNormal([bn.channels], std: 0.2, seed: s + 1))
-            bn.runningMean.assign(Tensor.randomNormal([bn.channels], std: 0.3, seed: s + 2))
-            bn.runningVar.assign(Tensor.randomUniform([bn.channels], low: 0.5, high: 2, seed: s + 3))
-        }
-    }
-
     /// What one pass leaves behind: output, every gradient, every buffer, and what the engine ran.
     private struct Run: Equatable {
         var output: [UInt32]

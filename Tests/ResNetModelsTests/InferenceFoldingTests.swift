@@ -7,20 +7,6 @@ import ResNetLayers
 /// residual add and ReLU as post-ops). The folded network must give what conv-then-BN gives, and
 /// must notice when weights or statistics change.
 final class InferenceFoldingTests: XCTestCase {
-    /// Random BN affine parameters and running statistics, so the fold has real work to do.
-    private func randomizeBatchNorms(_ net: ResNet, seed: UInt64) {
-        var s = seed
-        for m in net.modules {
-            guard let bn = m as? BatchNorm2D else { continue }
-            s += 4
-            let c = bn.channels
-            bn.weight?.assign(Tensor.randomUniform([c], low: 0.5, high: 1.5, seed: s))
-            bn.bias.assign(Tensor.randomNormal([c], std: 0.2, seed: s + 1))
-            bn.runningMean.assign(Tensor.randomNormal([c], std: 0.3, seed: s + 2))
-            bn.runningVar.assign(Tensor.randomUniform([c], low: 0.5, high: 2, seed: s + 3))
-        }
-    }
-
     /// Folded (no gradient recorded) against unfolded (gradient mode, same eval-mode BN).
     private func assertFoldedMatches(_ net: ResNet, _ x: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
         let folded = GradMode.withoutGradient { net(x) }.toArray()

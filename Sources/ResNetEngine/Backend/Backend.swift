@@ -5,8 +5,13 @@
 /// returns new tensors (no in-place updates) unless its name says `InPlace` or `Update` (optimizer
 /// steps and running statistics change their first operands and move their versions).
 /// A grouped convolution's weights are [O, I/groups, KH, KW]: the backend reads groups off the shapes.
+///
+/// The fused forms (convolution post-ops, batch norm with ReLU, `addReLU`) are optional: a backend
+/// takes them only when `capabilities` says so, and ops compose the core ops otherwise.
 public protocol ComputeBackend: AnyObject {
     var device: Device { get }
+    /// The fused forms ops may hand this backend; the others they never pass.
+    var capabilities: BackendCapabilities { get }
 
     // MARK: Convolution (fused bias; residual add and ReLU as post-ops)
     func convolution(_ x: Tensor, weight: Tensor, bias: Tensor?, attributes: ConvolutionAttributes) -> Tensor
@@ -38,7 +43,7 @@ public protocol ComputeBackend: AnyObject {
     /// dy where the saved ReLU output y is positive, else 0.
     func reluBackward(_ dy: Tensor, output y: Tensor) -> Tensor
     func add(_ a: Tensor, _ b: Tensor) -> Tensor
-    /// relu(a + b) in one pass: the end of a v1 residual unit.
+    /// relu(a + b) in one pass: the end of a v1 residual unit (only with `.addReLU` in `capabilities`).
     func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor
     func addInPlace(_ a: Tensor, _ b: Tensor)
     func scale(_ x: Tensor, by alpha: Float) -> Tensor
@@ -91,7 +96,7 @@ public protocol ComputeBackend: AnyObject {
 
 }
 
-/// The backend ops use: the current engine context's. Only the CPU one exists.
+/// The backend ops use: the current engine context's (`EngineOptions.backend` chose it).
 public enum Backend {
     public static var current: ComputeBackend { EngineContext.current.backend }
 }

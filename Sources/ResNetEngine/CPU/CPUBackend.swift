@@ -7,6 +7,8 @@ import Foundation
 /// threads at once; one backend serves one thread at a time.
 public final class CPUBackend: ComputeBackend {
     public let device = Device.cpu
+    /// Every fusion oneDNN offers, less those `EngineOptions.capabilities` masks off.
+    public var capabilities: BackendCapabilities { options.capabilities }
     let options: EngineOptions
     let dnnl: DNNLContext
     let cache = PrimitiveCache()
@@ -54,7 +56,8 @@ public final class CPUBackend: ComputeBackend {
 @inline(__always) func raw(_ s: Storage) -> UnsafeMutableRawPointer { s.raw }
 
 extension EngineContext {
-    /// The backend as the CPU one (the only kind there is), for the CPU code's own state.
+    /// The backend as the CPU one, for the CPU code's own state (a CPU tensor's blocked layout is
+    /// converted by the current context's CPU backend).
     var cpu: CPUBackend {
         guard let cpu = backend as? CPUBackend else { preconditionFailure("the engine context's backend is not the CPU backend") }
         return cpu

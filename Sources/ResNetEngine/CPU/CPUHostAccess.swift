@@ -1,14 +1,5 @@
 import CDNNL
 
-extension Device {
-    /// The backend that presents this device's storages to Swift code.
-    var hostAccess: any HostAccess {
-        switch self {
-        case .cpu: CPUHostAccess()
-        }
-    }
-}
-
 extension DType {
     /// oneDNN's data type; nil for int64, which oneDNN 2.6 does not have.
     var dnnl: dnnl_data_type_t? {
@@ -31,7 +22,7 @@ struct CPUHostAccess: HostAccess {
     func plain(_ t: Tensor, as dtype: DType) -> Tensor {
         let from = t.storage
         if from.layout == .nhwc && from.dtype == dtype { return t }
-        let out = Tensor(empty: t.shape, dtype: dtype)
+        let out = Tensor(empty: t.shape, dtype: dtype, device: .cpu)
         guard t.count > 0 else { return out }
         if let source = from.dtype.dnnl, let target = dtype.dnnl {
             if from.layout == .nhwc {
@@ -64,7 +55,7 @@ struct CPUHostAccess: HostAccess {
         } else if dtype == .int64 {
             plain(t, as: .float32).withHostValues { floatsToInt64($0, out.storage.raw.assumingMemoryBound(to: Int64.self)) }
         } else {
-            let floats = Tensor(empty: t.shape)
+            let floats = Tensor(empty: t.shape, device: .cpu)
             let source = UnsafeBufferPointer(start: from.raw.assumingMemoryBound(to: Int64.self), count: t.count)
             for (i, v) in source.enumerated() { floats.storage.pointer[i] = Float(v) }
             return plain(floats, as: dtype)
@@ -76,6 +67,15 @@ struct CPUHostAccess: HostAccess {
         if t.storage.layout != .nhwc { convertLayout(t, to: .nhwc) }
     }
 
+    /// The tensor's own buffer, made plain first: no copy.
+    func withMutableValues<T: HostScalar, R>(_ t: Tensor, as _: T.Type, overwriting: Bool,
+                                             _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
+        if !overwriting { makePlain(t) } else { t.storage.layout = .nhwc }
+        return try body(UnsafeMutableBufferPointer(start: t.storage.raw.assumingMemoryBound(to: T.self), count: t.count))
+    }
+
+    func converted(_ t: Tensor, to dtype: DType) -> Tensor { plain(t, as: dtype) }
+
     /// Rounds to nearest even and saturates, as oneDNN's float-to-integer reorders do (NaN becomes 0).
     private func floatsToInt64(_ source: UnsafeBufferPointer<Float>, _ out: UnsafeMutablePointer<Int64>) {
         for (i, v) in source.enumerated() {
@@ -85,10 +85,14 @@ struct CPUHostAccess: HostAccess {
     }
 }
 
-/// CPU ops compute in float32 only: any other dtype stops here, naming the op, rather than being
-/// read as floats. Conversion is explicit (`converted(to: .float32)`).
+/// CPU ops compute in float32 on CPU buffers only: any other dtype or device stops here, naming
+/// the op, rather than being read as floats. Conversion is explicit (`converted(to: .float32)`).
 func requireFloat32(_ op: String, _ tensors: Tensor?...) {
-    for case let t? in tensors where t.dtype != .float32 {
-        preconditionFailure("\(op) takes float32 tensors, got \(t.dtype) \(t.shape): convert with converted(to: .float32) first")
+    for case let t? in tensors {
+        precondition(t.device == .cpu, "\(op) on the CPU backend got a tensor on the \(t.device) device \(t.shape): "
+                     + "tensors must be made in a context of the backend that runs them")
+        if t.dtype != .float32 {
+            preconditionFailure("\(op) takes float32 tensors, got \(t.dtype) \(t.shape): convert with converted(to: .float32) first")
+        }
     }
 }

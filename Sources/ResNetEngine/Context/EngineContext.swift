@@ -15,7 +15,10 @@ public final class EngineContext: @unchecked Sendable {
         self.options = options
         profiler = Profiler()
         memory = MemoryPool(limit: options.poolLimitBytes)
-        backend = CPUBackend(options: options, profiler: profiler)
+        switch options.backend {
+        case .cpu: backend = CPUBackend(options: options, profiler: profiler)
+        case .reference: backend = ReferenceBackend()
+        }
     }
 
     /// The context of code that never chose one: the only engine state the process holds by default.

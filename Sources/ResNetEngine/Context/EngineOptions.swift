@@ -12,6 +12,18 @@ public struct EngineOptions: Equatable, Sendable {
         case nhwc
     }
 
+    /// Which backend a context with these options runs its ops on.
+    public enum BackendKind: String, Sendable {
+        /// oneDNN, float32: the one to train and serve with.
+        case cpu
+        /// Plain Swift loops in float64 (`ReferenceBackend`): an oracle for tests, far slower.
+        case reference
+    }
+
+    public var backend: BackendKind
+    /// The fused forms ops may use, masked with what the backend has: `[]` runs every fusion as
+    /// separate core ops on any backend (what a backend without them gets), for comparison.
+    public var capabilities: BackendCapabilities
     public var activationLayout: ActivationLayout
     /// Inputs per output value up to which training recomputes a convolution's output in backward
     /// instead of keeping it for the batch norm after it (see `EngineContext.recomputesOutput(fanIn:)`). 0 keeps
@@ -22,8 +34,11 @@ public struct EngineOptions: Equatable, Sendable {
     /// At most this many bytes of freed buffers are kept for reuse; 0 turns pooling off.
     public var poolLimitBytes: Int
 
-    public init(activationLayout: ActivationLayout = .blocked, recomputeFanIn: Int = 128, winograd: Bool = true,
+    public init(backend: BackendKind = .cpu, capabilities: BackendCapabilities = .all,
+                activationLayout: ActivationLayout = .blocked, recomputeFanIn: Int = 128, winograd: Bool = true,
                 poolLimitBytes: Int = EngineOptions.defaultPoolLimitBytes) {
+        self.backend = backend
+        self.capabilities = capabilities
         self.activationLayout = activationLayout
         self.recomputeFanIn = recomputeFanIn
         self.winograd = winograd

@@ -5,7 +5,8 @@ public struct BatchNormStatistics {
     public init(mean: Tensor, variance: Tensor) { self.mean = mean; self.variance = variance }
 }
 
-/// Batch normalization over the channels of an NHWC tensor, with the ReLU after it fused when asked.
+/// Batch normalization over the channels of an NHWC tensor, with the ReLU after it fused when asked
+/// (a separate op on a backend without that fusion).
 ///
 /// In training, batch statistics normalize and the running ones move by `momentum` (PyTorch's
 /// convention: running = (1 - momentum) * running + momentum * batch, with the unbiased batch
@@ -15,6 +16,10 @@ public func batchNorm(_ x: Tensor, scale: Tensor?, shift: Tensor, statistics: Ba
                       momentum: Float = 0.1, epsilon: Float = 1e-5, relu: Bool = false) -> Tensor {
     precondition(x.rank == 4, "batchNorm wants an NHWC input, got shape \(x.shape)")
     let backend = Backend.current
+    if relu && !backend.capabilities.contains(.batchNormReLU) {   // the ReLU as its own op, saving its output
+        return ResNetEngine.relu(batchNorm(x, scale: scale, shift: shift, statistics: statistics, training: training,
+                                           momentum: momentum, epsilon: epsilon))
+    }
     let inputs: [(role: BatchNormInput, tensor: Tensor?)] = [(.input, x), (.shift, shift), (.scale, scale)]
     let recording = GradMode.isEnabled && inputs.contains { $0.tensor?.needsGradient ?? false }
     let xs = x.detached(), scaleSaved = scale?.detached()

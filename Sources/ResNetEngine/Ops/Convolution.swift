@@ -1,5 +1,6 @@
 /// 2-D convolution of NHWC `x` with OIHW `weight`, as `y = relu(conv(x) + bias + residual)` where the
-/// optional residual add and ReLU run fused inside oneDNN's kernel (the end of a v1 residual unit).
+/// optional residual add and ReLU run fused inside oneDNN's kernel (the end of a v1 residual unit),
+/// or after it on a backend without those fusions.
 /// With `groups` > 1 the channels split into that many independent convolutions (ResNeXt's
 /// cardinality, Xie et al. 2017): weights are [O, I/groups, KH, KW], as torchvision's.
 public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding = .valid,
@@ -12,7 +13,7 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: I
     let inputs: [(role: ConvolutionInput, tensor: Tensor?)] = [(.input, x), (.weight, weight), (.bias, bias), (.residual, residual)]
     let recording = GradMode.isEnabled && inputs.contains { $0.tensor?.needsGradient ?? false }
     let backend = Backend.current
-    let y = backend.convolution(x, weight: weight, bias: bias, attributes: ConvolutionAttributes(
+    let y = backend.convolutionApplyingPostOps(x, weight: weight, bias: bias, attributes: ConvolutionAttributes(
         geometry: g, postOps: (residual.map { [.add($0)] } ?? []) + (relu ? [.relu] : []), propagation: recording ? .training : .inference))
     guard recording else { return y }
     let (xs, ws, ys) = (x.detached(), weight.detached(), relu ? y.detached() : nil)

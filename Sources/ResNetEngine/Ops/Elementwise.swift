@@ -15,9 +15,11 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
 public func + (a: Tensor, b: Tensor) -> Tensor { add(a, b) }
 
 /// relu(a + b) in one fused pass (the end of a v1 residual unit): saves a full read and write.
+/// Two ops on a backend without that fusion.
 public func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor {
     precondition(a.shape == b.shape, "addReLU: shapes \(a.shape) and \(b.shape) differ")
     let backend = Backend.current
+    guard backend.capabilities.contains(.addReLU) else { return relu(add(a, b)) }
     let y = backend.addReLU(a, b)
     let ys = y.detached()
     return record("addReLU", [a, b], y) { dy in

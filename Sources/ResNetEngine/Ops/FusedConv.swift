@@ -45,7 +45,7 @@ public func fusedConv2d(_ x: Tensor, pre: BatchNormParameters? = nil, conv: Conv
     let g = WindowGeometry(inputH: x.shape[1], inputW: x.shape[2], kernelH: conv.weight.shape[2], kernelW: conv.weight.shape[3],
                            stride: (conv.stride, conv.stride), dilation: (conv.dilation, conv.dilation), padding: conv.padding)
     let preNormalized = pre.map { SavedBatchNorm.normalize(x, $0, relu: true) }
-    let convOutput = backend.convolution(preNormalized?.output ?? x, weight: conv.weight, bias: conv.bias,
+    let convOutput = backend.convolutionApplyingPostOps(preNormalized?.output ?? x, weight: conv.weight, bias: conv.bias,
                                          attributes: ConvolutionAttributes(geometry: g, postOps: residual.map { [.add($0)] } ?? [], propagation: .training))
     let postNormalized = post.map { SavedBatchNorm.normalize(convOutput, $0, relu: postReLU) }
     let output = postNormalized?.output ?? convOutput
@@ -98,7 +98,8 @@ private struct SavedBatchNorm {
     /// `t` normalized with its batch statistics (ReLU fused when asked), the running ones moved.
     static func normalize(_ t: Tensor, _ p: BatchNormParameters, relu: Bool) -> (output: Tensor, saved: SavedBatchNorm) {
         let attributes = BatchNormAttributes(epsilon: p.epsilon, fusedReLU: relu)
-        let (y, mean, variance, workspace) = Backend.current.batchNormTraining(t, scale: p.scale, shift: p.shift, attributes: attributes)
+        let (y, mean, variance, workspace) = Backend.current.batchNormTrainingApplyingReLU(t, scale: p.scale, shift: p.shift,
+                                                                                           attributes: attributes)
         updateRunning(p.statistics, mean: mean, variance: variance, momentum: p.momentum, count: t.count / t.shape[3])
         return (y, SavedBatchNorm(scale: p.scale?.detached(), shift: p.shift.detached(), attributes: attributes,
                                   mean: mean, variance: variance, workspace: workspace))
@@ -106,13 +107,13 @@ private struct SavedBatchNorm {
 
     /// The forward output again, from the same input and the saved batch statistics.
     func normalizeAgain(_ t: Tensor) -> Tensor {
-        Backend.current.batchNormInference(t, scale: scale, shift: shift, mean: mean, variance: variance, attributes: attributes)
+        Backend.current.batchNormInferenceApplyingReLU(t, scale: scale, shift: shift, mean: mean, variance: variance, attributes: attributes)
     }
 
     /// The input's gradient; the shift's and scale's go into `grads` under `link`.
     func backward(_ dy: Tensor, input: Tensor, link: FusedConvInput.Link, into grads: inout InputGradients<FusedConvInput>) -> Tensor {
-        let (dx, dscale, dshift) = Backend.current.batchNormBackward(dy, input: input, scale: scale, mean: mean, variance: variance,
-                                                                    attributes: attributes, workspace: workspace, statistics: .batch)
+        let (dx, dscale, dshift) = Backend.current.batchNormBackwardApplyingReLU(dy, input: input, scale: scale, shift: shift, mean: mean,
+                                                                               variance: variance, attributes: attributes, workspace: workspace)
         grads[.shift(link)] = dshift
         grads[.scale(link)] = dscale   // nil exactly when there is no scale
         return dx

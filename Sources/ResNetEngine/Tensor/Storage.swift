@@ -1,8 +1,21 @@
 import Foundation
 
-/// Where a buffer lives. Only the CPU exists today; the tag is the seam a CUDA backend would extend.
+/// Where a buffer lives, and so which backend's kernels and host access read it: a tensor made in
+/// a context is on that context's backend's device. A CUDA backend would add its tag here.
 public enum Device: String, Sendable {
+    /// Host memory in the tensor's dtype, read by the oneDNN backend.
     case cpu
+    /// Host memory holding every element as a Double, whatever the dtype: the float64 oracle
+    /// backend (`ReferenceBackend`), whose buffers no other backend can read.
+    case reference
+
+    /// Bytes one element of `dtype` takes in this device's buffers.
+    func elementBytes(_ dtype: DType) -> Int {
+        switch self {
+        case .cpu: dtype.byteSize
+        case .reference: MemoryLayout<Double>.size
+        }
+    }
 }
 
 /// A reference-counted, 64-byte-aligned buffer of `count` elements of `dtype`. Aligned so that
@@ -17,11 +30,11 @@ public final class Storage: @unchecked Sendable {
     /// The raw buffer, in `layout` order. Backend code that writes through it directly must follow
     /// with `markModified()`.
     private(set) var raw: UnsafeMutableRawPointer
-    /// The buffer as float32 values, for kernels (ops take float32 tensors only).
+    /// The buffer as float32 values, for CPU kernels (ops take float32 tensors only).
     var pointer: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
-    /// How a 4-D activation's values are ordered in memory: NHWC, or oneDNN's channel-blocked
-    /// nChw8c that its AVX2 kernels run fastest on. Private to the backend; shared by every tensor
-    /// viewing the buffer. Host access presents NHWC whatever this is.
+    /// How a 4-D activation's values are ordered in memory: NHWC, oneDNN's channel-blocked nChw8c
+    /// that its AVX2 kernels run fastest on, or the reference backend's NCHW. Private to the
+    /// backend; shared by every tensor viewing the buffer. Host access presents NHWC whatever this is.
     var layout = MemoryLayout4D.nhwc
     /// Moves on whenever the values may have changed: what caches of derived values compare.
     /// Reading values never moves it.
@@ -30,7 +43,7 @@ public final class Storage: @unchecked Sendable {
     private var capacityBytes: Int
 
     /// Bytes holding the `count` elements.
-    public var byteCount: Int { count * dtype.byteSize }
+    public var byteCount: Int { count * device.elementBytes(dtype) }
 
     @inline(__always) public func markModified() { version &+= 1 }
 
@@ -47,14 +60,21 @@ public final class Storage: @unchecked Sendable {
     /// The pool the buffer came from and goes back to: the context's that was current at allocation.
     private var pool: MemoryPool
 
-    public init(count: Int, dtype: DType = .float32, device: Device = .cpu, zeroed: Bool = false) {
+    /// A buffer on `device`, by default the current context's backend's: tensors made inside
+    /// `context.run { }` belong to that context's backend.
+    public init(count: Int, dtype: DType = .float32, device: Device? = nil, zeroed: Bool = false) {
         precondition(count >= 0, "negative storage size")
+        let context = EngineContext.current
+        let device = device ?? context.backend.device
         self.count = count
         self.dtype = dtype
         self.device = device
-        pool = EngineContext.current.memory
-        let (raw, bytes) = pool.allocate(bytes: max(count, 1) * dtype.byteSize)
-        dtype.bind(raw, count: max(count, 1))
+        pool = context.memory
+        let (raw, bytes) = pool.allocate(bytes: max(count, 1) * device.elementBytes(dtype))
+        switch device {
+        case .cpu: dtype.bind(raw, count: max(count, 1))
+        case .reference: raw.bindMemory(to: Double.self, capacity: max(count, 1))
+        }
         self.raw = raw
         capacityBytes = bytes
         if zeroed { memset(raw, 0, byteCount) }
@@ -71,4 +91,6 @@ enum MemoryLayout4D: String, Sendable {
     case nhwc
     /// oneDNN's nChw8c: channels in blocks of 8, each block stored as its own NHW8 slab.
     case nChw8c
+    /// Channels first: the reference backend's activations (a layout no CPU kernel reads).
+    case nchw
 }

@@ -23,9 +23,10 @@ public final class Tensor: @unchecked Sendable {
         self.requiresGrad = requiresGrad
     }
 
-    /// An uninitialised tensor (kernels that overwrite every element allocate this way).
-    public convenience init(empty shape: [Int], dtype: DType = .float32) {
-        self.init(shape: shape, storage: Storage(count: shape.reduce(1, *), dtype: dtype))
+    /// An uninitialised tensor (kernels that overwrite every element allocate this way), on
+    /// `device`, by default the current context's backend's.
+    public convenience init(empty shape: [Int], dtype: DType = .float32, device: Device? = nil) {
+        self.init(shape: shape, storage: Storage(count: shape.reduce(1, *), dtype: dtype, device: device))
     }
 
     public convenience init(zeros shape: [Int], dtype: DType = .float32, requiresGrad: Bool = false) {
@@ -34,13 +35,13 @@ public final class Tensor: @unchecked Sendable {
 
     public convenience init(repeating value: Float, shape: [Int]) {
         self.init(empty: shape)
-        storage.pointer.update(repeating: value, count: count)   // a fresh plain float32 buffer
+        initializeHostValues(as: Float.self) { $0.update(repeating: value) }
     }
 
     public convenience init(shape: [Int], values: [Float], requiresGrad: Bool = false) {
         precondition(values.count == shape.reduce(1, *), "\(values.count) values do not fill shape \(shape)")
         self.init(empty: shape)
-        values.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: values.count) }
+        initializeHostValues(from: values)
         self.requiresGrad = requiresGrad
     }
 
@@ -76,13 +77,15 @@ public final class Tensor: @unchecked Sendable {
     /// depend only on the seed, never on how many threads filled them.
     private static func fillRandom(_ t: Tensor, seed: UInt64,
                                    _ fill: @escaping (inout SeededGenerator, UnsafeMutablePointer<Float>, Int) -> Void) {
-        let block = 1 << 16, n = t.count, base = t.storage.pointer   // a fresh plain float32 buffer
-        let blocks = (n + block - 1) / block
-        let work = { (b: Int) in
-            var g = SeededGenerator(seed: seed &+ UInt64(b) &* 0xD1B5_4A32_D192_ED03)
-            fill(&g, base + b * block, min(block, n - b * block))
+        t.initializeHostValues(as: Float.self) { values in
+            let block = 1 << 16, n = t.count, base = values.baseAddress!
+            let blocks = (n + block - 1) / block
+            let work = { (b: Int) in
+                var g = SeededGenerator(seed: seed &+ UInt64(b) &* 0xD1B5_4A32_D192_ED03)
+                fill(&g, base + b * block, min(block, n - b * block))
+            }
+            parallelFor(blocks, work)
         }
-        parallelFor(blocks, work)
     }
 
     public var count: Int { shape.reduce(1, *) }
@@ -101,8 +104,8 @@ public final class Tensor: @unchecked Sendable {
 
     /// A deep copy with its own storage (same dtype, same backend layout: the bytes are copied as is).
     public func copy() -> Tensor {
-        let t = Tensor(empty: shape, dtype: dtype)
-        t.storage.raw.copyMemory(from: storage.raw, byteCount: count * dtype.byteSize)
+        let t = Tensor(empty: shape, dtype: dtype, device: device)
+        t.storage.raw.copyMemory(from: storage.raw, byteCount: count * device.elementBytes(dtype))
         t.storage.layout = storage.layout
         return t
     }
