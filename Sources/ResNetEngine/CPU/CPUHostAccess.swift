@@ -78,10 +78,7 @@ struct CPUHostAccess: HostAccess {
 
     /// Rounds to nearest even and saturates, as oneDNN's float-to-integer reorders do (NaN becomes 0).
     private func floatsToInt64(_ source: UnsafeBufferPointer<Float>, _ out: UnsafeMutablePointer<Int64>) {
-        for (i, v) in source.enumerated() {
-            let r = v.rounded(.toNearestOrEven)
-            out[i] = r.isNaN ? 0 : r >= 0x1p63 ? .max : r < -0x1p63 ? .min : Int64(r)
-        }
+        for (i, v) in source.enumerated() { out[i] = roundedClamped(v) }
     }
 }
 

@@ -63,14 +63,6 @@ struct ReferenceHostAccess: HostAccess {
     }
 }
 
-/// Rounds to nearest even and saturates, NaN to 0: the CPU's float-to-integer conversion. oneDNN
-/// saturates int32 in float32, at the largest float below 2^31 (2147483520), not at Int32.max.
-private func roundedClamped<I: FixedWidthInteger>(_ v: Double) -> I {
-    let r = v.rounded(.toNearestOrEven)
-    if I.bitWidth == 32 && r >= Double(Float(I.max).nextDown) { return I(Double(Float(I.max).nextDown)) }
-    return r.isNaN ? 0 : r >= Double(I.max) ? .max : r <= Double(I.min) ? .min : I(r)
-}
-
 /// float32 to bfloat16 bits, rounded to nearest even (NaN kept a quiet NaN).
 private func bfloat16Bits(_ f: Float) -> UInt16 {
     let bits = f.bitPattern

@@ -48,3 +48,12 @@ extension Int64: HostScalar { public static var dtype: DType { .int64 } }
 extension Int32: HostScalar { public static var dtype: DType { .int32 } }
 extension UInt8: HostScalar { public static var dtype: DType { .uint8 } }
 extension Int8: HostScalar { public static var dtype: DType { .int8 } }
+
+/// Float to integer as oneDNN's reorders do it: rounded to nearest even, saturated, NaN to 0. oneDNN
+/// saturates int32 in float32, at the largest float below 2^31 (2147483520), not at Int32.max. One
+/// rule for every backend's host access, so their conversions agree.
+func roundedClamped<F: BinaryFloatingPoint, I: FixedWidthInteger>(_ v: F) -> I {
+    let r = v.rounded(.toNearestOrEven)
+    if I.bitWidth == 32 && r >= F(Float(I.max).nextDown) { return I(F(Float(I.max).nextDown)) }
+    return r.isNaN ? 0 : r >= F(I.max) ? .max : r <= F(I.min) ? .min : I(r)
+}
