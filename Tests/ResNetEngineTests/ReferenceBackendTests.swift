@@ -205,6 +205,28 @@ final class ReferenceBackendTests: XCTestCase {
 
     // MARK: Storage and host access
 
+    /// The kink margin: ReLU inputs' distance from 0 and max-pool runner-up gaps, relative to the
+    /// tensor's largest |value|; exact ties and exact zeros are skipped (they break alike everywhere).
+    func testKinkMarginRecordsTheClosestBranchPoint() throws {
+        let context = EngineContext(options: EngineOptions(backend: .reference))
+        let margin = try XCTUnwrap(context.backend as? ReferenceBackend).kinkMargin
+        XCTAssertEqual(margin.value, .infinity)
+        context.run {
+            _ = relu(Tensor(shape: [5], values: [-4, 0.5, 0, 2, -0.25]))
+            XCTAssertEqual(margin.value, 0.25 / 4)
+            // One 2x2 window of one channel: 3 beats 2.5 by 0.5, relative to 3.
+            _ = maxPool2d(Tensor(shape: [1, 2, 2, 1], values: [1, 3, 2.5, -1]), kernel: 2, stride: 2)
+            XCTAssertEqual(margin.value, 0.25 / 4, "a wider margin leaves the smallest")
+            margin.reset()
+            _ = maxPool2d(Tensor(shape: [1, 2, 2, 1], values: [1, 3, 2.5, -1]), kernel: 2, stride: 2)
+            XCTAssertEqual(margin.value, 0.5 / 3, accuracy: 1e-12)
+            margin.reset()
+            _ = maxPool2d(Tensor(shape: [1, 2, 2, 1], values: [0, 0, 0, 0]), kernel: 2, stride: 2)
+            _ = relu(Tensor(shape: [2], values: [0, 0]))
+            XCTAssertEqual(margin.value, .infinity, "exact ties and zeros are not kinks")
+        }
+    }
+
     func testReferenceTensorsKeepDoublesInTheirOwnStorage() {
         reference.run {
             let t = Tensor(shape: [2, 3], values: [1, -2, 3.5, 0.25, 5, 6])

@@ -11,6 +11,14 @@ import ResNetModels
 /// per tensor, max |cpu - reference| <= 1e-4 * max |reference| + 1e-7.
 /// The same comparison holds the CPU backend with every fusion masked off (`EngineOptions.capabilities`
 /// = []) to the fused one within 1e-5: the ops' fallbacks compute what the fusions do.
+///
+/// A ReLU input or a max-pool runner-up within float32's rounding of its branch point can take the
+/// other branch on the CPU and move a whole gradient element: with input seed 7, resnet18's
+/// `layer1.0.bn1` saw one such ReLU input (1.5e-7 of its tensor's scale from 0) and the blocked
+/// layout's rounding flipped it, moving `layer1.0.bn1.bias` of channel 29 by 1% and everything
+/// upstream of it; seeds 9 and 10 agree in both layouts. So each case names an input seed that
+/// agrees, and a failure reports the reference's smallest margin (`ReferenceKinkMargin`) to tell
+/// a flipped branch (a margin near 1e-7) from a wrong kernel.
 final class ReferenceBackendModelTests: XCTestCase {
     /// A model and what it is fed.
     private struct Case {
@@ -18,10 +26,12 @@ final class ReferenceBackendModelTests: XCTestCase {
         var configure: (inout ResNetConfig) -> Void
         var input: [Int]
         var labels: [Int32]
+        /// The seed of the input's values.
+        var inputSeed: UInt64 = 7
     }
 
     private let resnet20 = Case(name: "resnet20", configure: { $0.numClasses = 5 }, input: [2, 32, 32, 3], labels: [1, 4])
-    private let resnet18 = Case(name: "resnet18", configure: { $0.numClasses = 6 }, input: [3, 64, 64, 3], labels: [5, 0, 2])
+    private let resnet18 = Case(name: "resnet18", configure: { $0.numClasses = 6 }, input: [3, 64, 64, 3], labels: [5, 0, 2], inputSeed: 10)
 
     /// Host values from a seed.
     private func values(_ count: Int, seed: UInt64, std: Float = 1, mean: Float = 0) -> [Float] {
@@ -47,7 +57,7 @@ final class ReferenceBackendModelTests: XCTestCase {
         try context.run {
             let net = try ResNetRegistry.make(c.name, c.configure)
             try net.loadStateDict(state.mapValues { Tensor(shape: $0.shape, values: $0.toArray()) })
-            let x = Tensor(shape: c.input, values: values(c.input.reduce(1, *), seed: 7))
+            let x = Tensor(shape: c.input, values: values(c.input.reduce(1, *), seed: c.inputSeed))
             XCTAssertEqual(x.device, context.backend.device)
             context.profiler.start()
             var out: [(String, [Float])] = []
@@ -76,6 +86,11 @@ final class ReferenceBackendModelTests: XCTestCase {
     /// Asserts every named tensor of `actual` is within `tolerance` of `expected`'s, relative to its scale.
     private func assertAgree(_ actual: [(String, [Float])], _ expected: [(String, [Float])], tolerance: Double, _ what: String,
                              file: StaticString = #filePath, line: UInt = #line) {
+        assertAgree(actual, expected, tolerance: tolerance, what, file: file, line: line, note: "")
+    }
+
+    private func assertAgree(_ actual: [(String, [Float])], _ expected: [(String, [Float])], tolerance: Double, _ what: String,
+                             file: StaticString = #filePath, line: UInt = #line, note: String) {
         XCTAssertEqual(actual.map { $0.0 }, expected.map { $0.0 }, file: file, line: line)
         var worst = (error: 0.0, name: "")
         for ((name, a), (_, e)) in zip(actual, expected) {
@@ -87,7 +102,7 @@ final class ReferenceBackendModelTests: XCTestCase {
                     scale = max(scale, Double(abs(e[i])))
                 }
             } }
-            XCTAssertLessThanOrEqual(difference, tolerance * scale + 1e-7, "\(what): \(name) differs by \(difference) at scale \(scale)",
+            XCTAssertLessThanOrEqual(difference, tolerance * scale + 1e-7, "\(what): \(name) differs by \(difference) at scale \(scale)\(note)",
                                      file: file, line: line)
             if difference / max(scale, 1e-30) > worst.error { worst = (difference / max(scale, 1e-30), name) }
         }
@@ -97,27 +112,25 @@ final class ReferenceBackendModelTests: XCTestCase {
     private func assertReferenceAgrees(_ c: Case, cpu options: EngineOptions = .default) throws {
         let (state, momentum) = try startingState(c)
         let cpu = try step(c, in: EngineContext(options: options), state: state, momentum: momentum)
-        let reference = try step(c, in: EngineContext(options: EngineOptions(backend: .reference)), state: state, momentum: momentum)
-        assertAgree(cpu.tensors, reference.tensors, tolerance: 1e-4, "\(c.name), CPU (\(options.activationLayout) layout) against reference")
+        let referenceContext = EngineContext(options: EngineOptions(backend: .reference))
+        let reference = try step(c, in: referenceContext, state: state, momentum: momentum)
+        let margin = try XCTUnwrap(referenceContext.backend as? ReferenceBackend).kinkMargin.value
+        assertAgree(cpu.tensors, reference.tensors, tolerance: 1e-4, "\(c.name), CPU (\(options.activationLayout) layout) against reference",
+                    note: "; the reference's inputs came within \(margin) of a ReLU or max-pool branch point (see the class comment)")
+        print("\(c.name): smallest relative distance of a ReLU input or max-pool runner-up from its branch point \(margin)")
     }
 
     func testResNet20AgreesWithTheReferenceBackend() throws { try assertReferenceAgrees(resnet20) }
 
-    /// With NHWC activations the CPU backend agrees with the reference on resnet18 (largest
-    /// difference 1.1e-5 of scale, 2026-12-02). At 64 px layer4 still sees 2x2 maps: at 32 px (1x1
-    /// maps, 3 values per channel for its batch norms) both layouts differed by about 4%, not yet explained.
+    /// resnet18 at 64 px: layer4 still sees 2x2 maps. At 32 px (1x1 maps, 3 values per channel for
+    /// its batch norms) both layouts differ from the reference by 0.05-0.7% for every input seed
+    /// tried (9, 10, 11), in layer4 first: float32 against float64 on batch norms over 3 values.
+    func testResNet18AgreesWithTheReferenceBackend() throws { try assertReferenceAgrees(resnet18) }
+
     func testResNet18InNHWCAgreesWithTheReferenceBackend() throws {
         var options = EngineOptions.default
         options.activationLayout = .nhwc
         try assertReferenceAgrees(resnet18, cpu: options)
-    }
-
-    /// Open bug: in oneDNN's blocked layout (the default) the CPU gradients of resnet18's stem and
-    /// of layer1.0's first conv and batch norm differ from the reference by up to 1% of scale, while
-    /// logits, loss and every later gradient agree; the same step in NHWC agrees (test above).
-    func testResNet18InBlockedLayoutAgreesWithTheReferenceBackend() throws {
-        throw XCTSkip("open bug: resnet18 gradients of conv1, bn1 and layer1.0.conv1/bn1 in the blocked layout differ from the reference by up to 1% at 64 px; NHWC agrees")
-        try assertReferenceAgrees(resnet18)
     }
 
     /// Every fusion masked off: the ops compose conv + add + ReLU, BN + ReLU and add + ReLU from core

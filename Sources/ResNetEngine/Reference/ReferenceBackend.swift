@@ -6,6 +6,8 @@
 public final class ReferenceBackend: ComputeBackend {
     public let device = Device.reference
     public let capabilities: BackendCapabilities = []
+    /// How near ReLU and max-pool branch points this backend's inputs came (`ReferenceKinkMargin`).
+    public let kinkMargin = ReferenceKinkMargin()
 
     public init() {}
 

@@ -29,7 +29,13 @@ extension ReferenceBackend {
         a.storage.markModified()
     }
 
-    public func relu(_ x: Tensor) -> Tensor { mapped("ReLU", x) { max($0, 0) } }
+    public func relu(_ x: Tensor) -> Tensor {
+        let y = mapped("ReLU", x) { max($0, 0) }
+        let xp = UnsafeBufferPointer(start: x.doubles, count: x.count)
+        let distances = xp.map { abs($0) }
+        distances.withUnsafeBufferPointer { kinkMargin.record($0, scale: distances.max() ?? 0) }
+        return y
+    }
     public func reluBackward(_ dy: Tensor, output y: Tensor) -> Tensor { zipped("ReLU backward", dy, y) { $1 > 0 ? $0 : 0 } }
     public func add(_ a: Tensor, _ b: Tensor) -> Tensor { zipped("add", a, b, +) }
     public func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor { unfused("add + ReLU") }

@@ -34,6 +34,7 @@ extension ReferenceBackend {
         let y = output([x.shape[0], g.outputH, g.outputW, x.shape[3]], activation: true), yp = y.doubles
         let argmax = kind == .max ? Storage(count: y.count, device: .reference) : nil
         let ap = argmax?.raw.assumingMemoryBound(to: Double.self)
+        var gaps = [Double](repeating: 0, count: kind == .max ? y.count : 0)
         forEachWindow(x.shape, g) { yi, taps, window in
             precondition(!taps.isEmpty, "pooling window \(g) lies wholly in the padding")
             if kind == .max {
@@ -41,9 +42,14 @@ extension ReferenceBackend {
                 for t in taps where xp[t] > xp[best] { best = t }
                 yp[yi] = xp[best]
                 ap![yi] = Double(best)
+                gaps[yi] = taps.reduce(Double.infinity) { $1 == best ? $0 : min($0, xp[best] - xp[$1]) }
             } else {
                 yp[yi] = taps.reduce(0) { $0 + xp[$1] } / divisor(kind, taps: taps.count, window: window)
             }
+        }
+        if kind == .max {
+            let scale = UnsafeBufferPointer(start: xp, count: x.count).reduce(0) { max($0, abs($1)) }
+            gaps.withUnsafeBufferPointer { kinkMargin.record($0, scale: scale) }
         }
         return (y, argmax)
     }
