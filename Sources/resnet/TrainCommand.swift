@@ -60,7 +60,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stop after this many epochs without improvement of --monitor.") var earlyStopping: Int?
     @Option(help: "Run directory (default runs/MODEL-DATASET-TIME).") var out: String?
     @Option(help: "Continue the run in this directory.") var resume: String?
-    @Option(help: "Start from weights: a run directory or a .safetensors file (torchvision/timm names).") var weights: String?
+    @Option(help: "Start from weights: a run directory (its EMA weights when it kept them, as evaluate and predict use) or a .safetensors file (torchvision/timm names).") var weights: String?
     @Flag(help: "Stop on an unreadable image instead of skipping it.") var strict = false
     @Option(help: "oneDNN threads (default: all cores).") var threads: Int?
 

@@ -31,8 +31,8 @@ final class CheckpointProtocolTests: TrainerTestCase {
         // Readers see epoch 1, and refuse the leftover by name.
         let predictor = try Predictor(checkpoint: dir)
         for (name, tensor) in epoch1 { XCTAssertEqual(predictor.model.stateDict()[name]!.toArray(), tensor.toArray(), name) }
-        XCTAssertEqual(try WeightLoader.read(dir)["fc.weight"]!.toArray(), epoch1["fc.weight"]!.toArray())
-        XCTAssertEqual(try WeightLoader.read(run.weights.path)["fc.weight"]!.toArray(), epoch1["fc.weight"]!.toArray())
+        XCTAssertEqual(try WeightLoader.read(dir).tensors["fc.weight"]!.toArray(), epoch1["fc.weight"]!.toArray())
+        XCTAssertEqual(try WeightLoader.read(run.weights.path).tensors["fc.weight"]!.toArray(), epoch1["fc.weight"]!.toArray())
         XCTAssertThrowsError(try Predictor(checkpoint: run.file("checkpoint-epoch2.safetensors").path)) { error in
             XCTAssertTrue("\(error)".contains("unfinished save"), "\(error)")
         }

@@ -288,7 +288,7 @@ final class TrainerTests: TrainerTestCase {
 
         let target = try model("resnet18", seed: 2)
         XCTAssertNotEqual(target.stateDict()["conv1.weight"]!.toArray(), source.stateDict()["conv1.weight"]!.toArray())
-        let notes = try WeightLoader.load(try WeightLoader.read(file.path), into: target, source: file.path)
+        let notes = try WeightLoader.load(try WeightLoader.read(file.path).tensors, into: target, source: file.path)
         XCTAssertEqual(notes, [])
         let loaded = target.stateDict(), original = source.stateDict()
         XCTAssertEqual(Set(loaded.keys), Set(original.keys))
@@ -303,9 +303,9 @@ final class TrainerTests: TrainerTestCase {
         let wide = try model("resnet18", seed: 4)
         let freshHead = wide.stateDict()["fc.weight"]!.toArray(), freshBias = wide.stateDict()["fc.bias"]!.toArray()
         // Only fine-tuning (`--weights`) may swap the head; a checkpoint's own classifier must fit.
-        assertWeightsError(try WeightLoader.load(try WeightLoader.read(tenFile.path), into: wide, source: tenFile.path),
+        assertWeightsError(try WeightLoader.load(try WeightLoader.read(tenFile.path).tensors, into: wide, source: tenFile.path),
                            contains: ["fc.weight", "[10, 512]", "[1000, 512]"])
-        let headNotes = try WeightLoader.load(try WeightLoader.read(tenFile.path), into: wide, source: tenFile.path, allowNewHead: true)
+        let headNotes = try WeightLoader.load(try WeightLoader.read(tenFile.path).tensors, into: wide, source: tenFile.path, allowNewHead: true)
         XCTAssertEqual(headNotes.count, 1)
         XCTAssertTrue(headNotes.first?.contains("10 classes") ?? false, "\(headNotes)")
         XCTAssertTrue(headNotes.first?.contains("1000") ?? false, "\(headNotes)")
@@ -323,7 +323,7 @@ final class TrainerTests: TrainerTestCase {
         let r34File = directory.appendingPathComponent("resnet34.safetensors")
         try SafeTensors.write(r34, to: r34File)
         let firstExtra = r34.keys.sorted().first(where: { original[$0] == nil })!
-        assertWeightsError(try WeightLoader.load(try WeightLoader.read(r34File.path), into: target, source: r34File.path),
+        assertWeightsError(try WeightLoader.load(try WeightLoader.read(r34File.path).tensors, into: target, source: r34File.path),
                            contains: [r34File.path, "'\(firstExtra)'", "resnet18"])
 
         // A misshaped conv weight: the key and both shapes.

@@ -61,8 +61,8 @@ final class WeightEMATests: TrainerTestCase {
     }
 
     /// In a run: validation measures the EMA (history's val_loss is the EMA model's loss), the
-    /// directory commits `ema-epochN.safetensors`, `predict`/`evaluate` read it for a run directory
-    /// and the raw weights with `rawWeights` or when the weights file is named.
+    /// directory commits `ema-epochN.safetensors`, `predict`/`evaluate` and `--weights` read it for a
+    /// run directory, and the raw weights with `rawWeights` or when the weights file is named.
     func testARunEvaluatesCommitsAndServesTheAverage() throws {
         let data = try makeDataset("data")
         var s = settings(data: data, epochs: 2)
@@ -85,6 +85,11 @@ final class WeightEMATests: TrainerTestCase {
         XCTAssertEqual(averaged.model.stateDict()["fc.weight"]!.toArray(), ema["fc.weight"]!.toArray())
         XCTAssertEqual(trained.model.stateDict()["fc.weight"]!.toArray(), raw["fc.weight"]!.toArray())
         XCTAssertFalse(try Predictor(checkpoint: run.weights.path).usesEMA, "a weights file named explicitly is read as named")
+        // `--weights RUN_DIR` starts from the same answer; a file named explicitly is read as named.
+        let fromRun = try WeightLoader.read(dir)
+        XCTAssertEqual(fromRun.tensors["fc.weight"]!.toArray(), ema["fc.weight"]!.toArray(), "--weights RUN_DIR starts from the average")
+        XCTAssertEqual(URL(fileURLWithPath: fromRun.file).lastPathComponent, "ema-epoch2.safetensors")
+        XCTAssertEqual(try WeightLoader.read(run.weights.path).tensors["fc.weight"]!.toArray(), raw["fc.weight"]!.toArray())
 
         // history's val_loss of epoch 2 is the loss of the committed EMA weights on the validation split.
         let validation = try XCTUnwrap(PreparedData(s).validation)

@@ -166,11 +166,19 @@ public struct RunDirectory: Sendable {
         }
     }
 
-    /// What a path given by a user refers to: a run directory (its committed weights), one of a
-    /// run's own tensor files (checked against its JSON), or a file of its own (nil `run`).
+    /// What a path given by a user refers to: a run directory (its answer, `loadAnswer`), one of a
+    /// run's own tensor files (checked against its JSON), or a file of its own.
     public enum TensorSource {
+        case runDirectory(RunDirectory)
         case committed(run: RunDirectory, role: Role)
         case file(URL)
+    }
+
+    /// The committed weights a run directory answers with: the EMA of the weights when the run
+    /// keeps one (what its validation measured), else the weights; `raw` asks for the weights.
+    /// One read of the JSON both says whether there is an EMA and names its file.
+    public func loadAnswer(raw: Bool = false) throws -> (info: CheckpointInfo, tensors: [String: Tensor], file: URL) {
+        try loadCommitted { info in !raw && info.emaFile != nil ? .ema : .weights }
     }
 
     /// Resolves `path` for `predict`, `evaluate` and `--weights`. An uncommitted leftover of a
@@ -181,7 +189,7 @@ public struct RunDirectory: Sendable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw TrainingError.checkpoint("\(path) not found")
         }
-        if isDir.boolValue { return .committed(run: RunDirectory(path), role: .weights) }
+        if isDir.boolValue { return .runDirectory(RunDirectory(path)) }
         let file = URL(fileURLWithPath: path).standardizedFileURL
         let run = RunDirectory(file.deletingLastPathComponent().path)
         guard FileManager.default.fileExists(atPath: run.info.path) else { return .file(file) }

@@ -18,14 +18,11 @@ public final class Predictor {
     public init(checkpoint path: String, rawWeights: Bool = false) throws {
         let tensors: [String: Tensor]
         switch try RunDirectory.resolve(path) {
-        case .committed(let run, let role):
+        case .runDirectory(let run):
             // A run directory means its best answer; a file named explicitly is read as named.
-            var isDirectory: ObjCBool = false
-            let preferEMA = role == .weights && !rawWeights && FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-                && isDirectory.boolValue
-            // The JSON and the tensor file it names, checked against each other; one read of the
-            // JSON both says whether there is an EMA and names its file.
-            (info, tensors, weightsFile) = try run.loadCommitted { info in preferEMA && info.emaFile != nil ? .ema : role }
+            (info, tensors, weightsFile) = try run.loadAnswer(raw: rawWeights)
+        case .committed(let run, let role):
+            (info, tensors, weightsFile) = try run.loadCommitted(role)
         case .file(let file):
             throw TrainingError.checkpoint("no \(RunDirectory.infoFile) beside \(file.path): the model configuration and class names are unknown")
         }

@@ -57,8 +57,9 @@ public final class Trainer {
         let model = try ResNet(config)
         if let weights {
             let source = Self.absolute(weights)
-            for note in try WeightLoader.load(try WeightLoader.read(source), into: model, source: source, allowNewHead: true) { say("note: \(note)") }
-            say("loaded weights from \(source)")
+            let read = try WeightLoader.read(source)
+            for note in try WeightLoader.load(read.tensors, into: model, source: read.file, allowNewHead: true) { say("note: \(note)") }
+            say("loaded weights from \(read.file)")
         }
         let info = CheckpointInfo(settings: settings, modelConfig: config, classNames: data.classNames,
                                   preprocessing: data.preprocessing, epoch: 0, step: 0,

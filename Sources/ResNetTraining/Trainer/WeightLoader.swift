@@ -33,13 +33,19 @@ public enum WeightLoader {
         return notes
     }
 
-    /// Reads weights from a run directory (its committed checkpoint), one of a run's files
-    /// (checked against its checkpoint.json) or any other .safetensors file.
-    public static func read(_ path: String) throws -> [String: Tensor] {
+    /// Reads weights from a run directory (its committed answer: the EMA when the run keeps one,
+    /// as `predict` and `evaluate` use), one of a run's files (checked against its checkpoint.json)
+    /// or any other .safetensors file; `file` is the one read.
+    public static func read(_ path: String) throws -> (tensors: [String: Tensor], file: String) {
         guard FileManager.default.fileExists(atPath: path) else { throw TrainingError.weights("\(path) not found") }
         switch try RunDirectory.resolve(path) {
-        case .committed(let run, let role): return try run.loadCommitted(role).tensors
-        case .file(let url): return try SafeTensors.read(url).tensors()
+        case .runDirectory(let run):
+            let answer = try run.loadAnswer()
+            return (answer.tensors, answer.file.path)
+        case .committed(let run, let role):
+            let committed = try run.loadCommitted(role)
+            return (committed.tensors, committed.file.path)
+        case .file(let url): return (try SafeTensors.read(url).tensors(), url.path)
         }
     }
 }
