@@ -24,9 +24,9 @@ final class RecipeTests: XCTestCase {
     func testFmnistBestAndFinetune() throws {
         var best = TrainingSettings()
         Recipes.fmnistBest.apply(to: &best)
-        XCTAssertEqual(best.timeBudget, 80)
+        XCTAssertEqual(best.timeBudget, 85)
         XCTAssertEqual(best.randomCrop, 4)
-        XCTAssertEqual(best.randomErasing, 0.25)
+        XCTAssertEqual(best.randomErasing, 0.5)
         XCTAssertEqual(best.ema, 0.999)
         XCTAssertEqual(best.warmupEpochs, 1)
 
