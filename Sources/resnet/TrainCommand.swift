@@ -39,6 +39,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep an exponential moving average of the weights (Polyak averaging, timm ModelEmaV2): ema = DECAY*ema + (1-DECAY)*weights after each step, BN statistics too. Validation, test, evaluate and predict then use it. 0 is off; e.g. 0.999.",
                                valueName: "decay"))
     var ema: Double?
+    @Flag(help: "Ramp the --ema decay as min(DECAY, (1+t)/(10+t)) over optimizer steps t (TensorFlow's ExponentialMovingAverage num_updates), so the initial weights fade within the first steps instead of weighing on early validation.")
+    var emaWarmup = false
     @Option(help: ArgumentHelp("Gradient accumulation (Goyal et al. 2017): K batches per optimizer step, gradients averaged over their images, so K batches of B step like one of K*B (BN still sees B). The LR schedule counts optimizer steps.",
                                valueName: "k"))
     var accumulate: Int?
@@ -79,7 +81,7 @@ struct TrainCommand: ParsableCommand {
             if let resume {
                 // A resumed run keeps its saved settings: that is what makes it exact.
                 let conflicting = [("--model", model != nil), ("--lr", lr != nil), ("--batch-size", batchSize != nil),
-                                   ("--optimizer", optimizer != nil), ("--mixup", mixup != nil), ("--cutmix", cutmix != nil), ("--ema", ema != nil), ("--accumulate", accumulate != nil), ("--clip-grad-norm", clipGradNorm != nil), ("--schedule", schedule != nil), ("--out", out != nil),
+                                   ("--optimizer", optimizer != nil), ("--mixup", mixup != nil), ("--cutmix", cutmix != nil), ("--ema", ema != nil), ("--ema-warmup", emaWarmup), ("--accumulate", accumulate != nil), ("--clip-grad-norm", clipGradNorm != nil), ("--schedule", schedule != nil), ("--out", out != nil),
                                    ("--weights", weights != nil), ("--data", source.data != nil), ("--dataset", source.dataset != nil)]
                     .filter(\.1).map(\.0) + givenFineTuningOptions
                 guard conflicting.isEmpty else {
@@ -126,6 +128,7 @@ struct TrainCommand: ParsableCommand {
         if let mixup { s.mixup = mixup }
         if let cutmix { s.cutmix = cutmix }
         if let ema { s.ema = ema }
+        if emaWarmup { s.emaWarmup = true }
         if let accumulate { s.accumulate = accumulate }
         if let clipGradNorm { s.clipGradNorm = clipGradNorm }
         if let freeze { s.freeze = freeze.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }

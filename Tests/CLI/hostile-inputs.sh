@@ -94,7 +94,7 @@ for bad in "--split inf:1:1" "--split 1e308:1e308:1" "--image-size 100000" "--im
            "--random-crop=-1" "--random-crop 5" "--random-erasing nan" "--random-erasing 2" \
            "--randaugment 2,31" "--randaugment=-1,9" "--randaugment 100,9" "--randaugment 2" "--randaugment x,y" \
            "--color-jitter nan" "--color-jitter=-1" "--color-jitter 0,0,0,0.6" "--color-jitter 1,2,3,4,5" "--color-jitter inf" \
-           "--mixup nan" "--mixup=-1" "--cutmix inf" "--cutmix 1000" "--ema 1" "--ema nan" "--ema=-0.5" \
+           "--mixup nan" "--mixup=-1" "--cutmix inf" "--cutmix 1000" "--ema 1" "--ema nan" "--ema=-0.5" "--ema-warmup" \
            "--accumulate 0" "--accumulate 100000" "--clip-grad-norm 0" "--clip-grad-norm nan" "--clip-grad-norm inf" \
            "--schedule onecycle:5:2" "--schedule linear:0"; do
     # Each case its own --out and the option named in the message: an option wrongly accepted

@@ -61,6 +61,32 @@ final class TrainerTests: TrainerTestCase {
         try assertResumeAfterAKillIsBitExact { $0.ema = 0.9 }
     }
 
+    /// With `--ema-warmup` the decay ramps by the run's optimizer step, which the checkpoint keeps:
+    /// the resumed average equals the uninterrupted one, and differs from an average without the ramp.
+    func testResumeAfterAKillIsBitExactWithEMAWarmup() throws {
+        let run = try assertResumeAfterAKillIsBitExact {
+            $0.ema = 0.99
+            $0.emaWarmup = true
+        }
+        var s = settings(data: path("data"), epochs: 2)
+        s.ema = 0.99
+        try Trainer.start(s, runDirectory: path("flat"), say: { _ in }).fit()
+        let ema = RunDirectory.epochFileName(.ema, epoch: 2)
+        let ramped = try SafeTensors.read(URL(fileURLWithPath: run.dir).appendingPathComponent(ema)).tensors()
+        let flat = try SafeTensors.read(URL(fileURLWithPath: path("flat")).appendingPathComponent(ema)).tensors()
+        XCTAssertNotEqual(ramped["fc.weight"]!.toArray(), flat["fc.weight"]!.toArray(), "the ramp changed the average")
+    }
+
+    /// `--ema-warmup` without `--ema` has nothing to ramp.
+    func testEMAWarmupNeedsEMA() throws {
+        var s = settings(data: try makeDataset("data"), epochs: 1)
+        s.emaWarmup = true
+        XCTAssertThrowsError(try Trainer.start(s, runDirectory: path("run"), say: { _ in })) {
+            XCTAssertTrue("\($0)".contains("--ema-warmup"), "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")), "nothing is made")
+    }
+
     /// Gradient accumulation over 2 batches (the last group of each epoch is 1 batch) with clipping.
     func testResumeAfterAKillIsBitExactWithAccumulationAndClipping() throws {
         let run = try assertResumeAfterAKillIsBitExact {

@@ -60,6 +60,28 @@ final class WeightEMATests: TrainerTestCase {
         XCTAssertEqual(other.shadow.stateDict()["fc.weight"]!.toArray(), shadow.fc.weight.toArray())
     }
 
+    /// `--ema-warmup`: decay min(DECAY, (1 + t) / (10 + t)) at update t, so the first update keeps
+    /// a tenth of the start; without it the decay is DECAY from the first step.
+    func testWarmupRampsTheDecayByStep() throws {
+        let model = Tiny(seed: 1), shadow = Tiny(seed: 2)
+        set(model.fc.weight, [1, 2])
+        let ema = try WeightEMA(source: model, shadow: shadow, decay: 0.999, warmup: true)
+        XCTAssertEqual(ema.decay(atStep: 0), 0.1, accuracy: 1e-7)
+        XCTAssertEqual(ema.decay(atStep: 8), 0.5, accuracy: 1e-7)
+        XCTAssertEqual(ema.decay(atStep: 90), 0.91, accuracy: 1e-6)
+        XCTAssertEqual(ema.decay(atStep: 100_000), 0.999, "the ramp stops at DECAY")
+        XCTAssertEqual(try WeightEMA(source: model, shadow: Tiny(seed: 3), decay: 0.999).decay(atStep: 0), 0.999)
+        // Step 0: 0.1 * 1 + 0.9 * 3 = 2.8; 0.1 * 2 + 0.9 * -2 = -1.6. Step 8 (decay 0.5) from (5, 0): 3.9, -0.8.
+        set(model.fc.weight, [3, -2])
+        ema.update(step: 0)
+        XCTAssertEqual(shadow.fc.weight.toArray()[0], 2.8, accuracy: 1e-6)
+        XCTAssertEqual(shadow.fc.weight.toArray()[1], -1.6, accuracy: 1e-6)
+        set(model.fc.weight, [5, 0])
+        ema.update(step: 8)
+        XCTAssertEqual(shadow.fc.weight.toArray()[0], 3.9, accuracy: 1e-6)
+        XCTAssertEqual(shadow.fc.weight.toArray()[1], -0.8, accuracy: 1e-6)
+    }
+
     /// In a run: validation measures the EMA (history's val_loss is the EMA model's loss), the
     /// directory commits `ema-epochN.safetensors`, `predict`/`evaluate` and `--weights` read it for a
     /// run directory, and the raw weights with `rawWeights` or when the weights file is named.

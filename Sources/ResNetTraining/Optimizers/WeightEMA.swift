@@ -11,15 +11,19 @@ import ResNetModels
 /// like any model; it never trains.
 public final class WeightEMA {
     public let decay: Float
+    /// Whether the decay ramps up as min(decay, (1 + t) / (10 + t)) at update t (TensorFlow's
+    /// `ExponentialMovingAverage(num_updates:)`), so the initial weights fade within the first steps.
+    public let warmup: Bool
     /// The averaged weights, in inference mode.
     public let shadow: Module
     /// (average, live value, averaged or copied) for each state entry, in the model's order.
     private let pairs: [(ema: Tensor, value: Tensor, averaged: Bool)]
 
     /// Starts the average at `source`'s current values (timm copies the model when the EMA is made).
-    public init(source: Module, shadow: Module, decay: Float) throws {
+    public init(source: Module, shadow: Module, decay: Float, warmup: Bool = false) throws {
         precondition(decay.isFinite && (0...1).contains(decay), "EMA decay must be in [0, 1]")
         self.decay = decay
+        self.warmup = warmup
         self.shadow = shadow
         let values = source.stateDict(), averages = shadow.stateDict()
         guard Set(values.keys) == Set(averages.keys) else {
@@ -31,17 +35,24 @@ public final class WeightEMA {
     }
 
     /// An average of `model` in a new model of its configuration.
-    public convenience init(of model: ResNet, decay: Float) throws {
-        try self.init(source: model, shadow: try ResNet(model.config), decay: decay)
+    public convenience init(of model: ResNet, decay: Float, warmup: Bool = false) throws {
+        try self.init(source: model, shadow: try ResNet(model.config), decay: decay, warmup: warmup)
     }
 
     /// The shadow as the model type it was built from (for evaluation).
     public var model: ResNet { shadow as! ResNet }
 
-    /// One step of the average: call after each optimizer step.
-    public func update() {
+    /// The decay of update `step` (0 for the first): `decay`, or its warmup ramp.
+    public func decay(atStep step: Int) -> Float {
+        warmup ? min(decay, Float(1 + step) / Float(10 + step)) : decay
+    }
+
+    /// One step of the average: call after each optimizer step; `step` counts the updates before
+    /// this one (the run's optimizer steps, so a resumed run ramps on where it stopped).
+    public func update(step: Int = 0) {
+        let d = decay(atStep: step)
         for (ema, value, averaged) in pairs {
-            if averaged { Self.blend(ema, toward: value, decay: decay) } else { ema.assign(value) }
+            if averaged { Self.blend(ema, toward: value, decay: d) } else { ema.assign(value) }
         }
     }
 

@@ -143,7 +143,7 @@ public final class Trainer {
             monitor = settings.monitor
         }
         // Started from the model as it is now (its initial or loaded weights), as timm copies it.
-        ema = try settings.emaDecay.map { try WeightEMA(of: model, decay: $0) }
+        ema = try settings.emaDecay.map { try WeightEMA(of: model, decay: $0, warmup: settings.emaWarmup == true) }
         if let parts = settings.freeze {
             let frozen = try LayerFreezing.freeze(parts, in: model)
             say("frozen (no updates, batch norm statistics kept): \(frozen.joined(separator: ", "))")
@@ -219,7 +219,9 @@ public final class Trainer {
         say("\(model.config.name) on \(data.description): \(data.train.dataset.count) training images, \(classes) classes, "
             + "\(data.preprocessing.height)x\(data.preprocessing.width)x\(data.preprocessing.channels), batch \(settings.batchSize), "
             + "\(settings.optimizer) lr \(settings.resolvedLearningRate)\(settings.headLR.map { " (head \($0))" } ?? ""), run directory \(run.url.path)")
-        if let ema { say("validation and test use the exponential moving average of the weights (--ema \(ema.decay)), checkpointed as ema-epochN.safetensors") }
+        if let ema {
+            say("validation and test use the exponential moving average of the weights (--ema \(ema.decay)\(ema.warmup ? ", with --ema-warmup" : "")), checkpointed as ema-epochN.safetensors")
+        }
         var epoch = info.epoch
         // Only a run's first epoch is timed, and the budget is spent on it: its commit records the
         // decision (timeBudgetEpochs), so a resumed run, which always has a committed epoch, keeps it.
@@ -370,7 +372,7 @@ public final class Trainer {
         optimizer.learningRate = lr
         if let headLR { for name in headParameters { optimizer.parameterLearningRates[name] = headLR } }
         optimizer.step()
-        ema?.update()
+        ema?.update(step: info.step)
         optimizer.zeroGrad()
         info.step += 1
     }

@@ -66,6 +66,10 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// after every optimizer step, evaluated and checkpointed; nil or 0 is off. Optional so that
     /// checkpoints saved before it still decode.
     public var ema: Double?
+    /// `--ema-warmup`: the average's decay ramps as min(DECAY, (1+t)/(10+t)) over optimizer steps t
+    /// (TensorFlow's `ExponentialMovingAverage` with `num_updates`). Optional so that checkpoints
+    /// saved before it still decode.
+    public var emaWarmup: Bool?
     /// `--accumulate K`: micro-batches per optimizer step (Goyal et al. 2017); nil or 1 is off.
     /// Optional so that checkpoints saved before it still decode.
     public var accumulate: Int?
@@ -175,6 +179,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         }
         if let timeBudget, !(timeBudget.isFinite && timeBudget > 0 && timeBudget <= Self.maxTimeBudgetMinutes) {
             throw bad("--time-budget must be a number of minutes in (0, \(Int(Self.maxTimeBudgetMinutes))] (got \(timeBudget))")
+        }
+        if emaWarmup == true && emaDecay == nil {
+            throw bad("--ema-warmup ramps the moving average's decay: it needs --ema DECAY (e.g. --ema 0.999)")
         }
         if let accumulate, !(1...Self.maxAccumulate).contains(accumulate) {
             throw bad("--accumulate must be between 1 and \(Self.maxAccumulate) micro-batches per step (got \(accumulate))")
