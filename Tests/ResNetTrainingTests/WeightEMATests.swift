@@ -33,7 +33,7 @@ final class WeightEMATests: TrainerTestCase {
         set(model.fc.weight, [3, -2])
         set(model.bn.runningMean, [14])
         set(model.bn.numBatchesTracked, [5])
-        ema.update()
+        ema.update(step: 0)
         // 0.9 * 1 + 0.1 * 3 = 1.2; 0.9 * 2 + 0.1 * -2 = 1.6; 0.9 * 4 + 0.1 * 14 = 5.
         XCTAssertEqual(shadow.fc.weight.toArray()[0], 1.2, accuracy: 1e-6)
         XCTAssertEqual(shadow.fc.weight.toArray()[1], 1.6, accuracy: 1e-6)
@@ -42,14 +42,14 @@ final class WeightEMATests: TrainerTestCase {
 
         // Step 2: weights (-1, 0): 0.9 * 1.2 - 0.1 = 0.98; 0.9 * 1.6 = 1.44.
         set(model.fc.weight, [-1, 0])
-        ema.update()
+        ema.update(step: 1)
         XCTAssertEqual(shadow.fc.weight.toArray()[0], 0.98, accuracy: 1e-6)
         XCTAssertEqual(shadow.fc.weight.toArray()[1], 1.44, accuracy: 1e-6)
         XCTAssertEqual(shadow.bn.runningMean.toArray()[0], 0.9 * 5 + 0.1 * 14, accuracy: 1e-6)
 
         // Step 3: weights (5, 10): 0.9 * 0.98 + 0.5 = 1.382; 0.9 * 1.44 + 1 = 2.296.
         set(model.fc.weight, [5, 10])
-        ema.update()
+        ema.update(step: 2)
         XCTAssertEqual(shadow.fc.weight.toArray()[0], 1.382, accuracy: 1e-6)
         XCTAssertEqual(shadow.fc.weight.toArray()[1], 2.296, accuracy: 1e-6)
         XCTAssertEqual(model.fc.weight.toArray(), [5, 10], "the model itself is untouched")

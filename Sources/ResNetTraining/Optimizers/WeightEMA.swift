@@ -49,7 +49,7 @@ public final class WeightEMA {
 
     /// One step of the average: call after each optimizer step; `step` counts the updates before
     /// this one (the run's optimizer steps, so a resumed run ramps on where it stopped).
-    public func update(step: Int = 0) {
+    public func update(step: Int) {
         let d = decay(atStep: step)
         for (ema, value, averaged) in pairs {
             if averaged { Self.blend(ema, toward: value, decay: d) } else { ema.assign(value) }
