@@ -83,14 +83,10 @@ final class ReferenceBackendModelTests: XCTestCase {
         }
     }
 
-    /// Asserts every named tensor of `actual` is within `tolerance` of `expected`'s, relative to its scale.
+    /// Asserts every named tensor of `actual` is within `tolerance` of `expected`'s, relative to its
+    /// scale; a failure message ends with `note`.
     private func assertAgree(_ actual: [(String, [Float])], _ expected: [(String, [Float])], tolerance: Double, _ what: String,
-                             file: StaticString = #filePath, line: UInt = #line) {
-        assertAgree(actual, expected, tolerance: tolerance, what, file: file, line: line, note: "")
-    }
-
-    private func assertAgree(_ actual: [(String, [Float])], _ expected: [(String, [Float])], tolerance: Double, _ what: String,
-                             file: StaticString = #filePath, line: UInt = #line, note: String) {
+                             note: String = "", file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(actual.map { $0.0 }, expected.map { $0.0 }, file: file, line: line)
         var worst = (error: 0.0, name: "")
         for ((name, a), (_, e)) in zip(actual, expected) {
