@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Runs SwiftResNet, PyTorch and TensorFlow side by side on the benchmark cases and prints one Markdown
-table of medians and ratios against each case's target.
+"""Runs SwiftResNet, PyTorch, TensorFlow, ONNX Runtime and OpenVINO side by side on the benchmark cases
+(float32, and bf16 mixed precision where the CPU has it) and prints one Markdown table of medians and
+ratios against each case's target.
 
 Why it is built this way: the machines this runs on are small and shared, so single timings lie. Every
 framework runs in its own fresh process (peak memory is then per case, and no framework warms another's
@@ -13,20 +14,40 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-FRAMEWORKS = ("SwiftResNet", "PyTorch", "TensorFlow")
-PEER_SCRIPTS = {"PyTorch": "pytorch_resnet.py", "TensorFlow": "tensorflow_resnet.py"}
+FRAMEWORKS = ("SwiftResNet", "PyTorch", "TensorFlow", "ONNXRuntime", "OpenVINO")
+PEER_SCRIPTS = {"PyTorch": "pytorch_resnet.py", "TensorFlow": "tensorflow_resnet.py",
+                "ONNXRuntime": "onnxruntime_resnet.py", "OpenVINO": "openvino_resnet.py"}
 PEER_NAMES = {"PyTorch": "torch", "TensorFlow": "tensorflow"}
+# The Python modules each peer needs, and the PyPI packages that bring them.
+PEER_MODULES = {"PyTorch": ("torch", "torchvision"), "TensorFlow": ("tensorflow",),
+                "ONNXRuntime": ("onnxruntime", "torch", "torchvision", "onnx"),
+                "OpenVINO": ("openvino", "torch", "torchvision", "onnx")}
+PIP_NAMES = {"tensorflow": "tensorflow-cpu" if platform.machine() in ("x86_64", "AMD64") else "tensorflow"}
+COLUMN_NAMES = {"SwiftResNet": "SwiftResNet", "PyTorch": "PyTorch", "TensorFlow": "TensorFlow",
+                "ONNXRuntime": "ONNX Runtime", "OpenVINO": "OpenVINO"}
+INFERENCE_PEERS = ("PyTorch", "TensorFlow", "ONNXRuntime", "OpenVINO")
+TRAINING_PEERS = ("PyTorch", "TensorFlow")
 
 # kind: "step" = `resnet benchmark` and its peers; "memory" = peak RSS of another case's runs;
 # "epoch" = one Fashion-MNIST ResNet-20 training epoch. target: the highest SwiftResNet / best-peer ratio.
+# precision "bf16": every framework in its own mixed precision (SwiftResNet --precision bf16, PyTorch CPU
+# autocast, OpenVINO's bf16 inference hint); those cases need a CPU with bf16 (AVX512_BF16 or AMX).
 CASES = {
     "v2_152_forward": dict(kind="step", model="resnet_v2_152", mode="forward", batch=32, peers=("TensorFlow",), target=0.90),
-    "r50_forward": dict(kind="step", model="resnet50", mode="forward", batch=32, target=0.90),
-    "r50_train": dict(kind="step", model="resnet50", mode="train", batch=32, target=0.90),
+    "r50_forward": dict(kind="step", model="resnet50", mode="forward", batch=32, peers=INFERENCE_PEERS, target=0.90),
+    "r50_train": dict(kind="step", model="resnet50", mode="train", batch=32, peers=TRAINING_PEERS, target=0.90),
     "r50_train_memory": dict(kind="memory", source="r50_train", target=0.75),
-    "r50_latency": dict(kind="step", model="resnet50", mode="forward", batch=1, steps_factor=3, unit="ms", target=1.00),
-    "fmnist_epoch": dict(kind="epoch", target=0.90),
+    "r50_latency": dict(kind="step", model="resnet50", mode="forward", batch=1, steps_factor=3, unit="ms",
+                        peers=INFERENCE_PEERS, target=0.90),
+    "fmnist_epoch": dict(kind="epoch", peers=TRAINING_PEERS, target=0.90),
+    "r50_forward_bf16": dict(kind="step", model="resnet50", mode="forward", batch=32, precision="bf16",
+                             peers=("PyTorch", "OpenVINO"), target=0.95),
+    "r50_train_bf16": dict(kind="step", model="resnet50", mode="train", batch=32, precision="bf16", peers=("PyTorch",), target=0.90),
+    "r50_train_memory_bf16": dict(kind="memory", source="r50_train_bf16", target=0.60),
+    "r50_latency_bf16": dict(kind="step", model="resnet50", mode="forward", batch=1, steps_factor=3, unit="ms",
+                             precision="bf16", peers=("PyTorch", "OpenVINO"), target=0.95),
 }
+DEFAULT_CASES = [c for c in CASES if CASES[c].get("precision", CASES.get(CASES[c].get("source"), {}).get("precision")) != "bf16"]
 FULL_TRAIN_IMAGES = 54000  # SwiftResNet's 9:1 train/validation split of Fashion-MNIST's 60000
 
 
@@ -35,7 +56,8 @@ def parse_args():
                                 epilog="cases: " + ", ".join(CASES))
     p.add_argument("--python", help="an interpreter that already has torch, torchvision and tensorflow (default: bench/.venv, created if missing)")
     p.add_argument("--resnet", default=str(ROOT / ".build/release/resnet"), help="the SwiftResNet CLI (default: %(default)s)")
-    p.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of the cases (default: all)")
+    p.add_argument("--cases", default=",".join(DEFAULT_CASES),
+                   help="comma-separated subset of the cases, or `all` (default: the float32 ones; add the *_bf16 cases on a CPU with bf16)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--epoch-rounds", type=int, default=1, help="rounds of the fmnist_epoch case (default: %(default)s)")
     p.add_argument("--warmup", type=int, default=3)
@@ -53,7 +75,7 @@ def parse_args():
     a = p.parse_args()
     if a.quick:
         a.batch_size, a.image_size, a.warmup, a.steps, a.images = 4, 64, 1, 2, 1024
-    a.cases = [c.strip() for c in a.cases.split(",") if c.strip()]
+    a.cases = list(CASES) if a.cases == "all" else [c.strip() for c in a.cases.split(",") if c.strip()]
     a.frameworks = [f.strip() for f in a.frameworks.split(",") if f.strip()]
     if "SwiftResNet" not in a.frameworks or any(f not in FRAMEWORKS for f in a.frameworks):
         p.error(f"--frameworks must name SwiftResNet and any of {', '.join(FRAMEWORKS[1:])}")
@@ -68,8 +90,8 @@ def say(msg):
 
 
 def ensure_python(a):
-    """The interpreter for the peers: --python, else bench/.venv (created and filled by pip when needed);
-    none when only SwiftResNet runs."""
+    """The interpreter for the peers: --python, else bench/.venv (created, and filled by pip with the
+    chosen peers' packages when they are missing); none when only SwiftResNet runs."""
     if a.frameworks == ["SwiftResNet"]:
         return None
     if a.python:
@@ -79,13 +101,19 @@ def ensure_python(a):
     if not py.exists():
         say(f"creating {venv}")
         subprocess.check_call([sys.executable, "-m", "venv", str(venv)])
-    if subprocess.call([str(py), "-c", "import torch, torchvision, tensorflow, numpy"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) != 0:
-        say(f"installing torch, torchvision (CPU wheels) and TensorFlow into {venv}")
-        subprocess.check_call([str(py), "-m", "pip", "install", "torch", "torchvision",
-                               "--index-url", "https://download.pytorch.org/whl/cpu"])
-        tf = "tensorflow-cpu" if platform.machine() in ("x86_64", "AMD64") else "tensorflow"
-        subprocess.check_call([str(py), "-m", "pip", "install", tf, "numpy"])
+    modules = sorted({m for fw in a.frameworks[1:] for m in PEER_MODULES[fw]} | {"numpy"})
+    missing = [m for m in modules if subprocess.call([str(py), "-c", f"import {m}"], stdout=subprocess.DEVNULL,
+                                                      stderr=subprocess.DEVNULL) != 0]
+    if missing:
+        packages = [PIP_NAMES.get(m, m) for m in missing]
+        say(f"installing {', '.join(packages)} into {venv}")
+        # PyTorch's CPU-only wheels where their index is reachable; PyPI's (larger) wheels otherwise.
+        torch_pkgs = [p for p in packages if p in ("torch", "torchvision")]
+        if torch_pkgs and subprocess.call([str(py), "-m", "pip", "install", *torch_pkgs, "--index-url",
+                                           "https://download.pytorch.org/whl/cpu"]) == 0:
+            packages = [p for p in packages if p not in torch_pkgs]
+        if packages:
+            subprocess.check_call([str(py), "-m", "pip", "install", *packages])
     return str(py)
 
 
@@ -110,10 +138,11 @@ def step_run(fw, case, a, py):
     steps = a.steps * c.get("steps_factor", 1)
     common = ["--model", c["model"], "--mode", c["mode"], "--batch-size", batch, "--image-size", a.image_size,
               "--warmup", a.warmup, "--steps", steps, "--threads", a.threads]
+    precision = c.get("precision", "fp32")
     if fw == "SwiftResNet":
-        cmd = [a.resnet, "benchmark", *common, "--format", "json"]
+        cmd = [a.resnet, "benchmark", *common, *(["--precision", precision] if precision != "fp32" else []), "--format", "json"]
     else:
-        cmd = [py, BENCH / PEER_SCRIPTS[fw], *common]
+        cmd = [py, BENCH / PEER_SCRIPTS[fw], *common, "--precision", precision]
     out, err, rc, wall = run(cmd)
     rec = {"cmd": [str(x) for x in cmd], "wall": wall, "rc": rc}
     if rc != 0:
@@ -216,8 +245,8 @@ def shown_cases(a):
 
 
 def table(a, runs):
-    lines = ["| case | SwiftResNet | PyTorch | TensorFlow | ratio SwiftResNet / best peer | target | met? |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| case | " + " | ".join(COLUMN_NAMES[f] for f in FRAMEWORKS) + " | ratio SwiftResNet / best peer | target | met? |",
+             "|---" * (len(FRAMEWORKS) + 4) + "|"]
     summary, notes = {}, set()
     for case in shown_cases(a):
         c = CASES[case]
@@ -225,7 +254,7 @@ def table(a, runs):
             vals, unit = medians(runs, c["source"], "peak_bytes"), "bytes"
         else:
             vals, unit = medians(runs, case, "seconds"), c.get("unit", "s")
-        peers = c.get("peers", ("PyTorch", "TensorFlow"))
+        peers = c.get("peers", CASES.get(c.get("source"), {}).get("peers", TRAINING_PEERS))
         cells = []
         for fw in FRAMEWORKS:
             case_runs = [r for r in runs if r["case"] == (c.get("source") or case) and r["framework"] == fw]
@@ -235,6 +264,8 @@ def table(a, runs):
                 cells.append("not run")
             elif vals[fw] is None and any("error" in r for r in case_runs):
                 cells.append("failed")
+            elif vals[fw] is None and case_runs and all(r.get("unsupported") for r in case_runs):
+                cells.append("n/a")
             else:
                 mark = "*" if any(r.get("wall_fallback") for r in case_runs) else ""
                 notes |= {"*"} if mark else set()
@@ -248,16 +279,28 @@ def table(a, runs):
     return "\n".join(lines), summary, notes
 
 
+def cpu_isa():
+    """The vector extensions that decide which kernels every framework runs, from /proc/cpuinfo's flags."""
+    flags = set()
+    if os.path.exists("/proc/cpuinfo"):
+        flags = next((set(l.split(":", 1)[1].split()) for l in open("/proc/cpuinfo") if l.startswith("flags")), set())
+    named = [("avx512f", "AVX-512"), ("avx512_vnni", "VNNI"), ("avx512_bf16", "AVX512_BF16"), ("amx_bf16", "AMX-BF16")]
+    found = [name for flag, name in named if flag in flags]
+    return " + ".join(found) if found else ("AVX2" if "avx2" in flags else "no AVX2")
+
+
 def environment(a, py):
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor()) \
         if os.path.exists("/proc/cpuinfo") else platform.processor()
-    probe = ("import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'; import json, torch, tensorflow as tf; "
-             "print(json.dumps({'torch': torch.__version__, 'tensorflow': tf.__version__}))")
+    probe = ("import os, json, importlib.metadata as m; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'\n"
+             "def v(n):\n try: return m.version(n)\n except Exception: return '–'\n"
+             "print(json.dumps({'torch': v('torch'), 'tensorflow': v('tensorflow-cpu') if v('tensorflow-cpu') != '–' else v('tensorflow'), "
+             "'onnxruntime': v('onnxruntime'), 'openvino': v('openvino')}))")
     out, _, rc, _ = run([py, "-c", probe]) if py else ("", "", 1, 0)
-    versions = last_json_line(out) if rc == 0 else {"torch": "?", "tensorflow": "?"}
+    versions = last_json_line(out) if rc == 0 else {k: "?" for k in ("torch", "tensorflow", "onnxruntime", "openvino")}
     info, _, _, _ = run([a.resnet, "info"])
     git, _, _, _ = run(["git", "describe", "--always", "--dirty"])
-    return {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "cpu": cpu,
+    return {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "cpu": cpu, "isa": cpu_isa(),
             "cores": os.cpu_count(), "threads": a.threads, "python": py, **versions,
             "resnet": (info.splitlines() or ["?"])[0], "git": git.strip() or "?",
             "settings": {k: getattr(a, k) for k in ("rounds", "epoch_rounds", "warmup", "steps", "image_size", "batch_size", "images", "quick")}}
@@ -280,7 +323,7 @@ def main():
         for case in todo:
             c = CASES[case]
             rounds = a.epoch_rounds if c["kind"] == "epoch" else a.rounds
-            fws = ["SwiftResNet", *(p for p in c.get("peers", ("PyTorch", "TensorFlow")) if p in a.frameworks)]
+            fws = ["SwiftResNet", *(p for p in c.get("peers", TRAINING_PEERS) if p in a.frameworks)]
             for rnd in range(rounds):
                 for fw in fws[rnd % len(fws):] + fws[:rnd % len(fws)]:  # rotate who goes first
                     try:
@@ -294,12 +337,16 @@ def main():
     text, summary, notes = table(a, runs)
     out_path.write_text(json.dumps({"environment": env, "runs": runs, "summary": summary}, indent=1) + "\n")
     print(f"Date: {env['date']}  \nCPU: {env['cpu']}, {env['cores']} cores, {a.threads} threads  \n"
-          f"SwiftResNet: {env['resnet']} (git {env['git']}); PyTorch {env['torch']}; TensorFlow {env['tensorflow']}  \n"
+          f"ISA: {env['isa']}  \n"
+          f"SwiftResNet: {env['resnet']} (git {env['git']}); PyTorch {env['torch']}; TensorFlow {env['tensorflow']}; "
+          f"ONNX Runtime {env['onnxruntime']}; OpenVINO {env['openvino']}  \n"
           f"Rounds: {a.rounds} (fmnist_epoch: {a.epoch_rounds}), warmup {a.warmup}, steps {a.steps}"
           f"{' (--quick)' if a.quick else ''}\n")
     print(text)
     print("\nEach entry: the median over rounds of each run's median step time (memory: peak resident bytes; "
-          "fmnist_epoch: the epoch's training pass). Ratio: SwiftResNet / the best (lowest) peer; met when ≤ target.")
+          "fmnist_epoch: the epoch's training pass). Ratio: SwiftResNet / the best (lowest) peer; met when ≤ target. "
+          "*_bf16 cases: each framework's mixed precision (SwiftResNet --precision bf16, PyTorch CPU autocast, "
+          "OpenVINO INFERENCE_PRECISION_HINT bf16); the others float32 (OpenVINO pinned to f32).")
     if notes:
         print("* SwiftResNet's history.csv has no `time` column yet: wall time of the whole `resnet train` "
               "command (data loading, validation and test included).")

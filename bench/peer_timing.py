@@ -15,12 +15,15 @@ def parse_args(warmup_help=None, nchw_help="use PyTorch's default NCHW layout in
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--nchw", action="store_true", help=nchw_help)
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: the framework's own mixed precision (autocast, an inference precision hint)")
     return p.parse_args()
 
 
-def exit_unsupported(a):
-    """Answers a model this framework lacks, so bench/compare.py can ask every framework for every case."""
-    print(json.dumps({"model": a.model, "mode": a.mode, "unsupported": True}))
+def exit_unsupported(a, why="model"):
+    """Answers a model, mode or precision this framework lacks, so bench/compare.py can ask every
+    framework for every case."""
+    print(json.dumps({"model": a.model, "mode": a.mode, "precision": a.precision, "unsupported": True, "why": why}))
     sys.exit(0)
 
 
@@ -33,6 +36,6 @@ def time_and_report(a, step, **extra):
         t = time.perf_counter()
         step()
         times.append(time.perf_counter() - t)
-    print(json.dumps({"model": a.model, "mode": a.mode, "median": statistics.median(times), "mean": statistics.mean(times),
+    print(json.dumps({"model": a.model, "mode": a.mode, "precision": a.precision, "median": statistics.median(times), "mean": statistics.mean(times),
                       "std": statistics.pstdev(times),
                       "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, **extra}))

@@ -3,7 +3,11 @@
 image size, threads, burn-in and timed steps; channels_last (PyTorch's fast CPU layout).
 Prints one JSON line: {"model", "mode", "median", "mean", "std", "peak_rss_bytes"}, or
 {"model", "mode", "unsupported": true} for SwiftResNet's pre-activation resnet_v2_* models, which
-torchvision lacks (so bench/compare.py can ask every framework for every case)."""
+torchvision lacks (so bench/compare.py can ask every framework for every case).
+--precision bf16 runs the forward pass and the loss under CPU autocast to bfloat16, float32 master
+weights and optimizer (what a PyTorch user does for mixed precision on a CPU with bf16)."""
+import contextlib
+
 import torch
 import torchvision
 
@@ -23,12 +27,17 @@ opt = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9)
 loss_fn = torch.nn.CrossEntropyLoss()
 
 
+def autocast():
+    return torch.autocast("cpu", dtype=torch.bfloat16) if a.precision == "bf16" else contextlib.nullcontext()
+
+
 def step():
     if a.mode == "forward":
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast():
             net(x)
         return
-    loss = loss_fn(net(x), y)
+    with autocast():
+        loss = loss_fn(net(x), y)
     loss.backward()
     if a.mode == "train":
         opt.step()

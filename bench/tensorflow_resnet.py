@@ -17,6 +17,8 @@ a = parse_args(warmup_help="untimed steps, the first of which traces the tf.func
                nchw_help="accepted for pytorch_resnet.py's CLI; TensorFlow's CPU kernels are NHWC only")
 if a.model not in MODELS:
     exit_unsupported(a)
+if a.precision != "fp32":
+    exit_unsupported(a, "precision")  # compared in fp32 only: the bf16 peers are PyTorch autocast and OpenVINO
 
 # Threads must be fixed before TensorFlow starts its thread pools, i.e. before the import and the first op.
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
