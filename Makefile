@@ -30,6 +30,7 @@ test: deps
 	$(SWIFT) build --build-tests -j $(JOBS)
 	$(SWIFT) test --skip-build --disable-swift-testing
 	Tests/CLI/hostile-inputs.sh .build/debug/resnet
+	Tests/CLI/mpi.sh .build/debug/resnet
 
 clean:
 	rm -rf .build
