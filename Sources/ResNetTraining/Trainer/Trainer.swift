@@ -392,8 +392,11 @@ public final class Trainer {
         // each rank moved with its own batches, become their mean (with --sync-bn they are equal).
         if communicator.isDistributed && settings.syncBN != true { communicator.average(model.namedBuffers.map(\.tensor)) }
         if let buckets, buckets.steps > 0 {
-            say(String(format: "  all-reduce: %.3f s per step waiting for gradient sums (%d steps, %d bucket(s), %d ranks)",
-                       buckets.waitSeconds / Double(buckets.steps), buckets.steps, buckets.layout.count, communicator.size))
+            let started = buckets.startedDuringBackward + buckets.startedAfterBackward
+            say(String(format: "  all-reduce: %.3f s per step waiting for gradient sums after backward (%d steps, %d bucket(s) of at most %d MB, "
+                       + "%d of %d started during backward, %d ranks)",
+                       buckets.waitSeconds / Double(buckets.steps), buckets.steps, buckets.layout.count,
+                       GradientBuckets.defaultCapacityBytes >> 20, buckets.startedDuringBackward, started, communicator.size))
         }
         row["lr"] = Double(lr)
         row["time"] = Date().timeIntervalSince(start)   // seconds of the training pass, as Keras prints per epoch
