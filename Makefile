@@ -31,6 +31,7 @@ test: deps
 	$(SWIFT) test --skip-build --disable-swift-testing
 	Tests/CLI/hostile-inputs.sh .build/debug/resnet
 	Tests/CLI/mpi.sh .build/debug/resnet
+	Tests/CLI/mpi-netns.sh .build/debug/resnet
 
 clean:
 	rm -rf .build
