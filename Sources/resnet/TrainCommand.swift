@@ -97,7 +97,7 @@ struct TrainCommand: ParsableCommand {
             OneDNN.setThreads(max(1, ProcessInfo.processInfo.activeProcessorCount / communicator.localSize))
         }
         guard !syncBn || communicator.isDistributed || resume != nil else {
-            throw ValidationError("--sync-bn shares batch statistics between the ranks of an `mpirun -np N resnet train` run; this process was not started by mpirun")
+            throw ValidationError("--sync-bn shares batch statistics between the ranks of `mpirun -np N resnet train` with N > 1; this process is not one of several MPI ranks")
         }
         // Until training starts, Ctrl-C ends the process as usual: nothing has been written yet.
         let stop = StopRequest()

@@ -124,7 +124,7 @@ for saved in '"learningRate" : 0.5' '"epochs" : 1' '"schedule" : "onecycle"' '"r
 done
 expect_error_saying "train --out ''" "--out must not be empty" "$BIN" "${TRAIN[@]}" --epochs 1 --out ""
 # Data-parallel options outside mpirun, or changed on resume (Tests/CLI/mpi.sh runs them under mpirun).
-expect_error_saying "train --sync-bn without mpirun" "not started by mpirun" "$BIN" "${TRAIN[@]}" --epochs 1 --sync-bn --out opt-run-sync-bn
+expect_error_saying "train --sync-bn without mpirun" "not one of several MPI ranks" "$BIN" "${TRAIN[@]}" --epochs 1 --sync-bn --out opt-run-sync-bn
 expect_error_saying "train --resume R --sync-bn" "only --epochs may change" "$BIN" train --resume R --epochs 2 --sync-bn
 expect_error "train --resume ''" "$BIN" train --resume ""
 expect_error "data inspect --split inf:1:1" "$BIN" data inspect --data D --split inf:1:1
