@@ -2,8 +2,9 @@
 # Data-parallel training under Open MPI's mpirun, on this machine only (loopback, shared memory):
 # a rank killed with -9 stops the whole run within a bounded time with a message naming the dead
 # rank, the last checkpoint stays readable, and the run resumes from it with 2 ranks (exact) and
-# with 1 (saying the data order changes). The numerical checks (2 ranks x 8 with --sync-bn equal
-# 1 x 16; bit-identical repeats; exact resume) are XCTests: DistributedTrainingTests.
+# with 1 (saying the data order changes); Ctrl-C to mpirun stops every rank after the same step.
+# The numerical checks (2 ranks x 8 with --sync-bn equal 1 x 16; bit-identical repeats; exact
+# resume) are XCTests: DistributedTrainingTests. Tests/CLI/mpi-netns.sh crosses a real network stack.
 #
 # Usage: Tests/CLI/mpi.sh [path/to/resnet]   (default: .build/debug/resnet)
 set -u
@@ -65,13 +66,29 @@ timeout -k 5 "$LIMIT" "$BIN" train --resume K --epochs $((epoch + 2)) --threads 
     && grep -q "trained by 2 process(es) and resumes with 1" R1.log \
     && check "resume with 1 process says the data order changes" 0 "" || check "resume with 1 process" 1 "$(tail -5 R1.log)"
 
-# --- Options that make no sense outside mpirun, or that a resume cannot change ---
-for args in "--epochs 1 --out S1 --sync-bn" ; do
-    rm -f bad.log
-    timeout -k 5 "$LIMIT" "$BIN" "${TRAIN[@]}" $args >bad.log 2>&1; rc=$?
-    [ $rc -ge 1 ] && [ $rc -le 125 ] && grep -q "sync-bn" bad.log && check "refused: $args without mpirun" 0 "" \
-        || check "refused: $args without mpirun" 1 "exit $rc: $(tail -2 bad.log)"
-done
+# --- Ctrl-C to mpirun: it sends SIGTERM to every rank, and all stop after the same step ---
+epoch=$(grep -o '"epoch" : [0-9]*' K/checkpoint.json | grep -o '[0-9]*$' | sort -n | tail -1)
+"${MPIRUN[@]}" -np 2 "$BIN" train --resume K --epochs $((epoch + 100)) --threads 1 >C.log 2>&1 &
+MPIRUN_PID=$!
+for _ in $(seq 1 $((LIMIT * 10))); do grep -q "Epoch $((epoch + 1))/" C.log 2>/dev/null && break; sleep 0.1; done
+sleep 2
+kill -INT "$MPIRUN_PID"
+for _ in $(seq 1 $((LIMIT * 10))); do kill -0 "$MPIRUN_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$MPIRUN_PID" 2>/dev/null; then check "Ctrl-C stops a 2-rank run" 1 "still running ${LIMIT}s after SIGINT"; kill -9 "$MPIRUN_PID"
+else
+    grep -q "stopped by SIGTERM in epoch" C.log && [ "$(grep -c 'continue with' C.log)" = 1 ] \
+        && check "Ctrl-C stops both ranks after a step, rank 0 says how to resume" 0 "" \
+        || check "Ctrl-C stops both ranks after a step" 1 "$(tail -5 C.log)"
+fi
+wait "$MPIRUN_PID" 2>/dev/null; MPIRUN_PID=""
+timeout -k 5 "$LIMIT" "$BIN" evaluate --checkpoint K --split train >eval.log 2>&1 && grep -q acc eval.log \
+    && check "the run evaluates after Ctrl-C" 0 "" || check "the run evaluates after Ctrl-C" 1 "$(tail -3 eval.log)"
+
+# --- Options that make no sense with one rank, or that a resume cannot change ---
+rm -f bad.log
+timeout -k 5 "$LIMIT" "${MPIRUN[@]}" -np 1 "$BIN" "${TRAIN[@]}" --epochs 1 --out S1 --sync-bn >bad.log 2>&1; rc=$?
+[ $rc != 0 ] && grep -q "not one of several MPI ranks" bad.log && check "refused: --sync-bn with one rank" 0 "" \
+    || check "refused: --sync-bn with one rank" 1 "exit $rc: $(tail -3 bad.log)"
 rm -f bad.log
 timeout -k 5 "$LIMIT" "${MPIRUN[@]}" -np 2 "$BIN" train --resume K --epochs $((epoch + 3)) --sync-bn >bad.log 2>&1; rc=$?
 [ $rc != 0 ] && grep -q "only --epochs may change" bad.log && check "refused: --resume with --sync-bn" 0 "" \
