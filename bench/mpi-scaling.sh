@@ -6,12 +6,13 @@
 # Prints one line per case: seconds per optimizer step of the second epoch (history.csv's `time`
 # over its steps; the first epoch pays for warm-up) and the trainer's all-reduce line.
 set -eu
-THREADS=${1:-2}; RANKS=${2:-2}
-BIN=$(realpath .build/release/resnet)
+# RESNET and PER_CLASS (images per class, 64) override the binary and the data size for a smoke test.
+THREADS=${1:-2}; RANKS=${2:-2}; PER_CLASS=${PER_CLASS:-64}
+BIN=$(realpath "${RESNET:-.build/release/resnet}")
 WORK=$(mktemp -d /tmp/resnet-mpi-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 MPIRUN=(mpirun --allow-run-as-root --oversubscribe --bind-to none --mca btl self,vader --mca btl_vader_single_copy_mechanism none)
-"$BIN" data export --out "$WORK/fm" --per-class 64 >/dev/null   # 640 training images
+"$BIN" data export --out "$WORK/fm" --per-class "$PER_CLASS" >/dev/null   # 10 classes: 640 training images by default
 rm -rf "$WORK/fm/validation" "$WORK/fm/test"                     # train only: no evaluation between epochs
 
 run() {  # run NAME RANKS MODEL SIZE GLOBAL_BATCH
@@ -19,7 +20,8 @@ run() {  # run NAME RANKS MODEL SIZE GLOBAL_BATCH
     local args=(train --data "$WORK/fm" --model "$model" --image-size "$size" --channels 3
                 --batch-size $((batch / ranks)) --threads $((THREADS / ranks)) --workers 1 --epochs 2 --out "$out")
     if [ "$ranks" = 1 ]; then "$BIN" "${args[@]}" >"$out.log" 2>&1; else "${MPIRUN[@]}" -np "$ranks" "$BIN" "${args[@]}" >"$out.log" 2>&1; fi
-    local steps=$(( (640 / ranks + batch / ranks - 1) / (batch / ranks) ))
+    local images=$((10 * PER_CLASS))
+    local steps=$(( ((images + ranks - 1) / ranks + batch / ranks - 1) / (batch / ranks) ))
     local t; t=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "time") c = i } NR == 3 { print $c }' "$out/history.csv")
     printf '%-12s %d rank(s) x %d thread(s), global batch %d: %s s/step  %s\n' "$name" "$ranks" $((THREADS / ranks)) "$batch" \
         "$(awk -v t="$t" -v n="$steps" 'BEGIN { printf "%.3f", t / n }')" "$(grep 'all-reduce' "$out.log" | tail -1 | sed 's/^ *//')"
