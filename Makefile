@@ -1,7 +1,7 @@
 # SwiftResNet: `make demo` and `make test` do all set-up on a fresh Debian 12 machine
 # with the Swift toolchain. Debian packages are installed only when missing.
 
-DEBS := libdnnl-dev libturbojpeg0-dev libpng-dev zlib1g-dev dataset-fashion-mnist
+DEBS := libdnnl-dev libturbojpeg0-dev libpng-dev zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 JOBS ?= $(shell nproc)
@@ -30,6 +30,8 @@ test: deps
 	$(SWIFT) build --build-tests -j $(JOBS)
 	$(SWIFT) test --skip-build --disable-swift-testing
 	Tests/CLI/hostile-inputs.sh .build/debug/resnet
+	Tests/CLI/mpi.sh .build/debug/resnet
+	Tests/CLI/mpi-netns.sh .build/debug/resnet
 
 clean:
 	rm -rf .build

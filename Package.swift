@@ -31,6 +31,7 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
 
         // The tensor engine: tensors, kernels (oneDNN backend), reverse-mode autodiff.
         .target(name: "ResNetEngine", dependencies: ["CDNNL"], swiftSettings: swiftSettings),
@@ -38,8 +39,10 @@ let package = Package(
         .target(name: "ResNetLayers", dependencies: ["ResNetEngine"], swiftSettings: swiftSettings),
         // The ResNet family as data: configurations, blocks, the registry, summaries.
         .target(name: "ResNetModels", dependencies: ["ResNetLayers"], swiftSettings: swiftSettings),
+        // Data-parallel training over MPI: the communicator, gradient buckets, the data shard.
+        .target(name: "ResNetDistributed", dependencies: ["CMPI", "ResNetEngine"], swiftSettings: swiftSettings),
         // Optimizers, learning-rate schedules (and, later, the training loop).
-        .target(name: "ResNetTraining", dependencies: ["ResNetModels", "ResNetData"], swiftSettings: swiftSettings),
+        .target(name: "ResNetTraining", dependencies: ["ResNetModels", "ResNetData", "ResNetDistributed"], swiftSettings: swiftSettings),
         // The image data pipeline: decoding, folder datasets, augmentation, loader.
         .target(name: "ResNetData", dependencies: ["CTurboJPEG", "CPNG", "CZlib"], swiftSettings: swiftSettings),
 
@@ -56,6 +59,7 @@ let package = Package(
         .testTarget(name: "ResNetDataTests", dependencies: ["ResNetData"]),
         .testTarget(name: "ResNetModelsTests", dependencies: ["ResNetModels"]),
         .testTarget(name: "ResNetTrainingTests", dependencies: ["ResNetTraining"]),
+        .testTarget(name: "ResNetDistributedTests", dependencies: ["ResNetDistributed", "ResNetTraining"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -14,6 +14,9 @@ public final class BatchNorm2D: Module {
     /// A frozen layer normalizes with its running statistics even in training mode and learns nothing:
     /// the fine-tuning behaviour Keras users expect from `trainable = False`.
     public private(set) var isFrozen = false
+    /// `--sync-bn`: the other processes of a data-parallel run, whose batches join this layer's batch
+    /// statistics in training (nil: this process's batch alone).
+    public var crossProcess: (any CrossProcessSum)?
 
     public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, scale: Bool = true) {
         self.momentum = momentum
@@ -45,8 +48,13 @@ public final class BatchNorm2D: Module {
     /// Normalizes `x`, followed by a fused ReLU when `relu` is set (one memory pass instead of two).
     public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor {
         let training = usesBatchStatistics
-        let y = batchNorm(x, scale: weight, shift: bias, statistics: BatchNormStatistics(mean: runningMean, variance: runningVar),
-                          training: training, momentum: momentum, epsilon: epsilon, relu: relu)
+        let statistics = BatchNormStatistics(mean: runningMean, variance: runningVar)
+        let y = if training, let crossProcess {
+            syncBatchNorm(x, scale: weight, shift: bias, statistics: statistics, momentum: momentum, epsilon: epsilon, relu: relu,
+                          across: crossProcess)
+        } else {
+            batchNorm(x, scale: weight, shift: bias, statistics: statistics, training: training, momentum: momentum, epsilon: epsilon, relu: relu)
+        }
         if training { numBatchesTracked.withMutableHostValues { $0[0] += 1 } }
         if LayerTrace.isActive { LayerTrace.record(self, type: relu ? "BatchNorm+ReLU" : "BatchNormalization", inputs: [x], output: y, flops: 2 * y.count) }
         return y

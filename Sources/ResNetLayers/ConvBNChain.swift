@@ -64,7 +64,9 @@ public struct ConvBNChain {
     /// Runs the chain the way the engine plans it.
     public func run() -> Tensor {
         let shape = ConvBNChainShape(units: units.map(\.shape), residual: residual != nil, reluAfterResidual: reluAfterResidual)
-        switch EngineContext.current.plan(shape, layerByLayer: LayerTrace.isActive) {
+        // Synchronized batch norms run as their own op (the fused links know only a process's batch).
+        let synchronized = units.contains { $0.bn.map { $0.crossProcess != nil && $0.usesBatchStatistics } ?? false }
+        switch EngineContext.current.plan(shape, layerByLayer: LayerTrace.isActive || synchronized) {
         case .folded: return folded()
         case .fused(let links): return fused(links)
         case .layerByLayer: return layerByLayer()

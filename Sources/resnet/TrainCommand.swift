@@ -64,13 +64,40 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Continue the run in this directory.") var resume: String?
     @Option(help: "Start from weights: a run directory (its EMA weights when it kept them, as evaluate and predict use) or a .safetensors file (torchvision/timm names).") var weights: String?
     @Flag(help: "Stop on an unreadable image instead of skipping it.") var strict = false
-    @Option(help: "oneDNN threads (default: all cores).") var threads: Int?
+    @Option(help: "oneDNN threads (default: all cores; under mpirun, the cores shared among the ranks on this machine).") var threads: Int?
+    @Flag(help: "Under mpirun: batch norm computes its batch statistics over the global batch (all ranks), with an all-reduce of per-channel sums in forward and backward, as torch's SyncBatchNorm. Without it each rank normalizes by its own batch, and the running statistics are averaged across ranks after each epoch.")
+    var syncBn = false
 
     func run() throws {
         if recipe == "list" { return printRecipes() }
+        // Started by mpirun: one rank of a data-parallel run. Otherwise a single process, no MPI.
+        let communicator = Communicator.fromEnvironment()
+        defer { communicator.finalize() }
+        do {
+            try train(communicator)
+        } catch let code as ExitCode where communicator.isDistributed {
+            // Stopped by a signal: every rank stops after the same step (see Trainer.stopRequested)
+            // and may finalize. Any other failure may be this rank's alone, and MPI_Finalize would
+            // wait for ranks blocked in a collective: end them all (the message is printed already).
+            if code.rawValue <= 128 { communicator.abort(code: code.rawValue) }
+            throw code
+        } catch where communicator.isDistributed {
+            let message = (error as? ValidationError)?.message ?? "\(error)"
+            FileHandle.standardError.write(Data("error\(communicator.isRoot ? "" : " (rank \(communicator.rank))"): \(message)\n".utf8))
+            communicator.abort(code: 1)
+        }
+    }
+
+    private func train(_ communicator: Communicator) throws {
+        let say: (String) -> Void = communicator.isRoot ? { print($0) } : { _ in }
         if let threads {
             do { try OneDNN.validateThreads(threads) } catch let error as ThreadCountError { throw ValidationError("--" + error.description) }
             OneDNN.setThreads(threads)
+        } else if communicator.localSize > 1 {
+            OneDNN.setThreads(max(1, ProcessInfo.processInfo.activeProcessorCount / communicator.localSize))
+        }
+        guard !syncBn || communicator.isDistributed || resume != nil else {
+            throw ValidationError("--sync-bn shares batch statistics between the ranks of `mpirun -np N resnet train` with N > 1; this process is not one of several MPI ranks")
         }
         // Until training starts, Ctrl-C ends the process as usual: nothing has been written yet.
         let stop = StopRequest()
@@ -80,20 +107,20 @@ struct TrainCommand: ParsableCommand {
             let trainer: Trainer
             if let resume {
                 // A resumed run keeps its saved settings: that is what makes it exact.
-                let conflicting = [("--model", model != nil), ("--lr", lr != nil), ("--batch-size", batchSize != nil),
+                let conflicting = [("--model", model != nil), ("--sync-bn", syncBn), ("--lr", lr != nil), ("--batch-size", batchSize != nil),
                                    ("--optimizer", optimizer != nil), ("--mixup", mixup != nil), ("--cutmix", cutmix != nil), ("--ema", ema != nil), ("--ema-warmup", emaWarmup), ("--accumulate", accumulate != nil), ("--clip-grad-norm", clipGradNorm != nil), ("--schedule", schedule != nil), ("--out", out != nil),
                                    ("--weights", weights != nil), ("--data", source.data != nil), ("--dataset", source.dataset != nil)]
                     .filter(\.1).map(\.0) + givenFineTuningOptions
                 guard conflicting.isEmpty else {
                     throw ValidationError("--resume continues \(resume) with its saved settings; only --epochs may change (drop \(conflicting.joined(separator: ", ")))")
                 }
-                trainer = try Trainer.resume(runDirectory: resume, epochs: epochs)
+                trainer = try Trainer.resume(runDirectory: resume, epochs: epochs, communicator: communicator, say: say)
             } else {
                 let settings = try makeSettings()
-                if let recipe { print("recipe \(recipe): \(try Recipes.named(recipe).commandLine) (options given override these)") }
-                if settings.model == "resnet20" && model == nil && recipe == nil { print("model: resnet20 (the default for small images; --model to choose)") }
+                if let recipe { say("recipe \(recipe): \(try Recipes.named(recipe).commandLine) (options given override these)") }
+                if settings.model == "resnet20" && model == nil && recipe == nil { say("model: resnet20 (the default for small images; --model to choose)") }
                 let dir = out ?? defaultRunDirectory(settings)
-                trainer = try Trainer.start(settings, runDirectory: dir, weights: weights)
+                trainer = try Trainer.start(settings, runDirectory: dir, weights: weights, communicator: communicator, say: say)
             }
             trainer.stopRequest = stop
             signals = SignalHandlers(stop)
@@ -101,7 +128,7 @@ struct TrainCommand: ParsableCommand {
         } catch let e as ValidationError {
             throw e
         } catch TrainingError.interrupted(let message) {
-            FileHandle.standardError.write(Data("\n\(message)\n".utf8))
+            if communicator.isRoot { FileHandle.standardError.write(Data("\n\(message)\n".utf8)) }
             throw ExitCode(128 + (signals?.first ?? SIGINT))   // the shell's code for "ended by that signal"
         } catch {
             throw CleanExit.failure("\(error)")
@@ -144,6 +171,7 @@ struct TrainCommand: ParsableCommand {
         if let monitor { s.monitor = monitor }
         if let earlyStopping { s.earlyStoppingPatience = earlyStopping }
         s.strict = strict
+        if syncBn { s.syncBN = true }
         return s
     }
 

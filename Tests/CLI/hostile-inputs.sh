@@ -123,6 +123,9 @@ for saved in '"learningRate" : 0.5' '"epochs" : 1' '"schedule" : "onecycle"' '"r
     expect_ok "train --recipe fmnist-fast --lr 0.5 saves $saved" "$saved" cat recipe-run/checkpoint.json
 done
 expect_error_saying "train --out ''" "--out must not be empty" "$BIN" "${TRAIN[@]}" --epochs 1 --out ""
+# Data-parallel options outside mpirun, or changed on resume (Tests/CLI/mpi.sh runs them under mpirun).
+expect_error_saying "train --sync-bn without mpirun" "not one of several MPI ranks" "$BIN" "${TRAIN[@]}" --epochs 1 --sync-bn --out opt-run-sync-bn
+expect_error_saying "train --resume R --sync-bn" "only --epochs may change" "$BIN" train --resume R --epochs 2 --sync-bn
 expect_error "train --resume ''" "$BIN" train --resume ""
 expect_error "data inspect --split inf:1:1" "$BIN" data inspect --data D --split inf:1:1
 expect_error "data export --split 1e308:1e308:1" "$BIN" data export --data D --split 1e308:1e308:1 --out X
@@ -194,6 +197,7 @@ check_edit "not JSON" "checkpoint.json" 's/^\{/[/'
 dir=$(edited "fc of another size" 's/"classNames" : \[\s*"a",\s*"b"\s*\]/"classNames" : ["a", "b", "c"]/; s/"numClasses" : 2/"numClasses" : 3/')
 expect_error_saying "predict, fc of another size" "fc.weight" "$BIN" predict --checkpoint "$dir" good.pgm
 expect_error_saying "evaluate, fc of another size" "fc.weight" "$BIN" evaluate --checkpoint "$dir" --data D
+check_edit "worldSize 0" "worldSize" 's/^\{/{ "worldSize" : 0,/'
 
 # --- One writer per run directory ---
 cp -a R L

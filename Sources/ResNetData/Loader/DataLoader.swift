@@ -31,16 +31,18 @@ public final class DataLoader: @unchecked Sendable {
         self.width = size.width
     }
 
-    /// Batches per epoch (the last partial batch counts unless dropLast).
+    /// Batches per epoch of this loader's shard (the last partial batch counts unless dropLast).
     public var batchesPerEpoch: Int {
-        options.dropLast ? dataset.count / options.batchSize : (dataset.count + options.batchSize - 1) / options.batchSize
+        let samples = options.shard.length(of: dataset.count)
+        return options.dropLast ? samples / options.batchSize : (samples + options.batchSize - 1) / options.batchSize
     }
 
-    /// The dataset indices of epoch `epoch` in delivery order.
+    /// The dataset indices of epoch `epoch` in delivery order: this loader's shard of the epoch's
+    /// permutation, which is the same in every process.
     public func order(epoch: Int) -> [Int] {
-        guard options.shuffle else { return Array(0..<dataset.count) }
+        guard options.shuffle else { return options.shard.select(Array(0..<dataset.count)) }
         var rng = SampleRandom(seed: options.seed, epoch: epoch, index: 0, salt: RandomSalt.shuffle)
-        return rng.permutation(dataset.count)
+        return options.shard.select(rng.permutation(dataset.count))
     }
 
     /// Starts epoch `epoch` at batch `startBatch` (0 for a fresh epoch, >0 to resume exactly

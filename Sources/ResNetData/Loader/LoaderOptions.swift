@@ -16,9 +16,12 @@ public struct LoaderOptions: Sendable {
     public var prefetch: Int
     /// Stop at the first unreadable image instead of skipping it with a warning.
     public var strict: Bool
+    /// The share of every epoch this process reads (data-parallel training); `.whole` by default.
+    public var shard: DataShard
 
     public init(batchSize: Int = 32, shuffle: Bool = true, dropLast: Bool = false, seed: UInt64 = 0,
-                workers: Int = ProcessInfo.processInfo.activeProcessorCount, prefetch: Int = 0, strict: Bool = false) {
+                workers: Int = ProcessInfo.processInfo.activeProcessorCount, prefetch: Int = 0, strict: Bool = false,
+                shard: DataShard = .whole) {
         self.batchSize = batchSize
         self.shuffle = shuffle
         self.dropLast = dropLast
@@ -26,6 +29,7 @@ public struct LoaderOptions: Sendable {
         self.workers = workers
         self.prefetch = prefetch
         self.strict = strict
+        self.shard = shard
     }
 
     /// Most decoding threads allowed: 8 per core, at least 64. More only adds contention, and

@@ -4,22 +4,34 @@ extension Tensor {
     ///
     /// Nodes run in dependency order; each is released right after its backward, so the
     /// activations it saved are freed as early as the graph allows.
-    public func backward(seed: Tensor? = nil) {
+    ///
+    /// `whenFinal` is called with each leaf as soon as the last gradient reaching it has been added,
+    /// while backward goes on: data-parallel training starts that gradient's all-reduce there.
+    public func backward(seed: Tensor? = nil, whenFinal: ((Tensor) -> Void)? = nil) {
         let g = seed ?? Tensor(repeating: 1, shape: shape)
         precondition(g.shape == shape, "backward seed \(g.shape) does not match \(shape)")
         guard let root = gradFn else {
-            if requiresGrad { accumulateGradient(g) }
+            if requiresGrad {
+                accumulateGradient(g)
+                whenFinal?(self)
+            }
             return
         }
-        // Count, for every node, how many consumers will send it a gradient.
+        // Count, for every node, how many consumers will send it a gradient (and for every leaf, when asked).
         var pendingConsumers: [ObjectIdentifier: Int] = [:]
+        var pendingLeafEdges: [ObjectIdentifier: Int] = [:]
         var visited: Set<ObjectIdentifier> = [ObjectIdentifier(root)]
         var stack = [root]
         while let node = stack.popLast() {
-            for case .node(let input) in node.edges {
-                let id = ObjectIdentifier(input)
-                pendingConsumers[id, default: 0] += 1
-                if visited.insert(id).inserted { stack.append(input) }
+            for edge in node.edges {
+                switch edge {
+                case .node(let input):
+                    let id = ObjectIdentifier(input)
+                    pendingConsumers[id, default: 0] += 1
+                    if visited.insert(id).inserted { stack.append(input) }
+                case .leaf(let t) where whenFinal != nil: pendingLeafEdges[ObjectIdentifier(t), default: 0] += 1
+                default: break
+                }
             }
         }
         var gradients: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): g]
@@ -35,6 +47,13 @@ extension Tensor {
             node.edges = []
             precondition(inputGradients.count == edges.count, "\(node.name) returned \(inputGradients.count) gradients for \(edges.count) inputs")
             for (edge, grad) in zip(edges, inputGradients) {
+                if case .leaf(let t) = edge, let whenFinal {
+                    if let grad { t.accumulateGradient(grad) }
+                    let id = ObjectIdentifier(t)
+                    pendingLeafEdges[id]! -= 1
+                    if pendingLeafEdges[id]! == 0 { whenFinal(t) }
+                    continue
+                }
                 guard let grad else { continue }
                 switch edge {
                 case .none: break

@@ -68,6 +68,9 @@ public struct CheckpointInfo: Codable, Sendable {
     /// The epoch count `--time-budget` decided after timing the first epoch (nil without a budget):
     /// `settings.epochs` holds it too, so a resumed run keeps the same schedule instead of deciding again.
     public var timeBudgetEpochs: Int?
+    /// The processes that trained it (`mpirun -np N`; nil in runs saved before distributed
+    /// training, which were single-process): a resume with another count reads a different data order.
+    public var worldSize: Int?
 
     public var weightsFileName: String { weightsFile ?? RunDirectory.weightsFile }
     public var bestFileName: String? { bestFile ?? (bestEpoch != nil ? RunDirectory.bestFile : nil) }

@@ -9,6 +9,8 @@ extension CheckpointInfo {
     public static let knownFormat = "swiftresnet-checkpoint/1"
     /// Optimizer steps a run may record (far beyond any run; keeps `step += 1` from overflowing).
     public static let maxSteps = 1 << 52
+    /// Processes a run may record (`mpirun -np N`): far beyond any cluster a ResNet trains on.
+    public static let maxWorldSize = 1 << 20
 
     public func validate(file: String) throws {
         func bad(_ field: String, _ message: String) -> TrainingError {
@@ -32,6 +34,9 @@ extension CheckpointInfo {
         guard (0...TrainingSettings.maxEpochs).contains(epoch) else { throw bad("epoch", "is \(epoch); it must lie in 0...\(TrainingSettings.maxEpochs)") }
         guard (0...Self.maxSteps).contains(step) else { throw bad("step", "is \(step); it must lie in 0...\(Self.maxSteps)") }
         guard learningRate.isFinite, learningRate >= 0 else { throw bad("learningRate", "is \(learningRate); it must be a finite, non-negative number") }
+        if let worldSize, !(1...Self.maxWorldSize).contains(worldSize) {
+            throw bad("worldSize", "is \(worldSize); it must lie in 1...\(Self.maxWorldSize) (the processes of mpirun -np N)")
+        }
         if let best = bestEpoch, !(1...max(epoch, 1)).contains(best) || epoch == 0 {
             throw bad("bestEpoch", "is \(best) but only \(epoch) epoch(s) are recorded")
         }

@@ -20,9 +20,11 @@ struct GradientAccumulation {
     }
 
     /// Back-propagates `loss` (the mean over `count` images) into the parameters' gradients.
-    mutating func backward(_ loss: Tensor, count: Int) {
+    /// `whenFinal` sees each parameter whose gradient is complete for the step, in the group's last
+    /// micro-batch only (earlier ones still add to every gradient).
+    mutating func backward(_ loss: Tensor, count: Int, whenFinal: ((Tensor) -> Void)? = nil) {
         // Without accumulation, exactly the plain backward (so runs without the option are unchanged).
-        loss.backward(seed: microBatches == 1 ? nil : Tensor(scalar: Float(count)))
+        loss.backward(seed: microBatches == 1 ? nil : Tensor(scalar: Float(count)), whenFinal: pending + 1 == microBatches ? whenFinal : nil)
         pending += 1
         images += count
     }

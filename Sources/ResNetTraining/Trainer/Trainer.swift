@@ -29,10 +29,16 @@ public final class Trainer {
     public let monitor: String
     /// The clock `--time-budget` times the first epoch with (seconds); tests inject a fake one.
     public var clock: () -> Double = TimeBudget.monotonicSeconds
+    /// The processes training this model together (`mpirun -np N`); `single()` without MPI.
+    /// Rank 0 alone writes the run directory and prints.
+    public let communicator: Communicator
+    /// The fused gradient all-reduce of a data-parallel run (nil in a single process).
+    let buckets: GradientBuckets?
 
     /// A new run in `runDirectory`, optionally starting from `weights` (a checkpoint or a foreign
     /// safetensors file). Refuses a directory that already holds a run or has a writer.
     public static func start(_ settings: TrainingSettings, runDirectory: String, weights: String? = nil,
+                             communicator: Communicator = .single(),
                              say: @escaping (String) -> Void = { print($0) }) throws -> Trainer {
         var settings = settings
         // Paths are stored absolute, so `evaluate` and `--resume` work from any directory.
@@ -48,7 +54,7 @@ public final class Trainer {
         }
         try refuseExisting()
         // Data and model first: most failures happen here, and they leave no directory behind.
-        let data = try PreparedData(settings)
+        let data = try PreparedData(settings, shard: try communicator.shard())
         var config = try ResNetRegistry.config(settings.model)
         config.numClasses = data.classNames.count
         config.inputChannels = data.preprocessing.channels
@@ -61,10 +67,14 @@ public final class Trainer {
             for note in try WeightLoader.load(read.tensors, into: model, source: read.file, allowNewHead: true) { say("note: \(note)") }
             say("loaded weights from \(read.file)")
         }
-        let info = CheckpointInfo(settings: settings, modelConfig: config, classNames: data.classNames,
+        var info = CheckpointInfo(settings: settings, modelConfig: config, classNames: data.classNames,
                                   preprocessing: data.preprocessing, epoch: 0, step: 0,
                                   learningRate: settings.resolvedLearningRate, history: [], loaderSeed: settings.seed)
-        let trainer = try Trainer(settings: settings, run: run, model: model, data: data, info: info, say: say)
+        info.worldSize = communicator.isDistributed ? communicator.size : nil
+        let trainer = try Trainer(settings: settings, run: run, model: model, data: data, info: info, communicator: communicator, say: say)
+        try trainer.synchronizeModel()
+        // Rank 0 alone writes the run directory.
+        guard communicator.isRoot else { return trainer }
         // The lock file is never deleted (that would race with the next taker), so the directory
         // is made only for a run that is ready to train.
         try run.create()
@@ -75,20 +85,20 @@ public final class Trainer {
     }
 
     /// Continues the run in `runDirectory` up to `epochs` epochs in total (or its saved target).
-    public static func resume(runDirectory: String, epochs: Int? = nil,
+    public static func resume(runDirectory: String, epochs: Int? = nil, communicator: Communicator = .single(),
                               say: @escaping (String) -> Void = { print($0) }) throws -> Trainer {
         guard !runDirectory.isEmpty else { throw TrainingError.invalidOption("--resume must name a run directory") }
         let run = RunDirectory(runDirectory)
         guard FileManager.default.fileExists(atPath: run.info.path) else {
             throw TrainingError.checkpoint("\(run.info.path) not found: not a run directory of `resnet train`")
         }
-        let lock = try RunLock(run)
-        if let warning = lock.warning { say("warning: \(warning)") }
-        let info = try run.loadInfo()
+        let lock = communicator.isRoot ? try RunLock(run) : nil
+        if let warning = lock?.warning { say("warning: \(warning)") }
+        var info = try run.loadInfo()
         var settings = info.settings
         if let epochs { settings.epochs = epochs }
         try settings.validate()
-        let data = try PreparedData(settings)
+        let data = try PreparedData(settings, shard: try communicator.shard())
         guard data.classNames == info.classNames else {
             throw TrainingError.checkpoint("the data's classes \(data.classNames) differ from the checkpoint's \(info.classNames)")
         }
@@ -99,16 +109,25 @@ public final class Trainer {
         }
         let model = try ResNet(info.modelConfig)
         try WeightLoader.load(try run.loadTensors(.weights, info: info), into: model, source: run.committedFile(.weights, info: info)!.path)
-        let trainer = try Trainer(settings: settings, run: run, model: model, data: data, info: info, say: say)
+        let savedWorld = info.worldSize ?? 1
+        if savedWorld != communicator.size {
+            say("note: \(run.url.path) was trained by \(savedWorld) process(es) and resumes with \(communicator.size): "
+                + "each rank's share of every epoch changes, so the data order (and the global batch) differs from an uninterrupted run")
+        }
+        info.worldSize = communicator.isDistributed ? communicator.size : nil
+        let trainer = try Trainer(settings: settings, run: run, model: model, data: data, info: info, communicator: communicator, say: say)
         try trainer.optimizer.loadState(try run.loadTensors(.optimizer, info: info))
         if let ema = trainer.ema { try ema.load(try run.loadTensors(.ema, info: info)) }
         if let state = info.plateau { try trainer.plateau?.loadState(state) }
         trainer.info.settings = settings
+        try trainer.synchronizeModel()
         trainer.lock = lock
         // Leftovers of saves that never committed (a failed or killed one) go now, under the lock,
         // and the fixed names catch up with a commit whose process died before updating them.
-        run.removeUncommitted(keeping: info)
-        for warning in run.refreshFixedNames(info) { say("warning: \(warning)") }
+        if communicator.isRoot {
+            run.removeUncommitted(keeping: info)
+            for warning in run.refreshFixedNames(info) { say("warning: \(warning)") }
+        }
         if info.stoppedEarly {
             say("\(run.url.path) stopped early after epoch \(info.epoch) (\(settings.monitor) had stopped improving): nothing to resume")
         } else if info.epoch >= settings.epochs {
@@ -124,8 +143,9 @@ public final class Trainer {
     }
 
     init(settings: TrainingSettings, run: RunDirectory, model: ResNet, data: PreparedData, info: CheckpointInfo,
-         say: @escaping (String) -> Void) throws {
+         communicator: Communicator = .single(), say: @escaping (String) -> Void) throws {
         self.settings = settings
+        self.communicator = communicator
         self.run = run
         self.model = model
         self.data = data
@@ -158,6 +178,7 @@ public final class Trainer {
                                  nesterov: settings.nesterov && settings.momentum > 0, weightDecay: wd)
         }
         headParameters = params.map(\.name).filter { $0.hasPrefix("fc.") }
+        buckets = communicator.isDistributed ? GradientBuckets(parameters: params.map(\.tensor), communicator: communicator) : nil
         if settings.schedule == "plateau" {
             schedule = nil
             plateau = ReduceLROnPlateau(learningRate: lr, configuration: .init(
@@ -195,7 +216,7 @@ public final class Trainer {
         guard !failed else {
             throw TrainingError.checkpoint("this trainer stopped with an error; resume \(run.url.path) to continue from its last checkpoint")
         }
-        if lock == nil {
+        if lock == nil && communicator.isRoot {
             lock = try RunLock(run)
             if let warning = lock?.warning { say("warning: \(warning)") }
         }
@@ -212,12 +233,15 @@ public final class Trainer {
     private var failed = false
 
     private func fitLocked() throws -> ClassificationMetrics? {
-        try run.create()
-        let csv = try CSVLogger(url: run.historyCSV, append: info.epoch > 0, keepingEpochsThrough: info.epoch)
-        defer { csv.close() }
+        var csv: CSVLogger?
+        if communicator.isRoot {
+            try run.create()
+            csv = try CSVLogger(url: run.historyCSV, append: info.epoch > 0, keepingEpochsThrough: info.epoch)
+        }
+        defer { csv?.close() }
         let classes = data.classNames.count, topK = min(settings.topK, classes)
         say("\(model.config.name) on \(data.description): \(data.train.dataset.count) training images, \(classes) classes, "
-            + "\(data.preprocessing.height)x\(data.preprocessing.width)x\(data.preprocessing.channels), batch \(settings.batchSize), "
+            + "\(data.preprocessing.height)x\(data.preprocessing.width)x\(data.preprocessing.channels), \(batchDescription), "
             + "\(settings.optimizer) lr \(settings.resolvedLearningRate)\(settings.headLR.map { " (head \($0))" } ?? ""), run directory \(run.url.path)")
         if let ema {
             say("validation and test use the exponential moving average of the weights (--ema \(ema.decay)\(ema.warmup ? ", with --ema-warmup" : "")), checkpointed as ema-epochN.safetensors")
@@ -267,7 +291,9 @@ public final class Trainer {
         let pace = data.validation.map { validationSeconds / Double(max($0.dataset.count, 1)) }
             ?? (epochSeconds / Double(max(data.train.dataset.count, 1)))
         let testSeconds = pace * Double(data.test?.dataset.count ?? 0)
-        let epochs = budget.epochs(epochSeconds: epochSeconds, testSeconds: testSeconds, minimum: max(1, settings.warmupEpochs))
+        // Rank 0's clock decides for all: every rank must train the same number of epochs.
+        let epochs = communicator.broadcast(budget.epochs(epochSeconds: epochSeconds, testSeconds: testSeconds,
+                                                          minimum: max(1, settings.warmupEpochs)))
         settings.epochs = epochs
         info.settings.epochs = epochs
         info.timeBudgetEpochs = epochs
@@ -314,13 +340,14 @@ public final class Trainer {
         var metrics = ClassificationMetrics(classes: classes, topK: topK)
         let loader = data.train
         let mixing = settings.batchMixing
-        let bar = ProgressBar(total: loader.batchesPerEpoch)
+        let bar = ProgressBar(total: loader.batchesPerEpoch, output: communicator.isRoot ? ProgressBar.standardOutput : { _ in })
         let iterator = loader.epoch(epoch)
         let start = Date()
         var batchIndex = 0, images = 0
         var lr = learningRate(epoch: epoch, batch: 0)
         var headLR: Float?
         var accumulation = GradientAccumulation(microBatches: microBatches)
+        buckets?.resetTimes()
         while let batch = try iterator.next() {
             lr = learningRate(epoch: epoch, batch: batchIndex / microBatches)
             headLR = settings.headLR.map { learningRate(epoch: epoch, batch: batchIndex / microBatches, base: $0) }
@@ -335,12 +362,14 @@ public final class Trainer {
                 throw TrainingError.diverged("loss became \(value) at epoch \(epoch + 1), batch \(batchIndex + 1): stopped; "
                     + "\(lastGoodCheckpoint). Try a lower --lr.")
             }
-            accumulation.backward(loss, count: batch.count)
+            // Each gradient bucket's all-reduce starts as soon as backward has finished its gradients
+            // (with --accumulate, after the group's mean is taken, in `step`).
+            accumulation.backward(loss, count: batch.count, whenFinal: microBatches == 1 ? buckets.map { b in { b.parameterFinished($0) } } : nil)
             if accumulation.isComplete { step(&accumulation, lr: lr, headLR: headLR) }
             metrics.add(logits: logits, labels: mixed?.dominantLabels ?? batch.labels, loss: Double(value))
             batchIndex += 1
             images += batch.count
-            if stopRequest?.requested != nil {
+            if stopRequested() {
                 iterator.cancel()
                 bar.finish(values: [("loss", metrics.loss ?? .nan), ("acc", metrics.accuracy)])
                 try checkStop(epoch: epoch, batch: batchIndex)
@@ -358,7 +387,17 @@ public final class Trainer {
         if !iterator.statistics.skipped.isEmpty {
             say("warning: skipped \(iterator.statistics.skipped.count) unreadable image(s) this epoch")
         }
-        var row = metrics.values()
+        var row = averagedOverRanks(metrics.values(), images: images)
+        // Every rank leaves the epoch with the same model: batch norm's running statistics, which
+        // each rank moved with its own batches, become their mean (with --sync-bn they are equal).
+        if communicator.isDistributed && settings.syncBN != true { communicator.average(model.namedBuffers.map(\.tensor)) }
+        if let buckets, buckets.steps > 0 {
+            let started = buckets.startedDuringBackward + buckets.startedAfterBackward
+            say(String(format: "  all-reduce: %.3f s per step waiting for gradient sums after backward (%d steps, %d bucket(s) of at most %d MB, "
+                       + "%d of %d started during backward, %d ranks)",
+                       buckets.waitSeconds / Double(buckets.steps), buckets.steps, buckets.layout.count,
+                       GradientBuckets.defaultCapacityBytes >> 20, buckets.startedDuringBackward, started, communicator.size))
+        }
         row["lr"] = Double(lr)
         row["time"] = Date().timeIntervalSince(start)   // seconds of the training pass, as Keras prints per epoch
         return row
@@ -368,6 +407,7 @@ public final class Trainer {
     /// then the moving average follows.
     private func step(_ accumulation: inout GradientAccumulation, lr: Float, headLR: Float?) {
         accumulation.finish(optimizer.parameters)
+        buckets?.finish()   // the mean of the ranks' gradients: each saw its own shard of the global batch
         if let maxNorm = settings.clipGradNorm { GradientClipping.clip(optimizer.parameters, maxNorm: maxNorm) }
         optimizer.learningRate = lr
         if let headLR { for name in headParameters { optimizer.parameterLearningRates[name] = headLR } }
@@ -379,12 +419,14 @@ public final class Trainer {
 
     /// History, plots, callbacks and the checkpoint, in that order: the checkpoint is the commit,
     /// and this trainer's `info` becomes the new state only once it has committed.
-    private func endEpoch(_ epoch: Int, row: [String: Double], csv: CSVLogger) throws {
+    private func endEpoch(_ epoch: Int, row: [String: Double], csv: CSVLogger?) throws {
         var next = info
         next.history.append(row)
         next.epoch = epoch + 1
-        try csv.log(epoch: epoch + 1, metrics: row.filter { $0.key != "epoch" })
-        try HistoryPlot.write(history: next.history, title: "\(model.config.name) on \(data.description)", to: run.historySVG)
+        if let csv {
+            try csv.log(epoch: epoch + 1, metrics: row.filter { $0.key != "epoch" })
+            try HistoryPlot.write(history: next.history, title: "\(model.config.name) on \(data.description)", to: run.historySVG)
+        }
         var improved = false
         if let value = row[monitor], value.isFinite {
             let better = next.bestMetric.map { settings.monitorMaximizes ? value > $0 : value < $0 } ?? true
@@ -405,13 +447,73 @@ public final class Trainer {
         next.learningRate = learningRate(epoch: epoch + 1, batch: 0)
         // The best file holds the weights that earned the metric: the EMA when it is on, committed
         // once as the EMA file under both names.
+        guard communicator.isRoot else {
+            // Every rank keeps the same position; only rank 0 writes it, and the others wait for
+            // the commit so that no rank runs ahead of the last checkpoint.
+            communicator.barrier()
+            info = next
+            return
+        }
         let best: RunDirectory.BestWeights? = improved ? (ema == nil ? RunDirectory.BestWeights.tensors(model.stateDict()) : .ema) : nil
         let committed = try run.commit(next, after: info.epoch, model: model.stateDict(), optimizer: optimizer.state,
                                        best: best, ema: ema?.state)
+        communicator.barrier()
         info = committed.info
         for warning in committed.warnings { say("warning: \(warning)") }
         if improved {
             say(String(format: "  %@ improved to %.4f: saved %@", monitor, next.bestMetric!, RunDirectory.bestFile))
         }
     }
+}
+
+/// Data-parallel training (`mpirun -np N resnet train`): what the trainer does beside a single
+/// process's work so that N ranks train one model.
+extension Trainer {
+    /// "batch B" or "batch B per rank x N ranks = global batch B*N".
+    var batchDescription: String {
+        communicator.isDistributed
+            ? "batch \(settings.batchSize) per rank x \(communicator.size) ranks = global batch \(settings.batchSize * communicator.size)"
+                + (settings.syncBN == true ? " (--sync-bn: batch norm over the global batch)" : "")
+            : "batch \(settings.batchSize)"
+    }
+
+    /// Rank 0's parameters and buffers on every rank, then checked bit-identical (a rank that
+    /// loaded other weights, or a broadcast that went wrong, would otherwise train apart unseen).
+    func synchronizeModel() throws {
+        guard communicator.isDistributed else { return }
+        let state = model.namedParameters.map(\.tensor) + model.namedBuffers.map(\.tensor)
+        communicator.broadcast(state)
+        if let ema { communicator.broadcast(ema.model.namedParameters.map(\.tensor) + ema.model.namedBuffers.map(\.tensor)) }
+        guard communicator.holdSameValues(state) else {
+            throw TrainingError.invalidOption("rank \(communicator.rank): the model's parameters differ from rank 0's after the broadcast")
+        }
+        if settings.syncBN == true {
+            for case let bn as BatchNorm2D in model.modules { bn.crossProcess = communicator }
+        }
+    }
+
+    /// Whether any rank was asked to stop: all ranks stop after the same step, so none is left
+    /// waiting in an all-reduce.
+    func stopRequested() -> Bool {
+        let local = stopRequest?.requested != nil
+        guard communicator.isDistributed else { return local }
+        let any = communicator.any(local)
+        if any && !local { stopRequest?.request("a stop on another rank") }
+        return any
+    }
+
+    /// The epoch's training metrics over every rank's shard (each rank's mean weighted by its images).
+    func averagedOverRanks(_ row: [String: Double], images: Int) -> [String: Double] {
+        guard communicator.isDistributed else { return row }
+        let keys = row.keys.sorted()
+        var sums = keys.map { (row[$0] ?? 0) * Double(images) } + [Double(images)]
+        communicator.allReduceSum(&sums)
+        let total = max(sums.last!, 1)
+        return Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, sums[$0] / total) })
+    }
+}
+
+extension Communicator {
+    /// This rank's share of every training epoch.
+    func shard() throws -> DataShard { try DataShard(rank: rank, count: size) }
 }

@@ -87,6 +87,9 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var timeBudget: Double?
     /// `--recipe NAME`: the preset the settings started from (see `Recipes`), for the record; nil: none.
     public var recipe: String?
+    /// `--sync-bn`: in data-parallel training, batch norm's batch statistics over the global batch
+    /// (all ranks) instead of each rank's own. Optional so that older checkpoints decode.
+    public var syncBN: Bool?
     /// How images are resized to the input size: "nearest" (Keras's default) or "bilinear".
     public var resizeFilter = "nearest"
     /// Per-channel normalization after rescaling (e.g. ImageNet's mean/std for torchvision weights).
