@@ -1,9 +1,10 @@
 import Foundation
 import CDNNL
 
-/// Convolutions on oneDNN: activations in one layout on both sides (nChw8c when both channel counts
-/// fill whole blocks, else NHWC: mixed pairs fall to slow reference kernels), weights in whatever
-/// blocked format the kernel prefers (`any`), reordered from torchvision's OIHW on the way in.
+/// Convolutions on oneDNN: activations in one layout on both sides (the backend's blocked layout,
+/// nChw8c or nChw16c, when both channel counts fill whole blocks, else NHWC: mixed pairs fall to
+/// slow reference kernels), weights in whatever blocked format the kernel prefers (`any`),
+/// reordered from torchvision's OIHW on the way in.
 ///
 /// Grouped convolutions (ResNeXt's 3x3, Xie et al. 2017) need no extra argument: weights are
 /// [O, I/groups, KH, KW], as torchvision stores them, so groups = input channels / weights' dim 1.
@@ -28,12 +29,15 @@ extension CPUBackend {
         memoryDesc(weightDims(wShape, groups: groups), groups == 1 ? dnnl_oihw : dnnl_goihw)
     }
 
-    /// The activation layout of a convolution: nChw8c when both channel counts fill whole blocks and
-    /// oneDNN has a fast kernel for it (large dilations on small maps fall to `ref:` blocked), else NHWC.
+    /// The activation layout of a convolution: the blocked layout when both channel counts fill whole
+    /// blocks and oneDNN has a fast kernel for it (large dilations on small maps fall to `ref:`
+    /// blocked), else NHWC. A layout the options force is kept on reference kernels too.
     func convLayout(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry) -> MemoryLayout4D {
-        guard preferredLayout(channels: xShape[3]) == .nChw8c && preferredLayout(channels: wShape[0]) == .nChw8c else { return .nhwc }
+        let blocked = preferredLayout(channels: xShape[3])
+        guard blocked != .nhwc && preferredLayout(channels: wShape[0]) == blocked else { return .nhwc }
+        guard options.activationLayout == .blocked else { return blocked }
         return layoutChoice(PrimitiveKey(.convolution, [xShape, wShape], geometry: g)) {
-            forwardHint(convDescs(xShape, wShape, g, layout: .nChw8c), g, bias: false).implementation.hasPrefix("ref") ? .nhwc : .nChw8c
+            forwardHint(convDescs(xShape, wShape, g, layout: blocked), g, bias: false).implementation.hasPrefix("ref") ? .nhwc : blocked
         }
     }
 
