@@ -254,7 +254,16 @@ final class Primitive: @unchecked Sendable {
 /// than an execution on small tensors, so each shape is set up once per backend.
 final class PrimitiveCache: @unchecked Sendable {
     private var entries: [PrimitiveKey: Primitive] = [:]
+    /// The Swift kernels that ran in place of a primitive (Winograd), with their implementation
+    /// names, so every op has a kernel to show.
+    private var swiftKernels: [PrimitiveKey: String] = [:]
     private let lock = NSLock()
+
+    /// Notes that a Swift kernel named `implementation` ran the op `key` describes.
+    func record(_ key: PrimitiveKey, implementation: String) {
+        lock.lock(); defer { lock.unlock() }
+        if swiftKernels[key] == nil { swiftKernels[key] = implementation }
+    }
 
     func get(_ key: PrimitiveKey, make: () -> Primitive) -> Primitive {
         lock.lock(); defer { lock.unlock() }
@@ -265,20 +274,22 @@ final class PrimitiveCache: @unchecked Sendable {
         return p
     }
 
-    /// Every cached primitive's key and implementation, for the "no ref: kernels" check and `resnet info`.
+    /// Every cached primitive's and recorded Swift kernel's key and implementation, for the "no ref:
+    /// kernels" check and `resnet info`.
     var implementations: [(key: PrimitiveKey, implementation: String)] {
         lock.lock(); defer { lock.unlock() }
-        return entries.map { ($0.key, $0.value.implementation) }.sorted { $0.key.description < $1.key.description }
+        return (entries.map { ($0.key, $0.value.implementation) } + swiftKernels.map { ($0.key, $0.value) })
+            .sorted { $0.key.description < $1.key.description }
     }
 
     func removeAll() {
-        lock.lock(); entries.removeAll(); lock.unlock()
+        lock.lock(); entries.removeAll(); swiftKernels.removeAll(); lock.unlock()
     }
 }
 
 extension CPUBackend {
     /// Reorders between two layouts of the same logical tensor (plain OIHW weights to oneDNN's
-    /// blocked choice and back, activations between NHWC and nChw8c).
+    /// blocked choice and back, activations between NHWC and the blocked layout).
     func reorder(from src: dnnl_memory_desc_t, _ srcPtr: UnsafeMutableRawPointer,
                  to dst: dnnl_memory_desc_t, _ dstPtr: UnsafeMutableRawPointer) {
         let key = PrimitiveKey(.reorder, [dims(src)], descriptors: [descKey(src), descKey(dst)])
@@ -320,6 +331,10 @@ public enum OneDNN {
 
     /// Every primitive the current context's backend created so far, with the implementation oneDNN picked for it.
     public static var implementations: [(key: PrimitiveKey, implementation: String)] { EngineContext.current.cpu.cache.implementations }
+
+    /// The layout the current context's backend keeps activations in between layers where their
+    /// channels fill whole blocks ("nChw16c", "nChw8c", or "nhwc"), as oneDNN names it.
+    public static var activationLayout: String { EngineContext.current.cpu.blockedLayout.rawValue }
 }
 
 extension OneDNN {

@@ -83,8 +83,8 @@ extension CPUBackend {
 
     private func convolutionPrimitive(_ d: ConvDescs, geometry g: WindowGeometry, bias: Bool, postOps: FusedPostOps, training: Bool) -> Primitive {
         let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([d.wShape[0]], dnnl_x) : nil
-        let key = PrimitiveKey(.convolution, [d.xShape, d.wShape], layout: d.layout, geometry: g,
-                               ["b\(bias ? 1 : 0)", postOps.keyName, "t\(training ? 1 : 0)"])
+        let key = PrimitiveKey(.convolution, [d.xShape, d.wShape], layout: d.layout, geometry: g, propagation: training ? .training : .inference,
+                               ["b\(bias ? 1 : 0)", postOps.keyName])
         return cache.get(key) {
             let po = postOps.dnnlPostOps(dst: d.dst)
             defer { dnnl_post_ops_destroy(po) }
@@ -105,6 +105,9 @@ extension CPUBackend {
         if !training && d.groups == 1 && options.winograd && Winograd.applies(x.shape, weight.shape, g, layout: layout) {
             let u = weightCache.cached(weight, key: Data("winograd F(2x2,3x3)".utf8), make: Winograd.transformWeights)
             let epilogue = postOps.winogradEpilogue
+            cache.record(PrimitiveKey(.convolution, [x.shape, weight.shape], layout: layout, geometry: g, propagation: .inference,
+                                      ["b\(bias != nil ? 1 : 0)", postOps.keyName]),
+                         implementation: Winograd.implementation(layout: layout))
             return Winograd.convolution(x, transformed: u, outputChannels: weight.shape[0], bias: bias, residual: epilogue.residual,
                                         relu: epilogue.relu, profiler: profiler)
         }
