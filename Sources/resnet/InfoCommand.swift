@@ -1,31 +1,42 @@
 import ArgumentParser
 import Foundation
 import ResNetEngine
+import ResNetTraining
 
-/// `resnet info`: what the engine runs on, and which oneDNN kernels it picks for ResNet shapes.
+/// `resnet info`: what the engine runs on (oneDNN, threads, the ISA its kernels use, the activation
+/// layout), and the kernel of every ResNet-50 convolution in every pass, from a real run.
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "info", abstract: "Show the oneDNN version, threads and the kernels chosen for ResNet-50's shapes.")
+        commandName: "info",
+        abstract: "Show oneDNN's version, threads and ISA, the activation layout, and the kernel of every ResNet-50 convolution, forward and backward.")
 
-    @Option(help: "Batch size of the probe convolutions.") var batchSize = 2
+    /// Batch sizes whose ResNet-50 training step at 224x224 fits in a few GB.
+    static let batchSizes = 1...64
+
+    @Option(help: "Batch size of the probe run (Winograd takes a 3x3 layer only with enough 2x2 tiles: the kernels can depend on it), \(batchSizes.lowerBound)-\(batchSizes.upperBound).")
+    var batchSize = 2
 
     func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
+        guard Self.batchSizes.contains(batchSize) else {
+            throw ValidationError("--batch-size must be between \(Self.batchSizes.lowerBound) and \(Self.batchSizes.upperBound) (got \(batchSize))")
+        }
     }
 
     func run() throws {
         print("oneDNN \(OneDNN.version), \(OneDNN.threads) OpenMP thread(s), \(ProcessInfo.processInfo.activeProcessorCount) core(s)")
-        let shapes: [(String, [Int], [Int], Int, Padding)] = [
-            ("stem 7x7/2", [batchSize, 224, 224, 3], [64, 3, 7, 7], 2, .symmetric(3)),
-            ("3x3 at 56", [batchSize, 56, 56, 64], [64, 64, 3, 3], 1, .symmetric(1)),
-            ("1x1 at 56", [batchSize, 56, 56, 256], [64, 256, 1, 1], 1, .valid),
-            ("3x3/2 at 28", [batchSize, 56, 56, 128], [128, 128, 3, 3], 2, .symmetric(1)),
-        ]
-        for (name, xs, ws, stride, padding) in shapes {
-            let x = Tensor.randomNormal(xs, seed: 1)
-            let w = Tensor.randomNormal(ws, std: 0.1, seed: 2)
-            _ = GradMode.withoutGradient { conv2d(x, w, stride: stride, padding: padding, relu: true) }
-            print(name.padding(toLength: 14, withPad: " ", startingAt: 0), OneDNN.implementations.last { $0.key.op == .convolution && $0.key.shapes.first == xs }?.implementation ?? "?")
+        let survey = try KernelSurvey.run(model: "resnet50", batchSize: batchSize)
+        print("ISA: \(survey.isa) (as oneDNN dispatches; ONEDNN_MAX_CPU_ISA caps it)")
+        print("Activations between layers: \(survey.activationLayout) where the channels fill whole blocks "
+              + "(SWIFTRESNET_LAYOUT: blocked = oneDNN's choice for this ISA, nchw8c, nchw16c, nhwc)")
+        print("\nResNet-50 convolutions at batch \(batchSize), 224x224: input (NHWC) * weights (OIHW), window, layout")
+        let passes = KernelSurvey.Pass.allCases
+        for row in survey.rows {
+            let g = row.geometry
+            print("  \(row.input) * \(row.weights) k\(g.kh)x\(g.kw)/\(g.strideH) pad \(g.padTop),\(g.padBottom) \(row.layout)")
+            for pass in passes {
+                let kernels = row.kernels[pass].map { $0.joined(separator: ", ") } ?? "not run"
+                print("      " + pass.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0) + kernels)
+            }
         }
     }
 }

@@ -139,6 +139,10 @@ for bad in "--image-size 100000" "--threads 1000" "--batch-size 100000000" "--th
     # shellcheck disable=SC2086
     expect_error "benchmark $bad" "$BIN" benchmark --model resnet18 --steps 1 --warmup 0 $bad
 done
+for bad in "--batch-size 0" "--batch-size 65" "--batch-size 9223372036854775807"; do
+    # shellcheck disable=SC2086
+    expect_error_saying "info $bad" "--batch-size" "$BIN" info $bad
+done
 expect_error "evaluate --top-k 0" "$BIN" evaluate --checkpoint R --top-k 0
 expect_error "evaluate --top-k -1" "$BIN" evaluate --checkpoint R --top-k=-1
 expect_error_saying "evaluate --tta rotate" "tta" "$BIN" evaluate --checkpoint R --tta rotate

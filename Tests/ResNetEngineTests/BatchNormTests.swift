@@ -233,27 +233,27 @@ final class BatchNormTests: XCTestCase {
                                    epsilon: epsilon)
     }
 
-    /// Training forward and backward on a blocked (nChw8c) input give the reference's values, and
-    /// the outputs stay blocked.
+    /// Training forward and backward on a blocked (nChw8c, nChw16c) input give the reference's
+    /// values, and the outputs stay blocked.
     func testBlockedLayoutForwardAndBackwardMatchReference() {
-        for relu in [false, true] {
-            let c = 16
+        for layout in [MemoryLayout4D.nChw8c, .nChw16c] { for relu in [false, true] {
+            let c = 32
             let x = randomDArray([2, 7, 5, c], seed: 51, std: 2, mean: 0.5)
             let scale = randomDArray([c], seed: 52), shift = randomDArray([c], seed: 53), dy = randomDArray([2, 7, 5, c], seed: 54)
             let xt = x.tensor(), dyt = dy.tensor()
-            convertLayout(xt, to: .nChw8c)
-            convertLayout(dyt, to: .nChw8c)
+            convertLayout(xt, to: layout)
+            convertLayout(dyt, to: layout)
             let (y, mean, variance, ws) = Backend.current.batchNormTraining(xt, scale: scale.tensor(), shift: shift.tensor(), epsilon: Self.epsilon, relu: relu)
-            XCTAssertEqual(y.storage.layout, .nChw8c)
+            XCTAssertEqual(y.storage.layout, layout)
             let ref = refBatchNormTraining(x, scale: scale.data, shift: shift.data, epsilon: Double(Self.epsilon), relu: relu)
-            assertClose(y, ref.y, tolerance: 1e-4, "forward relu \(relu)")
+            assertClose(y, ref.y, tolerance: 1e-4, "\(layout) forward relu \(relu)")
             let (dx, dscale, dshift) = Backend.current.batchNormBackward(dyt, input: xt, scale: scale.tensor(), mean: mean, variance: variance,
                                                                          epsilon: Self.epsilon, relu: relu, workspace: ws, globalStatistics: false)
             let r = refBatchNormBackward(dy, x, y: relu ? ref.y : nil, scale: scale.data, mean: ref.mean, variance: ref.variance,
                                          epsilon: Double(Self.epsilon), globalStatistics: false)
-            assertClose(dx, r.dx, tolerance: 1e-4, "dx relu \(relu)")
+            assertClose(dx, r.dx, tolerance: 1e-4, "\(layout) dx relu \(relu)")
             assertClose(dshift, DArray(shape: [c], data: r.dshift), tolerance: 1e-4, "dshift relu \(relu)")
             assertClose(dscale!, DArray(shape: [c], data: r.dscale), tolerance: 1e-4, "dscale relu \(relu)")
-        }
+        } }
     }
 }

@@ -24,16 +24,36 @@ final class ConvolutionTests: XCTestCase {
         Case(c: 4, o: 3, k: 5, stride: 1, padding: .same),
         Case(h: 9, w: 7, c: 3, o: 5, k: 3, stride: 3, dilation: 2, padding: .same),
         Case(h: 8, w: 10, c: 3, o: 4, k: 3, stride: 2, padding: .same),
-        // Channels in whole blocks of 8: these run in oneDNN's blocked nChw8c layout.
+        // Channels in whole blocks of 8: these run in oneDNN's blocked nChw8c layout where that is the choice.
         Case(n: 2, h: 7, w: 5, c: 8, o: 16, k: 3, stride: 1, padding: .same),
         Case(n: 3, h: 9, w: 6, c: 16, o: 8, k: 3, stride: 2, dilation: 2, padding: .explicit(top: 1, bottom: 2, left: 2, right: 0)),
         Case(n: 2, h: 5, w: 7, c: 16, o: 24, k: 1, stride: 2, padding: .valid, bias: false),
+        // Whole blocks of 16 too: nChw16c where that is the choice (AVX-512) or forced.
+        Case(n: 2, h: 7, w: 5, c: 16, o: 32, k: 3, stride: 1, padding: .symmetric(1)),
+        Case(n: 1, h: 9, w: 11, c: 48, o: 16, k: 3, stride: 2, padding: .symmetric(1), bias: false),
+        Case(n: 3, h: 5, w: 3, c: 32, o: 48, k: 1, stride: 1, padding: .valid),
     ]
 
     /// Forward: relative error ≤ 1e-4 of the reference's largest magnitude (float32 sums of ≤ 125 terms).
     static let tolerance = 1e-4
 
-    func testBackendConvolutionMatchesReference() {
+    func testBackendConvolutionMatchesReference() { checkCases() }
+
+    /// The same cases with each blocked layout forced (on a CPU whose kernels want the other one,
+    /// oneDNN's reference kernels run them: the engine's reorders and descriptors are what is tested).
+    func testBackendConvolutionMatchesReferenceInEitherBlockedLayout() {
+        for (option, layout) in [(EngineOptions.ActivationLayout.nChw8c, MemoryLayout4D.nChw8c), (.nChw16c, .nChw16c)] {
+            EngineContext(options: EngineOptions(activationLayout: option)).run {
+                checkCases()
+                let y = Backend.current.convolution(Tensor.randomNormal([1, 5, 4, 16], seed: 1), weight: Tensor.randomNormal([32, 16, 3, 3], seed: 2),
+                                                    bias: nil, geometry: WindowGeometry(inputH: 5, inputW: 4, kernelH: 3, kernelW: 3),
+                                                    residual: nil, relu: false, training: true)
+                XCTAssertEqual(y.storage.layout, layout, "whole blocks take the forced layout")
+            }
+        }
+    }
+
+    private func checkCases() {
         for (i, t) in Self.cases.enumerated() {
             let x = randomDArray([t.n, t.h, t.w, t.c], seed: UInt64(100 + i))
             let w = randomDArray([t.o, t.c, t.k, t.k], seed: UInt64(200 + i), std: 0.3)
@@ -41,7 +61,7 @@ final class ConvolutionTests: XCTestCase {
             let g = WindowGeometry(inputH: t.h, inputW: t.w, kernelH: t.k, kernelW: t.k, stride: (t.stride, t.stride),
                                    dilation: (t.dilation, t.dilation), padding: t.padding)
             let rg = RefWindow(g)
-            let what = "case \(i) \(g)"
+            let what = "case \(i) \(g) \(EngineContext.current.options.activationLayout)"
             for training in [false, true] {
                 let y = Backend.current.convolution(x.tensor(), weight: w.tensor(), bias: b?.tensor(), geometry: g,
                                                     residual: nil, relu: false, training: training)

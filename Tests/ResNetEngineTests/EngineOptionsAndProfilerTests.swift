@@ -16,7 +16,7 @@ final class EngineOptionsAndProfilerTests: XCTestCase {
         var warnings: [String] = []
         let options = EngineOptions(environment: ["SWIFTRESNET_LAYOUT": "nchw", "SWIFTRESNET_RECOMPUTE_FANIN": "-1"]) { warnings.append($0) }
         XCTAssertEqual(options, EngineOptions())
-        XCTAssertEqual(warnings, ["warning: SWIFTRESNET_LAYOUT=nchw is not nhwc or blocked; using blocked",
+        XCTAssertEqual(warnings, ["warning: SWIFTRESNET_LAYOUT=nchw is not nhwc, blocked, nchw8c or nchw16c; using blocked",
                                   "warning: SWIFTRESNET_RECOMPUTE_FANIN=-1 is not a count; using 128"])
     }
 

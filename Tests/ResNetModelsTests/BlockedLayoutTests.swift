@@ -3,8 +3,9 @@ import XCTest
 import ResNetLayers
 import ResNetModels
 
-/// Activations run in oneDNN's blocked nChw8c layout between layers when their channels fill whole
-/// blocks. Everything a user sees (outputs, end points, gradients, running statistics) must be what
+/// Activations run in oneDNN's blocked layout between layers when their channels fill whole blocks:
+/// the one oneDNN picks for this CPU (nChw8c with AVX2, nChw16c with AVX-512), and the other one when
+/// forced. Everything a user sees (outputs, end points, gradients, running statistics) must be what
 /// the plain NHWC engine gives.
 final class BlockedLayoutTests: XCTestCase {
     private struct Run {
@@ -17,9 +18,12 @@ final class BlockedLayoutTests: XCTestCase {
     }
 
     /// One training step's forward and backward, then an inference pass, in one layout.
-    private func run(_ name: String, size: Int, blocked: Bool, configure: (inout ResNetConfig) -> Void = { _ in }) throws -> Run {
-        try context(blocked ? .blocked : .nhwc).run { try run(name, size: size, configure: configure) }
+    private func run(_ name: String, size: Int, layout: EngineOptions.ActivationLayout, configure: (inout ResNetConfig) -> Void = { _ in }) throws -> Run {
+        try context(layout).run { try run(name, size: size, configure: configure) }
     }
+
+    /// The blocked layout this CPU's default context picks.
+    private var chosenLayout: MemoryLayout4D { context(.blocked).cpu.blockedLayout }
 
     /// A context like the default one but with activations in `layout`.
     private func context(_ layout: EngineOptions.ActivationLayout) -> EngineContext {
@@ -65,14 +69,28 @@ final class BlockedLayoutTests: XCTestCase {
     }
 
     func testBlockedAndNHWCGiveTheSameNetwork() throws {
-        let cases: [(String, Int, (inout ResNetConfig) -> Void)] = [
+        try assertSameNetwork(.blocked, [
             ("resnet20", 16, { _ in }),                       // option-A shortcuts: Swift kernels between blocked convs
             ("resnet50", 64, { $0.numClasses = 5 }),          // ImageNet stem (3 channels stay NHWC), bottlenecks
             ("resnet_v2_50", 64, { $0.numClasses = 5 }),      // pre-activation, max-pool shortcuts
-        ]
+        ])
+    }
+
+    /// The blocked layout this CPU does not pick, forced: its kernels are oneDNN's reference ones
+    /// here, so the networks are small (a narrow one-unit-per-stage ResNet-50 keeps the ImageNet stem,
+    /// max pooling, bottlenecks and projections); odd sizes leave partial windows at every edge.
+    func testTheOtherBlockedLayoutGivesTheSameNetwork() throws {
+        let other: EngineOptions.ActivationLayout = chosenLayout == .nChw16c ? .nChw8c : .nChw16c
+        try assertSameNetwork(other, [
+            ("resnet20", 15, { _ in }),                       // 16, 32, 64 channels: whole blocks of 8 and 16
+            ("resnet50", 33, { $0.numClasses = 5; $0.stageDepths = [1, 1, 1, 1]; $0.stageWidths = [16, 16, 32, 32] }),
+        ])
+    }
+
+    private func assertSameNetwork(_ layout: EngineOptions.ActivationLayout, _ cases: [(String, Int, (inout ResNetConfig) -> Void)]) throws {
         for (name, size, configure) in cases {
-            let plain = try run(name, size: size, blocked: false, configure: configure)
-            let blocked = try run(name, size: size, blocked: true, configure: configure)
+            let plain = try run(name, size: size, layout: .nhwc, configure: configure)
+            let blocked = try run(name, size: size, layout: layout, configure: configure)
             assertClose(blocked.output, plain.output, "\(name) training output")
             for (i, (a, b)) in zip(blocked.endPoints, plain.endPoints).enumerated() { assertClose(a, b, "\(name) end point \(i)") }
             // Training gradients are compared on the network's own scale and loosely: through batch-norm
@@ -93,21 +111,23 @@ final class BlockedLayoutTests: XCTestCase {
         }
     }
 
-    /// The layouts really differ: a ResNet-50 unit's output is blocked, and reading it leaves it so.
+    /// The layouts really differ: a convolution's output is blocked, and reading it leaves it so.
     /// The layout is a context's option: an NHWC context leaves the default context blocked.
     func testActivationsAreBlockedInsideAndNHWCOutside() throws {
-        let conv = Conv2D(8, 16, kernel: 3, padding: .symmetric(1), seed: 1)
-        let x = Tensor.randomNormal([1, 5, 6, 8], seed: 2)
+        let blockedLayout = chosenLayout
+        try XCTSkipIf(blockedLayout == .nhwc, "oneDNN picks no channel block on this CPU")
+        let conv = Conv2D(16, 32, kernel: 3, padding: .symmetric(1), seed: 1)
+        let x = Tensor.randomNormal([1, 5, 6, 16], seed: 2)
         let y = context(.blocked).run { GradMode.withoutGradient { conv(x) } }
-        XCTAssertEqual(y.storage.layout, .nChw8c)
+        XCTAssertEqual(y.storage.layout, blockedLayout)
         let values = y.toArray()
-        XCTAssertEqual(y.storage.layout, .nChw8c, "reading leaves the layout as it is")
+        XCTAssertEqual(y.storage.layout, blockedLayout, "reading leaves the layout as it is")
         let plain = context(.nhwc).run { GradMode.withoutGradient { conv(x) } }
         XCTAssertEqual(plain.storage.layout, .nhwc)
         XCTAssertEqual(values, plain.toArray())
         try XCTSkipIf(EngineOptions.default.activationLayout != .blocked, "SWIFTRESNET_LAYOUT overrides the default context's layout")
         let byDefault = GradMode.withoutGradient { conv(x) }
-        XCTAssertEqual(byDefault.storage.layout, .nChw8c, "the default context is untouched by another context's option")
+        XCTAssertEqual(byDefault.storage.layout, blockedLayout, "the default context is untouched by another context's option")
         XCTAssertEqual(byDefault.toArray(), values)
     }
 }

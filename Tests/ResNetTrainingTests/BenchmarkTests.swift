@@ -29,6 +29,28 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(result.sgemmGFLOPs), 0)
     }
 
+    /// `resnet info`'s survey: every ResNet-50 convolution has a kernel named for each of the four
+    /// passes (none of them oneDNN's reference ones, no unnamed `?`), and the 3x3 layer at 56x56
+    /// takes the engine's Winograd in inference when it is on.
+    func testKernelSurveyNamesAKernelForEveryResNet50ConvolutionAndPass() throws {
+        let survey = try KernelSurvey.run(model: "resnet50", batchSize: 1)
+        // The stem; per stage the 1x1 reduce(s), the 3x3 (strided in the first unit of stages 2-4),
+        // the 1x1 expand and the projection: 23 distinct (input, weights, window) shapes at 224x224.
+        XCTAssertEqual(survey.rows.count, 23, survey.rows.map { "\($0.input) \($0.weights)" }.joined(separator: "\n"))
+        for row in survey.rows {
+            for pass in KernelSurvey.Pass.allCases {
+                let kernels = row.kernels[pass] ?? []
+                XCTAssertFalse(kernels.isEmpty, "\(row.input) * \(row.weights): no \(pass.rawValue) kernel")
+                XCTAssertFalse(kernels.contains { $0.hasPrefix("ref") || $0.contains("?") }, "\(row.input) * \(row.weights) \(pass.rawValue): \(kernels)")
+            }
+        }
+        XCTAssertEqual(survey.activationLayout, OneDNN.activationLayout)
+        let row = try XCTUnwrap(survey.rows.first { $0.input == [1, 56, 56, 64] && $0.weights == [64, 64, 3, 3] })
+        XCTAssertEqual(row.layout, survey.activationLayout, "64 channels fill whole blocks of 8 and of 16")
+        let inference = try XCTUnwrap(row.kernels[.inference])
+        XCTAssertEqual(inference.allSatisfy { $0.hasPrefix("swift_winograd_2x3") }, EngineContext.current.options.winograd, "\(inference)")
+    }
+
     func testWithoutDetailNothingIsProfiled() throws {
         let result = try Benchmark(model: "resnet20", mode: .forward, batchSize: 2, imageSize: 32, warmup: 0, steps: 1).run()
         XCTAssertNil(result.breakdown)

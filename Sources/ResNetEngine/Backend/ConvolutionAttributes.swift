@@ -9,7 +9,7 @@ public enum PostOp {
 
 /// Whether a forward op's output will be differentiated (oneDNN's forward_training or
 /// forward_inference): inference may keep reordered weights and pick Winograd.
-public enum Propagation: Sendable {
+public enum Propagation: String, Hashable, Codable, Sendable {
     case training, inference
 }
 

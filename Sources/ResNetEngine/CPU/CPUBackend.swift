@@ -15,10 +15,19 @@ public final class CPUBackend: ComputeBackend {
     let weightCache = BlockedWeightCache()
     private var layoutChoices: [PrimitiveKey: MemoryLayout4D] = [:]
     private let layoutLock = NSLock()
+    /// The blocked layout activations take where their channels fill whole blocks: oneDNN's choice
+    /// for this CPU (`PreferredActivationLayout`), the one the options force, or NHWC.
+    let blockedLayout: MemoryLayout4D
 
     public init(options: EngineOptions = .default, profiler: Profiler = Profiler()) {
         self.options = options
         dnnl = DNNLContext(profiler: profiler)
+        switch options.activationLayout {
+        case .blocked: blockedLayout = PreferredActivationLayout.query(engine: dnnl.engine)
+        case .nChw8c: blockedLayout = .nChw8c
+        case .nChw16c: blockedLayout = .nChw16c
+        case .nhwc: blockedLayout = .nhwc
+        }
     }
 
     var profiler: Profiler { dnnl.profiler }

@@ -70,18 +70,32 @@ func memoryDesc(_ dims: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_
 /// A tensor of logical shape [N, H, W, C] is described to oneDNN as dims (N, C, H, W) in `layout`.
 func activationDesc(_ shape: [Int], _ layout: MemoryLayout4D = .nhwc, _ type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
     precondition(shape.count == 4, "expected an NHWC tensor, got shape \(shape)")
-    return memoryDesc([shape[0], shape[3], shape[1], shape[2]], layout == .nhwc ? dnnl_nhwc : dnnl_nChw8c, type)
+    return memoryDesc([shape[0], shape[3], shape[1], shape[2]], layout.dnnlTag, type)
+}
+
+extension MemoryLayout4D {
+    /// oneDNN's format tag for an activation of dims (N, C, H, W) in this layout.
+    var dnnlTag: dnnl_format_tag_t {
+        switch self {
+        case .nhwc: dnnl_nhwc
+        case .nChw8c: dnnl_nChw8c
+        case .nChw16c: dnnl_nChw16c
+        case .nchw: dnnl_nchw
+        }
+    }
 }
 
 /// An activation described in the layout its buffer has now.
 func activationDesc(_ t: Tensor) -> dnnl_memory_desc_t { activationDesc(t.shape, t.storage.layout) }
 
 extension CPUBackend {
-    /// The layout convolutions produce and want: nChw8c when the channels fill whole blocks (oneDNN's
-    /// jit:avx2 convolutions ran ResNet-50's 3x3 and 1x1 layers about 1.45x faster on it than on NHWC,
-    /// measured here), else NHWC. The `.nhwc` activation layout option keeps everything NHWC.
+    /// The layout convolutions produce and want: this backend's blocked layout (`blockedLayout`, what
+    /// oneDNN picks on this CPU: nChw8c with AVX2, whose jit:avx2 convolutions ran ResNet-50's 3x3 and
+    /// 1x1 layers about 1.45x faster on it than on NHWC; nChw16c with AVX-512) when the channels fill
+    /// whole blocks, else NHWC. The `.nhwc` activation layout option keeps everything NHWC.
     func preferredLayout(channels: Int) -> MemoryLayout4D {
-        options.activationLayout == .blocked && channels % 8 == 0 ? .nChw8c : .nhwc
+        guard let block = blockedLayout.channelBlock, channels % block == 0 else { return .nhwc }
+        return blockedLayout
     }
 
     /// Reorders a 4-D activation into `layout` in place (its storage takes the reordered buffer), so
@@ -240,7 +254,16 @@ final class Primitive: @unchecked Sendable {
 /// than an execution on small tensors, so each shape is set up once per backend.
 final class PrimitiveCache: @unchecked Sendable {
     private var entries: [PrimitiveKey: Primitive] = [:]
+    /// The Swift kernels that ran in place of a primitive (Winograd), with their implementation
+    /// names, so every op has a kernel to show.
+    private var swiftKernels: [PrimitiveKey: String] = [:]
     private let lock = NSLock()
+
+    /// Notes that a Swift kernel named `implementation` ran the op `key` describes.
+    func record(_ key: PrimitiveKey, implementation: String) {
+        lock.lock(); defer { lock.unlock() }
+        if swiftKernels[key] == nil { swiftKernels[key] = implementation }
+    }
 
     func get(_ key: PrimitiveKey, make: () -> Primitive) -> Primitive {
         lock.lock(); defer { lock.unlock() }
@@ -251,20 +274,22 @@ final class PrimitiveCache: @unchecked Sendable {
         return p
     }
 
-    /// Every cached primitive's key and implementation, for the "no ref: kernels" check and `resnet info`.
+    /// Every cached primitive's and recorded Swift kernel's key and implementation, for the "no ref:
+    /// kernels" check and `resnet info`.
     var implementations: [(key: PrimitiveKey, implementation: String)] {
         lock.lock(); defer { lock.unlock() }
-        return entries.map { ($0.key, $0.value.implementation) }.sorted { $0.key.description < $1.key.description }
+        return (entries.map { ($0.key, $0.value.implementation) } + swiftKernels.map { ($0.key, $0.value) })
+            .sorted { $0.key.description < $1.key.description }
     }
 
     func removeAll() {
-        lock.lock(); entries.removeAll(); lock.unlock()
+        lock.lock(); entries.removeAll(); swiftKernels.removeAll(); lock.unlock()
     }
 }
 
 extension CPUBackend {
     /// Reorders between two layouts of the same logical tensor (plain OIHW weights to oneDNN's
-    /// blocked choice and back, activations between NHWC and nChw8c).
+    /// blocked choice and back, activations between NHWC and the blocked layout).
     func reorder(from src: dnnl_memory_desc_t, _ srcPtr: UnsafeMutableRawPointer,
                  to dst: dnnl_memory_desc_t, _ dstPtr: UnsafeMutableRawPointer) {
         let key = PrimitiveKey(.reorder, [dims(src)], descriptors: [descKey(src), descKey(dst)])
@@ -306,6 +331,10 @@ public enum OneDNN {
 
     /// Every primitive the current context's backend created so far, with the implementation oneDNN picked for it.
     public static var implementations: [(key: PrimitiveKey, implementation: String)] { EngineContext.current.cpu.cache.implementations }
+
+    /// The layout the current context's backend keeps activations in between layers where their
+    /// channels fill whole blocks ("nChw16c", "nChw8c", or "nhwc"), as oneDNN names it.
+    public static var activationLayout: String { EngineContext.current.cpu.blockedLayout.rawValue }
 }
 
 extension OneDNN {

@@ -1,9 +1,10 @@
 import Foundation
 import CDNNL
 
-/// Convolutions on oneDNN: activations in one layout on both sides (nChw8c when both channel counts
-/// fill whole blocks, else NHWC: mixed pairs fall to slow reference kernels), weights in whatever
-/// blocked format the kernel prefers (`any`), reordered from torchvision's OIHW on the way in.
+/// Convolutions on oneDNN: activations in one layout on both sides (the backend's blocked layout,
+/// nChw8c or nChw16c, when both channel counts fill whole blocks, else NHWC: mixed pairs fall to
+/// slow reference kernels), weights in whatever blocked format the kernel prefers (`any`),
+/// reordered from torchvision's OIHW on the way in.
 ///
 /// Grouped convolutions (ResNeXt's 3x3, Xie et al. 2017) need no extra argument: weights are
 /// [O, I/groups, KH, KW], as torchvision stores them, so groups = input channels / weights' dim 1.
@@ -28,12 +29,15 @@ extension CPUBackend {
         memoryDesc(weightDims(wShape, groups: groups), groups == 1 ? dnnl_oihw : dnnl_goihw)
     }
 
-    /// The activation layout of a convolution: nChw8c when both channel counts fill whole blocks and
-    /// oneDNN has a fast kernel for it (large dilations on small maps fall to `ref:` blocked), else NHWC.
+    /// The activation layout of a convolution: the blocked layout when both channel counts fill whole
+    /// blocks and oneDNN has a fast kernel for it (large dilations on small maps fall to `ref:`
+    /// blocked), else NHWC. A layout the options force is kept on reference kernels too.
     func convLayout(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry) -> MemoryLayout4D {
-        guard preferredLayout(channels: xShape[3]) == .nChw8c && preferredLayout(channels: wShape[0]) == .nChw8c else { return .nhwc }
+        let blocked = preferredLayout(channels: xShape[3])
+        guard blocked != .nhwc && preferredLayout(channels: wShape[0]) == blocked else { return .nhwc }
+        guard options.activationLayout == .blocked else { return blocked }
         return layoutChoice(PrimitiveKey(.convolution, [xShape, wShape], geometry: g)) {
-            forwardHint(convDescs(xShape, wShape, g, layout: .nChw8c), g, bias: false).implementation.hasPrefix("ref") ? .nhwc : .nChw8c
+            forwardHint(convDescs(xShape, wShape, g, layout: blocked), g, bias: false).implementation.hasPrefix("ref") ? .nhwc : blocked
         }
     }
 
@@ -79,8 +83,8 @@ extension CPUBackend {
 
     private func convolutionPrimitive(_ d: ConvDescs, geometry g: WindowGeometry, bias: Bool, postOps: FusedPostOps, training: Bool) -> Primitive {
         let biasMD: dnnl_memory_desc_t? = bias ? memoryDesc([d.wShape[0]], dnnl_x) : nil
-        let key = PrimitiveKey(.convolution, [d.xShape, d.wShape], layout: d.layout, geometry: g,
-                               ["b\(bias ? 1 : 0)", postOps.keyName, "t\(training ? 1 : 0)"])
+        let key = PrimitiveKey(.convolution, [d.xShape, d.wShape], layout: d.layout, geometry: g, propagation: training ? .training : .inference,
+                               ["b\(bias ? 1 : 0)", postOps.keyName])
         return cache.get(key) {
             let po = postOps.dnnlPostOps(dst: d.dst)
             defer { dnnl_post_ops_destroy(po) }
@@ -101,6 +105,9 @@ extension CPUBackend {
         if !training && d.groups == 1 && options.winograd && Winograd.applies(x.shape, weight.shape, g, layout: layout) {
             let u = weightCache.cached(weight, key: Data("winograd F(2x2,3x3)".utf8), make: Winograd.transformWeights)
             let epilogue = postOps.winogradEpilogue
+            cache.record(PrimitiveKey(.convolution, [x.shape, weight.shape], layout: layout, geometry: g, propagation: .inference,
+                                      ["b\(bias != nil ? 1 : 0)", postOps.keyName]),
+                         implementation: Winograd.implementation(layout: layout))
             return Winograd.convolution(x, transformed: u, outputChannels: weight.shape[0], bias: bias, residual: epilogue.residual,
                                         relu: epilogue.relu, profiler: profiler)
         }

@@ -14,7 +14,7 @@ extension CPUBackend {
         let outShape = [shape[0], g.outputH, g.outputW, shape[3]]
         let src = activationDesc(shape, layout), dst = activationDesc(outShape, layout)
         let prop = training ? dnnl_forward_training : dnnl_forward_inference
-        let prim = cache.get(PrimitiveKey(.pooling, [shape], layout: layout, geometry: g, [kind.rawValue, "t\(training ? 1 : 0)"])) {
+        let prim = cache.get(PrimitiveKey(.pooling, [shape], layout: layout, geometry: g, propagation: training ? .training : .inference, [kind.rawValue])) {
             makePrimitive("pooling", { d in
                 var s = src, o = dst
                 let n = g.dnnl

@@ -6,8 +6,9 @@ import CDNNL
 /// oneDNN 2.6 has Winograd kernels for AVX-512 only; on AVX2 its direct 3x3 kernels already run at
 /// the sgemm rate, so fewer multiplications are the way left to go faster.
 ///
-/// Activations are nChw8c (the blocked layout between layers), so the tile transforms work on
-/// eight channels at once. Bias, residual add and ReLU are applied in the output transform.
+/// Activations are in the blocked layout between layers (nChw8c or nChw16c), so the tile
+/// transforms work on one channel block at once, as one SIMD8 or SIMD16 vector. Bias, residual add
+/// and ReLU are applied in the output transform.
 enum Winograd {
     /// At least this many 2x2 tiles per call: below it the 16 products are too small for sgemm to
     /// beat the direct kernel.
@@ -16,7 +17,8 @@ enum Winograd {
     /// Whether `x` (already in `layout`) convolved with `weight` by `g` can take the Winograd path
     /// (the engine option `winograd`, from `SWIFTRESNET_WINOGRAD`, can still keep it on oneDNN's).
     static func applies(_ xShape: [Int], _ wShape: [Int], _ g: WindowGeometry, layout: MemoryLayout4D) -> Bool {
-        guard layout == .nChw8c, xShape[3] == wShape[1], wShape[1] % 8 == 0, wShape[0] % 8 == 0, wShape[2] == 3, wShape[3] == 3, g.strideH == 1, g.strideW == 1,
+        guard let block = layout.channelBlock, xShape[3] == wShape[1], wShape[1] % block == 0, wShape[0] % block == 0,
+              wShape[2] == 3, wShape[3] == 3, g.strideH == 1, g.strideW == 1,
               g.dilationH == 1, g.dilationW == 1, g.outputH == xShape[1], g.outputW == xShape[2],
               g.padTop == 1, g.padLeft == 1 else { return false }
         return xShape[0] * ((g.outputH + 1) / 2) * ((g.outputW + 1) / 2) >= minimumTiles
@@ -52,9 +54,36 @@ enum Winograd {
         return u
     }
 
-    /// y = relu(conv3x3(x, w) + bias + residual), `x` and `residual` nChw8c, `u` from `transformWeights`.
+    /// The kernel as `resnet info` names it: the Swift transforms' vector width, and oneDNN's sgemm
+    /// (which runs with the ISA oneDNN dispatches to) for the products.
+    static func implementation(layout: MemoryLayout4D) -> String {
+        "swift_winograd_2x3:simd\(layout.channelBlock ?? 0)+sgemm:\(OneDNN.isa.name)"
+    }
+
+    /// y = relu(conv3x3(x, w) + bias + residual), `x` and `residual` in the same blocked layout,
+    /// `u` from `transformWeights`; the output takes that layout too.
     static func convolution(_ x: Tensor, transformed u: Storage, outputChannels k: Int, bias: Tensor?,
                             residual: Tensor?, relu: Bool, profiler: Profiler) -> Tensor {
+        switch x.storage.layout {
+        case .nChw8c:
+            return convolution(x, transformed: u, outputChannels: k, bias: bias, residual: residual, relu: relu, profiler: profiler,
+                               vector: SIMD8<Float>.self)
+        case .nChw16c:
+            return convolution(x, transformed: u, outputChannels: k, bias: bias, residual: residual, relu: relu, profiler: profiler,
+                               vector: SIMD16<Float>.self)
+        case let other:
+            preconditionFailure("Winograd runs on blocked activations, got \(other)")
+        }
+    }
+
+    /// The kernel for one block width: `V` holds one channel block.
+    @_specialize(where V == SIMD8<Float>)
+    @_specialize(where V == SIMD16<Float>)
+    private static func convolution<V: SIMD>(_ x: Tensor, transformed u: Storage, outputChannels k: Int, bias: Tensor?,
+                                             residual: Tensor?, relu: Bool, profiler: Profiler, vector _: V.Type) -> Tensor
+        where V.Scalar == Float {
+        let block = V.scalarCount, layout = x.storage.layout
+        precondition(residual.map { $0.storage.layout == layout } ?? true, "Winograd's residual must be in its input's layout")
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (th, tw) = ((h + 1) / 2, (w + 1) / 2)
         let tiles = n * th * tw
@@ -70,24 +99,24 @@ enum Winograd {
         // V = B^T d B for every 4x4 input tile and channel, laid out [16][tiles][C].
         let v = Storage(count: 16 * tiles * c)
         let xp = UnsafePointer(x.storage.pointer), vp = v.pointer
-        let cBlocks = c / 8
+        let cBlocks = c / block
         parallelChunks(tiles, minimumChunk: 16) { range in
-          withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 16) { d in
-            @inline(__always) func store(_ value: SIMD8<Float>, _ p: Int, _ t: Int, _ cb: Int) {
-                UnsafeMutableRawPointer(vp + (p * tiles + t) * c + cb * 8).storeBytes(of: value, as: SIMD8<Float>.self)
+          withUnsafeTemporaryAllocation(of: V.self, capacity: 16) { d in
+            @inline(__always) func store(_ value: V, _ p: Int, _ t: Int, _ cb: Int) {
+                UnsafeMutableRawPointer(vp + (p * tiles + t) * c + cb * block).storeBytes(of: value, as: V.self)
             }
             for t in range {
                 let (img, ty, tx) = position(t)
                 let (y0, x0) = (2 * ty - 1, 2 * tx - 1)
                 let interior = y0 >= 0 && x0 >= 0 && y0 + 3 < h && x0 + 3 < w
                 for cb in 0..<cBlocks {
-                    let plane = xp + ((img * cBlocks + cb) * h) * w * 8
+                    let plane = xp + ((img * cBlocks + cb) * h) * w * block
                     for r in 0..<4 {
                         let yy = y0 + r
                         for s in 0..<4 {
                             let xx = x0 + s
                             if interior || (yy >= 0 && yy < h && xx >= 0 && xx < w) {
-                                d[r * 4 + s] = UnsafeRawPointer(plane + (yy * w + xx) * 8).loadUnaligned(as: SIMD8<Float>.self)
+                                d[r * 4 + s] = UnsafeRawPointer(plane + (yy * w + xx) * block).loadUnaligned(as: V.self)
                             } else {
                                 d[r * 4 + s] = .zero
                             }
@@ -120,31 +149,31 @@ enum Winograd {
         withExtendedLifetime(v) {}
         profiler.end(.convolution, pass: .forward, primitive: stage("products"), start)
 
-        // Y = A^T M A per tile, plus bias and residual, ReLU, into nChw8c.
+        // Y = A^T M A per tile, plus bias and residual, ReLU, into the input's layout.
         start = profiler.begin()
-        let y = emptyActivation([n, h, w, k], .nChw8c)
+        let y = emptyActivation([n, h, w, k], layout)
         let yp = y.storage.pointer, mp = UnsafePointer(m.pointer)
         let rp = residual.map { UnsafePointer($0.storage.pointer) }, bp = bias.map { UnsafePointer($0.storage.pointer) }
-        let kBlocks = k / 8
+        let kBlocks = k / block
         parallelChunks(tiles, minimumChunk: 16) { range in
             for t in range {
                 let (img, ty, tx) = position(t)
                 for kb in 0..<kBlocks {
-                    @inline(__always) func at(_ p: Int) -> SIMD8<Float> {
-                        UnsafeRawPointer(mp + (p * tiles + t) * k + kb * 8).loadUnaligned(as: SIMD8<Float>.self)
+                    @inline(__always) func at(_ p: Int) -> V {
+                        UnsafeRawPointer(mp + (p * tiles + t) * k + kb * block).loadUnaligned(as: V.self)
                     }
                     // Rows: A^T M (2x4), then columns: (A^T M) A (2x2).
                     let (m0, m1, m2, m3) = (at(0) + at(4) + at(8), at(1) + at(5) + at(9), at(2) + at(6) + at(10), at(3) + at(7) + at(11))
                     let (n0, n1, n2, n3) = (at(4) - at(8) - at(12), at(5) - at(9) - at(13), at(6) - at(10) - at(14), at(7) - at(11) - at(15))
-                    let b = bp.map { UnsafeRawPointer($0 + kb * 8).loadUnaligned(as: SIMD8<Float>.self) } ?? .zero
-                    let plane = ((img * kBlocks + kb) * h) * w * 8
-                    @inline(__always) func put(_ value: SIMD8<Float>, _ yy: Int, _ xx: Int) {
+                    let b = bp.map { UnsafeRawPointer($0 + kb * block).loadUnaligned(as: V.self) } ?? .zero
+                    let plane = ((img * kBlocks + kb) * h) * w * block
+                    @inline(__always) func put(_ value: V, _ yy: Int, _ xx: Int) {
                         guard yy < h && xx < w else { return }
-                        let offset = plane + (yy * w + xx) * 8
+                        let offset = plane + (yy * w + xx) * block
                         var v = value + b
-                        if let rp { v += UnsafeRawPointer(rp + offset).loadUnaligned(as: SIMD8<Float>.self) }
-                        if relu { v = pointwiseMax(v, SIMD8<Float>(repeating: 0)) }
-                        UnsafeMutableRawPointer(yp + offset).storeBytes(of: v, as: SIMD8<Float>.self)
+                        if let rp { v += UnsafeRawPointer(rp + offset).loadUnaligned(as: V.self) }
+                        if relu { v = pointwiseMax(v, V(repeating: 0)) }
+                        UnsafeMutableRawPointer(yp + offset).storeBytes(of: v, as: V.self)
                     }
                     put(m0 + m1 + m2, 2 * ty, 2 * tx); put(m1 - m2 - m3, 2 * ty, 2 * tx + 1)
                     put(n0 + n1 + n2, 2 * ty + 1, 2 * tx); put(n1 - n2 - n3, 2 * ty + 1, 2 * tx + 1)

@@ -5,9 +5,14 @@ import Foundation
 public struct EngineOptions: Equatable, Sendable {
     /// How activations lie in memory between layers. Values read from Swift are NHWC either way.
     public enum ActivationLayout: String, Sendable {
-        /// oneDNN's channel-blocked nChw8c wherever the channels fill whole blocks (its AVX2
-        /// convolutions ran ResNet-50's layers about 1.45x faster on it than on NHWC).
+        /// The channel-blocked layout oneDNN's convolutions pick on this CPU (nChw16c where its
+        /// AVX-512 kernels run, nChw8c on AVX2, whose convolutions ran ResNet-50's layers about
+        /// 1.45x faster on it than on NHWC), wherever the channels fill whole blocks and the shape has
+        /// a kernel better than oneDNN's reference one; NHWC if oneDNN picks no channel block.
         case blocked
+        /// nChw8c or nChw16c whatever the CPU, wherever the channels fill whole blocks, even on
+        /// oneDNN's reference kernels: to compare the layouts on one machine and to test the other one.
+        case nChw8c, nChw16c
         /// NHWC everywhere.
         case nhwc
     }
@@ -61,10 +66,12 @@ public struct EngineOptions: Equatable, Sendable {
                                     environment: environment, warn: warn, parse: parse)
         }
         self.init(
-            activationLayout: read("SWIFTRESNET_LAYOUT", base.activationLayout, "blocked", "nhwc or blocked") { value in
+            activationLayout: read("SWIFTRESNET_LAYOUT", base.activationLayout, "blocked", "nhwc, blocked, nchw8c or nchw16c") { value in
                 switch value.lowercased() {
                 case "nhwc": return .nhwc
-                case "blocked", "nchw8c", "": return .blocked
+                case "blocked", "": return .blocked
+                case "nchw8c": return .nChw8c
+                case "nchw16c": return .nChw16c
                 default: return nil
                 }
             },

@@ -61,7 +61,7 @@ extension Tensor {
 /// `to`, converting each: NHWC and NCHW differ for 4-D tensors only, every other rank is row-major.
 func copyValues<S, D>(_ shape: [Int], _ src: UnsafeMutablePointer<S>, _ from: MemoryLayout4D, to dst: UnsafeMutablePointer<D>,
                       _ to: MemoryLayout4D, _ convert: (S) -> D) {
-    precondition(from != .nChw8c && to != .nChw8c, "the reference backend has no blocked layout")
+    precondition(from.channelBlock == nil && to.channelBlock == nil, "the reference backend has no blocked layout")
     let count = shape.reduce(1, *)
     guard shape.count == 4, from != to else {
         for i in 0..<count { dst[i] = convert(src[i]) }

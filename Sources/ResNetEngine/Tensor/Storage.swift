@@ -32,9 +32,9 @@ public final class Storage: @unchecked Sendable {
     private(set) var raw: UnsafeMutableRawPointer
     /// The buffer as float32 values, for CPU kernels (ops take float32 tensors only).
     var pointer: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
-    /// How a 4-D activation's values are ordered in memory: NHWC, oneDNN's channel-blocked nChw8c
-    /// that its AVX2 kernels run fastest on, or the reference backend's NCHW. Private to the
-    /// backend; shared by every tensor viewing the buffer. Host access presents NHWC whatever this is.
+    /// How a 4-D activation's values are ordered in memory: NHWC, the channel-blocked layout oneDNN's
+    /// kernels run fastest on for this CPU (nChw8c, nChw16c), or the reference backend's NCHW. Private
+    /// to the backend; shared by every tensor viewing the buffer. Host access presents NHWC whatever this is.
     var layout = MemoryLayout4D.nhwc
     /// Moves on whenever the values may have changed: what caches of derived values compare.
     /// Reading values never moves it.
@@ -89,8 +89,29 @@ public final class Storage: @unchecked Sendable {
 enum MemoryLayout4D: String, Sendable {
     /// Channels last, the public layout.
     case nhwc
-    /// oneDNN's nChw8c: channels in blocks of 8, each block stored as its own NHW8 slab.
+    /// oneDNN's nChw8c: channels in blocks of 8 (one AVX2 register of floats), each block stored as
+    /// its own NHW8 slab.
     case nChw8c
+    /// oneDNN's nChw16c: blocks of 16 channels, one AVX-512 register, each stored as an NHW16 slab.
+    case nChw16c
     /// Channels first: the reference backend's activations (a layout no CPU kernel reads).
     case nchw
+
+    /// The channels per block of a blocked layout; nil for the plain ones.
+    var channelBlock: Int? {
+        switch self {
+        case .nChw8c: 8
+        case .nChw16c: 16
+        case .nhwc, .nchw: nil
+        }
+    }
+
+    /// The blocked layout of `channelBlock` channels per block, if the engine has one.
+    init?(channelBlock: Int) {
+        switch channelBlock {
+        case 8: self = .nChw8c
+        case 16: self = .nChw16c
+        default: return nil
+        }
+    }
 }
