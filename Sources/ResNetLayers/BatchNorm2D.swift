@@ -48,7 +48,8 @@ public final class BatchNorm2D: Module {
         let y = batchNorm(x, scale: weight, shift: bias, statistics: BatchNormStatistics(mean: runningMean, variance: runningVar),
                           training: training, momentum: momentum, epsilon: epsilon, relu: relu)
         if training { numBatchesTracked.withMutableHostValues { $0[0] += 1 } }
-        if LayerTrace.isActive { LayerTrace.record(self, type: relu ? "BatchNorm+ReLU" : "BatchNormalization", inputs: [x], output: y, flops: 2 * y.count) }
+        if LayerTrace.isActive { LayerTrace.record(self, type: relu ? "BatchNorm+ReLU" : "BatchNormalization",
+                                                   operation: .batchNorm(epsilon: epsilon, relu: relu), inputs: [x], output: y, flops: 2 * y.count) }
         return y
     }
 }
