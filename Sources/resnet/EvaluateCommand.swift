@@ -27,8 +27,8 @@ struct EvaluateCommand: ParsableCommand {
         if let split, !["train", "validation", "val", "test"].contains(split) {
             throw ValidationError("--split must be train, validation or test (got '\(split)')")
         }
-        if source.weights != nil && data == nil && dataset == nil {
-            throw ValidationError("--weights needs --data DIR or --dataset NAME (there is no run to take the data from)")
+        if source.model != nil && data == nil && dataset == nil {
+            throw ValidationError("--model needs --data DIR or --dataset NAME (there is no run to take the data from)")
         }
     }
 
@@ -66,7 +66,7 @@ struct EvaluateCommand: ParsableCommand {
             guard let loader else { throw TrainingError.invalidOption("the data has no \(splitName) split") }
             let k = topK ?? s.topK
             let bar = format == .text ? ProgressBar(total: loader.batchesPerEpoch, title: "Evaluating \(splitName)") : nil
-            if predictor.usesEMA && format == .text { print("using the moving average of the weights (\(predictor.weightsFile.lastPathComponent)); --raw-weights for the trained ones") }
+            if predictor.usesEMA && format == .text { print("using the moving average of the weights (\(predictor.weightsFile?.lastPathComponent ?? ""))); --raw-weights for the trained ones") }
             let m = try Evaluator.evaluate(predictor.model, loader: loader, classes: predictor.classNames.count, topK: k, progress: bar, tta: tta)
             if format == .json {
                 print(m.json(classNames: predictor.classNames))

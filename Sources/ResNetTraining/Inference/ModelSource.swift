@@ -18,7 +18,10 @@ public enum ModelSource: Sendable {
 /// ImageNet names for a 1000-way head), and the preprocessing is torchvision's evaluation transform.
 public struct PublishedWeights: Sendable, Equatable {
     public var model: String
-    public var weights: String
+    /// nil: the network freshly initialised from `initSeed` (to try a runtime or a deployment
+    /// before any training; `resnet ... --model NAME --init-seed N`).
+    public var weights: String?
+    public var initSeed: UInt64 = 0
     /// One class name per line (`--classes`); nil: the built-in ImageNet-1k names, for 1000 outputs.
     public var classesFile: String?
     /// Shorter side before the centre crop: 256 for torchvision's V1 weights, 232 for resnet50's V2.
@@ -28,9 +31,9 @@ public struct PublishedWeights: Sendable, Equatable {
 
     public static let defaultResizeShorter = 256
 
-    public init(model: String, weights: String, classesFile: String? = nil, resizeShorter: Int = defaultResizeShorter,
-                imageSize: Int? = nil) {
-        self.model = model; self.weights = weights; self.classesFile = classesFile
+    public init(model: String, weights: String?, initSeed: UInt64 = 0, classesFile: String? = nil,
+                resizeShorter: Int = defaultResizeShorter, imageSize: Int? = nil) {
+        self.model = model; self.weights = weights; self.initSeed = initSeed; self.classesFile = classesFile
         self.resizeShorter = resizeShorter; self.imageSize = imageSize
     }
 
@@ -54,8 +57,17 @@ public struct PublishedWeights: Sendable, Equatable {
         guard (crop...ImagePipeline.maxSide).contains(resizeShorter) else {
             throw TrainingError.invalidOption("--resize-shorter must be between \(crop) (the crop, --image-size) and \(ImagePipeline.maxSide) (got \(resizeShorter))")
         }
-        guard !weights.isEmpty else { throw TrainingError.invalidOption("--weights is empty") }
+        guard weights?.isEmpty != true else { throw TrainingError.invalidOption("--weights is empty") }
         return config
+    }
+
+    /// The ImageNet names, when `outputs` is their count.
+    static func builtInNames(outputs: Int, source: String) throws -> [String] {
+        guard outputs == ImageNetClasses.names.count else {
+            throw TrainingError.invalidOption("\(source) has \(outputs) outputs, not ImageNet's \(ImageNetClasses.names.count): "
+                + "give --classes FILE with \(outputs) names, one per line")
+        }
+        return ImageNetClasses.names
     }
 
     /// The network with the file's weights, its class names and preprocessing. Errors name the
@@ -63,6 +75,16 @@ public struct PublishedWeights: Sendable, Equatable {
     func load() throws -> (model: ResNet, classNames: [String], preprocessing: Preprocessing) {
         var config = try validateOptions()
         let names = try classesFile.map(ClassNamesFile.read)
+        guard let weights else {
+            if let names { config.numClasses = names.count }
+            let classNames = try names ?? Self.builtInNames(outputs: config.numClasses ?? 0, source: "--model \(model) (freshly initialised)")
+            config.seed = initSeed
+            let pre = preprocessing(for: config)
+            try pre.validate(for: config, file: "--model \(model)")
+            let net = try ResNet(config)
+            net.eval()
+            return (net, classNames, pre)
+        }
         guard FileManager.default.fileExists(atPath: weights) else { throw TrainingError.weights("\(weights) not found") }
         switch try RunDirectory.resolve(weights) {
         case .runDirectory, .committed:
@@ -86,11 +108,7 @@ public struct PublishedWeights: Sendable, Equatable {
             }
             classNames = names
         } else {
-            guard outputs == ImageNetClasses.names.count else {
-                throw TrainingError.invalidOption("'fc.weight' in \(weights) has \(outputs) outputs, not ImageNet's \(ImageNetClasses.names.count): "
-                    + "give --classes FILE with \(outputs) names, one per line")
-            }
-            classNames = ImageNetClasses.names
+            classNames = try Self.builtInNames(outputs: outputs, source: "'fc.weight' in \(weights)")
         }
         config.numClasses = outputs
         let pre = preprocessing(for: config)

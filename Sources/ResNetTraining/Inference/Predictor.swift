@@ -12,8 +12,8 @@ public final class Predictor {
     public let model: ResNet
     public let classNames: [String]
     public let preprocessing: Preprocessing
-    /// The weights file read.
-    public let weightsFile: URL
+    /// The weights file read (nil: a freshly initialised network, `--init-seed`).
+    public let weightsFile: URL?
     /// The run's description when the model comes from a run directory; nil for published weights.
     public let checkpoint: CheckpointInfo?
     /// The preprocessing as a pipeline, built once (validated on load).
@@ -40,7 +40,7 @@ public final class Predictor {
         case .published(let published):
             let loaded = try published.load()
             (model, classNames, preprocessing) = (loaded.model, loaded.classNames, loaded.preprocessing)
-            weightsFile = URL(fileURLWithPath: published.weights).standardizedFileURL
+            weightsFile = published.weights.map { URL(fileURLWithPath: $0).standardizedFileURL }
             checkpoint = nil
         }
         pipeline = preprocessing.pipeline()
@@ -52,7 +52,7 @@ public final class Predictor {
     }
 
     /// Whether the weights are the run's moving average (`--ema`).
-    public var usesEMA: Bool { checkpoint.map { weightsFile.lastPathComponent == $0.emaFile } ?? false }
+    public var usesEMA: Bool { checkpoint.map { weightsFile?.lastPathComponent == $0.emaFile } ?? false }
 
     /// Floats per preprocessed image: height x width x channels (NHWC, one image).
     public var inputCount: Int { preprocessing.height * preprocessing.width * preprocessing.channels }
