@@ -1,6 +1,10 @@
 import Foundation
 import SwiftProtobuf
 
+#if !_endian(little)
+#error("ONNX raw_data is little-endian: a big-endian host would need byte swaps in ONNXGraphBuilder.floats")
+#endif
+
 /// Collects an ONNX graph's nodes and initializers under unique names: the vocabulary
 /// (`Conv`, `Gemm`, attributes, float and int64 tensors) the exporter speaks in.
 struct ONNXGraphBuilder {
@@ -31,9 +35,8 @@ struct ONNXGraphBuilder {
         t.name = name
         t.dims = shape.map(Int64.init)
         t.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
-        t.rawData = values.withUnsafeBufferPointer { buffer in
-            Data(buffer.lazy.flatMap { v -> [UInt8] in withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) } })
-        }
+        // ONNX raw data is little-endian, as every host Swift runs on here.
+        t.rawData = values.withUnsafeBytes { Data($0) }
         initializers.append(t)
         return name
     }
@@ -45,7 +48,7 @@ struct ONNXGraphBuilder {
         t.name = name
         t.dims = [Int64(values.count)]
         t.dataType = Int32(Onnx_TensorProto.DataType.int64.rawValue)
-        t.rawData = Data(values.flatMap { v in withUnsafeBytes(of: v.littleEndian) { Array($0) } })
+        t.rawData = values.map(\.littleEndian).withUnsafeBytes { Data($0) }
         initializers.append(t)
         return name
     }
