@@ -17,9 +17,8 @@ public enum ClassNamesFile {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw TrainingError.invalidOption("--classes \(path): not UTF-8 text")
         }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
-        }
+        // "\r\n" is one Character in Swift: both line ends split.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
         while lines.last?.trimmingCharacters(in: .whitespaces).isEmpty == true { lines.removeLast() }
         guard !lines.isEmpty else { throw TrainingError.invalidOption("--classes \(path): no class names (one per line)") }
         guard lines.count <= ResNetConfig.maxClasses else {
