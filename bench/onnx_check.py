@@ -87,7 +87,8 @@ def randomise(tensors, rng):
 def run(cmd):
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        sys.exit(f"onnx_check: {' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}"[:2000] or 2)
+        print(f"onnx_check: {' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()[:2000]}", file=sys.stderr)
+        sys.exit(2)
     return r.stdout
 
 
