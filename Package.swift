@@ -21,9 +21,12 @@ let package = Package(
         .library(name: "ResNetData", targets: ["ResNetData"]),
         .library(name: "ResNetModels", targets: ["ResNetModels"]),
         .library(name: "ResNetTraining", targets: ["ResNetTraining"]),
+        .library(name: "ResNetDeploy", targets: ["ResNetDeploy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // ONNX export: the message code generated from onnx.proto is committed (Sources/ResNetDeploy/ONNX).
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         // C libraries from Debian, linked as system libraries.
@@ -46,11 +49,18 @@ let package = Package(
         // The image data pipeline: decoding, folder datasets, augmentation, loader.
         .target(name: "ResNetData", dependencies: ["CTurboJPEG", "CPNG", "CZlib"], swiftSettings: swiftSettings),
 
+        // Using a trained model elsewhere: export to ONNX and to plain torchvision-keyed safetensors.
+        .target(
+            name: "ResNetDeploy",
+            dependencies: ["ResNetTraining", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["ONNX/onnx.proto", "ONNX/README.md"],
+            swiftSettings: swiftSettings),
+
         // The command-line tool.
         .executableTarget(
             name: "resnet",
             dependencies: [
-                "ResNetEngine", "ResNetData", "ResNetLayers", "ResNetModels", "ResNetTraining",
+                "ResNetEngine", "ResNetData", "ResNetLayers", "ResNetModels", "ResNetTraining", "ResNetDeploy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -60,6 +70,7 @@ let package = Package(
         .testTarget(name: "ResNetModelsTests", dependencies: ["ResNetModels"]),
         .testTarget(name: "ResNetTrainingTests", dependencies: ["ResNetTraining"]),
         .testTarget(name: "ResNetDistributedTests", dependencies: ["ResNetDistributed", "ResNetTraining"]),
+        .testTarget(name: "ResNetDeployTests", dependencies: ["ResNetDeploy", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
     ],
     swiftLanguageModes: [.v5]
 )

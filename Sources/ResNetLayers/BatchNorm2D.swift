@@ -56,7 +56,8 @@ public final class BatchNorm2D: Module {
             batchNorm(x, scale: weight, shift: bias, statistics: statistics, training: training, momentum: momentum, epsilon: epsilon, relu: relu)
         }
         if training { numBatchesTracked.withMutableHostValues { $0[0] += 1 } }
-        if LayerTrace.isActive { LayerTrace.record(self, type: relu ? "BatchNorm+ReLU" : "BatchNormalization", inputs: [x], output: y, flops: 2 * y.count) }
+        if LayerTrace.isActive { LayerTrace.record(self, type: relu ? "BatchNorm+ReLU" : "BatchNormalization",
+                                                   operation: .batchNorm(epsilon: epsilon, relu: relu), inputs: [x], output: y, flops: 2 * y.count) }
         return y
     }
 }

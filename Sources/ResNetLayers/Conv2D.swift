@@ -40,7 +40,9 @@ public final class Conv2D: Module {
                        residual: residual, relu: relu)
         if LayerTrace.isActive {
             let macs = y.count * inChannelsPerGroup * kernel * kernel   // a grouped convolution does 1/groups of them
-            LayerTrace.record(self, type: "Conv2D", inputs: [x] + (residual.map { [$0] } ?? []), output: y,
+            LayerTrace.record(self, type: "Conv2D",
+                              operation: .convolution(kernel: kernel, stride: stride, padding: padding, dilation: dilation, groups: groups, relu: relu),
+                              inputs: [x] + (residual.map { [$0] } ?? []), output: y,
                               flops: 2 * macs + (bias != nil || residual != nil ? y.count : 0))
         }
         return y

@@ -125,7 +125,7 @@ public struct ConvBNChain {
     private func addResidual(_ h: Tensor) -> Tensor {
         guard let residual else { return h }
         let y = reluAfterResidual ? addReLU(h, residual) : ResNetEngine.add(h, residual)
-        LayerTrace.recordOp((owner?.displayName ?? "") + ".add", type: reluAfterResidual ? "Add+ReLU" : "Add",
+        LayerTrace.recordOp((owner?.displayName ?? "") + ".add", type: reluAfterResidual ? "Add+ReLU" : "Add", operation: .add(relu: reluAfterResidual),
                             inputs: [h, residual], output: y, flops: 2 * y.count)
         return y
     }

@@ -20,7 +20,7 @@ public final class Linear: Module {
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let y = linear(x.rank == 2 ? x : flatten(x), weight, bias: bias)
-        if LayerTrace.isActive { LayerTrace.record(self, type: "Dense", inputs: [x], output: y, flops: 2 * y.count * inFeatures) }
+        if LayerTrace.isActive { LayerTrace.record(self, type: "Dense", operation: .dense, inputs: [x], output: y, flops: 2 * y.count * inFeatures) }
         return y
     }
 }

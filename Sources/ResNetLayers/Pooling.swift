@@ -12,7 +12,7 @@ public final class MaxPool2D: Module {
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let y = maxPool2d(x, kernel: kernel, stride: stride, padding: padding)
-        if LayerTrace.isActive { LayerTrace.record(self, type: "MaxPooling2D", inputs: [x], output: y, flops: y.count * kernel * kernel) }
+        if LayerTrace.isActive { LayerTrace.record(self, type: "MaxPooling2D", operation: .maxPool(kernel: kernel, stride: stride, padding: padding), inputs: [x], output: y, flops: y.count * kernel * kernel) }
         return y
     }
 }
@@ -21,7 +21,7 @@ public final class MaxPool2D: Module {
 public final class GlobalAvgPool2D: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let y = globalAvgPool(x)
-        if LayerTrace.isActive { LayerTrace.record(self, type: "GlobalAveragePooling2D", inputs: [x], output: y, flops: x.count) }
+        if LayerTrace.isActive { LayerTrace.record(self, type: "GlobalAveragePooling2D", operation: .globalAveragePool, inputs: [x], output: y, flops: x.count) }
         return y
     }
 }

@@ -41,7 +41,8 @@ public final class PreActBottleneck: Module, ResidualUnit {
             shortcut = projection(pre)
         } else if stride > 1 {
             shortcut = maxPool2d(x, kernel: 1, stride: stride)
-            LayerTrace.recordOp(displayName + ".shortcut", type: "MaxPooling2D(1x1)", inputs: [x], output: shortcut)
+            LayerTrace.recordOp(displayName + ".shortcut", type: "MaxPooling2D(1x1)",
+                                operation: .maxPool(kernel: 1, stride: stride, padding: .valid), inputs: [x], output: shortcut)
         } else {
             shortcut = x
         }

@@ -75,7 +75,8 @@ enum V1Shortcut {
         case .projection(let p): return p(x)
         case .zeroPad(let channels, let stride):
             let y = padChannelsSubsample(x, channels: channels, stride: stride)
-            LayerTrace.recordOp(owner.displayName + ".shortcut", type: "ZeroPadShortcut", inputs: [x], output: y)
+            LayerTrace.recordOp(owner.displayName + ".shortcut", type: "ZeroPadShortcut",
+                                operation: .zeroPadShortcut(channels: channels, stride: stride), inputs: [x], output: y)
             return y
         }
     }

@@ -4,34 +4,39 @@ import ResNetTraining
 
 /// `resnet predict`: the top classes of each image, preprocessed as the checkpoint was trained.
 struct PredictCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "predict", abstract: "Classify image files with a checkpoint.")
+    static let configuration = CommandConfiguration(
+        commandName: "predict", abstract: "Classify image files with a checkpoint or published weights (--model NAME --weights FILE).")
 
     enum Format: String, ExpressibleByArgument { case text, json }
 
-    @Option(help: "A run directory or a weights file beside its checkpoint.json.") var checkpoint: String
-    @Flag(help: "For a run trained with --ema: use the trained weights, not their moving average (the default for a run directory).") var rawWeights = false
+    @OptionGroup var source: ModelSourceOptions
     @Option(help: "How many classes to show per image.") var topK = 5
     @Option(help: "text or json.") var format: Format = .text
+    @Flag(help: "With --format json: also each image's logits (all classes, before softmax), for cross-checks with other runtimes.") var logits = false
     @Argument(help: "Image files (JPEG, PNG, PPM/PGM).") var images: [String]
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image file") }
         guard topK >= 1 else { throw ValidationError("--top-k must be at least 1 (got \(topK))") }
+        if logits && format != .json { throw ValidationError("--logits goes with --format json") }
     }
 
     /// Each image is classified on its own: one unreadable file is reported on stderr and the
     /// others still get their answer; the exit status says whether any failed.
     func run() throws {
         let predictor: Predictor
-        do { predictor = try Predictor(checkpoint: checkpoint, rawWeights: rawWeights) } catch { throw CleanExit.failure("\(error)") }
+        do { predictor = try Predictor(source.source) } catch { throw CleanExit.failure("\(error)") }
         let k = min(topK, predictor.classNames.count)
         var rows: [[String: Any]] = []
         var failures = 0
         for file in images {
             do {
-                let top = try predictor.topK(file: file, k: k)
+                let scores = predictor.logits([try predictor.input(file: file)])[0]
+                let top = predictor.topK(Predictor.softmax(scores), k: k)
                 if format == .json {
-                    rows.append(["image": file, "predictions": top.map { ["class": $0.name, "probability": Double($0.probability)] }])
+                    var row: [String: Any] = ["image": file, "predictions": top.map { ["class": $0.name, "probability": Double($0.probability)] }]
+                    if logits { row["logits"] = scores.map(Double.init) }
+                    rows.append(row)
                     continue
                 }
                 print(file)

@@ -176,6 +176,53 @@ cp -r D S && mkfifo S/a/fifo.pgm && ln -s /dev/zero S/b/zero.pgm && ln -s nowher
 expect_ok "train skips special files and dangling links" "skipped" "$BIN" "${TRAIN[@]}" --data S --split 1:0:0 --epochs 1 --out S-run
 expect_error "train --strict stops at a special file" "$BIN" "${TRAIN[@]}" --data S --split 1:0:0 --epochs 1 --out S-strict --strict
 
+# --- Published weights (--model NAME --weights FILE) and export ---
+printf 'a\nb\n' >classes2.txt
+printf 'a\nb\nc\n' >classes3.txt
+printf 'x\ny\n' >classes-xy.txt
+printf 'a\n\nb\n' >classes-blank.txt
+printf 'a\na\n' >classes-repeat.txt
+expect_ok "export a run as safetensors" "wrote RW.safetensors" "$BIN" export --checkpoint R --format safetensors --out RW.safetensors
+expect_ok "predict with the exported weights" "good.pgm" "$BIN" predict --model resnet20 --weights RW.safetensors --classes classes2.txt good.pgm
+expect_ok "evaluate with the exported weights" "all images" "$BIN" evaluate --model resnet20 --weights RW.safetensors --classes classes2.txt --data D
+expect_ok "export a run as ONNX, batch norm kept" "batch norm kept" "$BIN" export --checkpoint R --format onnx --out R.onnx --no-fold-bn
+expect_ok "export published weights as ONNX" "ONNX opset 17" "$BIN" export --model resnet20 --weights RW.safetensors --classes classes2.txt --format onnx --out RW.onnx
+expect_error_saying "published weights without --classes" "--classes FILE with 2 names" "$BIN" predict --model resnet20 --weights RW.safetensors good.pgm
+expect_error_saying "--classes of another count" "classes3.txt has 3 names" "$BIN" predict --model resnet20 --weights RW.safetensors --classes classes3.txt good.pgm
+expect_error_saying "--classes with a blank line" "line 2 is blank" "$BIN" predict --model resnet20 --weights RW.safetensors --classes classes-blank.txt good.pgm
+expect_error_saying "--classes with a repeated name" "repeats 'a'" "$BIN" predict --model resnet20 --weights RW.safetensors --classes classes-repeat.txt good.pgm
+expect_error "--classes from a FIFO" "$BIN" predict --model resnet20 --weights RW.safetensors --classes fifo.png good.pgm
+expect_error "--classes from /dev/zero" "$BIN" predict --model resnet20 --weights RW.safetensors --classes zero.png good.pgm
+expect_error_saying "--classes with --checkpoint" "--classes goes with --model" "$BIN" predict --checkpoint R --classes classes2.txt good.pgm
+expect_error_saying "weights of another model" "RW.safetensors: key '" "$BIN" predict --model resnet18 --weights RW.safetensors --classes classes2.txt good.pgm
+expect_error_saying "weights from a missing file" "no-such.safetensors not found" "$BIN" predict --model resnet20 --weights no-such.safetensors good.pgm
+expect_error_saying "weights from a run's own file" "--checkpoint" "$BIN" predict --model resnet20 --weights R/checkpoint.safetensors good.pgm
+expect_error_saying "weights from a run directory" "--checkpoint" "$BIN" predict --model resnet20 --weights R good.pgm
+expect_error "weights from a FIFO" "$BIN" predict --model resnet20 --weights fifo.png good.pgm
+expect_error_saying "weights from a huge sparse file" "sparse.safetensors" "$BIN" predict --model resnet50 --weights sparse.safetensors good.pgm
+expect_error_saying "weights from a PGM" "good.pgm" "$BIN" predict --model resnet50 --weights good.pgm good.pgm
+expect_error_saying "an unknown model" "resnet9" "$BIN" predict --model resnet9 --weights RW.safetensors good.pgm
+expect_error_saying "--model without --weights" "--model needs --weights" "$BIN" predict --model resnet50 good.pgm
+expect_error_saying "--weights without --model" "need --model" "$BIN" predict --weights RW.safetensors good.pgm
+expect_error_saying "--checkpoint and --weights" "not both" "$BIN" predict --checkpoint R --model resnet20 --weights RW.safetensors good.pgm
+expect_error_saying "neither --checkpoint nor --weights" "give --checkpoint" "$BIN" predict good.pgm
+expect_error_saying "--weights and --init-seed" "not both" "$BIN" predict --model resnet20 --weights RW.safetensors --init-seed 1 good.pgm
+for bad in "--resize-shorter 0" "--resize-shorter 100000" "--resize-shorter=-5" "--resize-shorter 100" "--image-size 0" "--image-size 100000"; do
+    option=${bad%%[ =]*}
+    # shellcheck disable=SC2086
+    expect_error_saying "predict --weights $bad" "${option}" "$BIN" predict --model resnet50 --weights RW.safetensors $bad good.pgm
+done
+expect_error_saying "predict --logits without json" "--logits goes with --format json" "$BIN" predict --checkpoint R --logits good.pgm
+expect_error_saying "evaluate --weights without data" "needs --data" "$BIN" evaluate --model resnet20 --weights RW.safetensors --classes classes2.txt
+expect_error_saying "evaluate --weights on data of other classes" "differ" "$BIN" evaluate --model resnet20 --weights RW.safetensors --classes classes-xy.txt --data D
+expect_error_saying "export --format xml" "format" "$BIN" export --checkpoint R --format xml --out x.xml
+expect_error_saying "export --out ''" "--out must not be empty" "$BIN" export --checkpoint R --format onnx --out ""
+expect_error_saying "export --out a directory" "is a directory" "$BIN" export --checkpoint R --format onnx --out dir.png
+expect_error_saying "export --out into a missing directory" "does not exist" "$BIN" export --checkpoint R --format onnx --out no/such/dir/m.onnx
+expect_error_saying "export without --format" "format" "$BIN" export --checkpoint R --out m.onnx
+expect_error "export a missing run" "$BIN" export --checkpoint no-such-run --format onnx --out m.onnx
+[ ! -e m.onnx ] && record "a failed export leaves no file" 0 "" || record "a failed export leaves no file" 1 "m.onnx exists"
+
 # --- checkpoint.json edited by hand: every reader refuses it, naming the field ---
 edited() {  # edited NAME PERL-SUBSTITUTION: a copy of R with checkpoint.json changed
     rm -rf "E-$1"; cp -a R "E-$1"

@@ -101,7 +101,7 @@ final class CheckpointProtocolTests: TrainerTestCase {
         let stale = try model("resnet20", seed: 99, classes: 3)
         try SafeTensors.write(stale.stateDict(), metadata: ["epoch": "7"], to: run.best)
         let predictor = try Predictor(checkpoint: run.best.path)
-        XCTAssertEqual(predictor.weightsFile.lastPathComponent, "best-epoch1.safetensors")
+        XCTAssertEqual(predictor.weightsFile?.lastPathComponent, "best-epoch1.safetensors")
         XCTAssertEqual(predictor.model.stateDict()["fc.weight"]!.toArray(), best1["fc.weight"]!.toArray())
     }
 

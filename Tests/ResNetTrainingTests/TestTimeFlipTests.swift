@@ -58,9 +58,9 @@ final class TestTimeFlipTests: TrainerTestCase {
     func testTheEvaluatorRunsWithFlipAveraging() throws {
         let (_, dir, _) = try committedRun()
         let predictor = try Predictor(checkpoint: dir)
-        var s = predictor.info.settings
+        var s = try XCTUnwrap(predictor.checkpoint).settings
         s.batchSize = 4
-        let loader = try XCTUnwrap(PreparedData(s, forEvaluation: true, preprocessing: predictor.info.preprocessing).test)
+        let loader = try XCTUnwrap(PreparedData(s, forEvaluation: true, preprocessing: predictor.preprocessing).test)
         let plain = try Evaluator.evaluate(predictor.model, loader: loader, classes: 3, topK: 2)
         let flip = try Evaluator.evaluate(predictor.model, loader: loader, classes: 3, topK: 2, tta: .flip)
         XCTAssertEqual(flip.count, plain.count)

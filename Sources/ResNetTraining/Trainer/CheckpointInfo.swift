@@ -12,11 +12,23 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     public var std: [Float]?
     /// "nearest" (Keras's default) or "bilinear".
     public var resizeFilter: String?
+    /// torchvision's evaluation transform: the shorter side is resized to this, keeping the aspect
+    /// ratio, then the centre `height` x `width` is cropped. nil: resized straight to `height` x `width`.
+    public var resizeShorter: Int?
 
     public init(height: Int, width: Int, channels: Int, rescale: Float, mean: [Float]? = nil, std: [Float]? = nil,
-                resizeFilter: String? = nil) {
+                resizeFilter: String? = nil, resizeShorter: Int? = nil) {
         self.height = height; self.width = width; self.channels = channels
         self.rescale = rescale; self.mean = mean; self.std = std; self.resizeFilter = resizeFilter
+        self.resizeShorter = resizeShorter
+    }
+
+    /// What torchvision's ImageNet weights were evaluated with: shorter side to `resizeShorter`
+    /// (256 for the V1 weights, 232 for resnet50's IMAGENET1K_V2), bilinear, centre crop `crop`,
+    /// RGB/255, ImageNet mean and std.
+    public static func imageNet(resizeShorter: Int = 256, crop: Int = 224) -> Preprocessing {
+        Preprocessing(height: crop, width: crop, channels: 3, rescale: 1.0 / 255, mean: ImagePipeline.imageNetMean,
+                      std: ImagePipeline.imageNetStd, resizeFilter: ResizeFilter.bilinear.rawValue, resizeShorter: resizeShorter)
     }
 
     /// The deterministic pipeline (no augmentation): resize, rescale, normalize; training adds
@@ -24,8 +36,12 @@ public struct Preprocessing: Codable, Equatable, Sendable {
     public func pipeline(augmentation: AffineAugmentation = .none, randomCrop: Int = 0,
                          randomErasing: RandomErasing = .none, randAugment: RandAugment = .none,
                          colorJitter: ColorJitter = .none) -> ImagePipeline {
+        let filter = resizeFilter.flatMap(ResizeFilter.init(rawValue:)) ?? .nearest
         var p = ImagePipeline.keras(height: height, width: width, channels: channels, augmentation: augmentation, rescale: rescale,
-                                    filter: resizeFilter.flatMap(ResizeFilter.init(rawValue:)) ?? .nearest)
+                                    filter: filter)
+        if let resizeShorter {
+            p.steps = [.resizeShorterSide(resizeShorter, filter: filter), .centerCrop(height: height, width: width)]
+        }
         p.mean = mean
         p.std = std
         p.randomCropPadding = randomCrop

@@ -85,6 +85,9 @@ extension Preprocessing {
         if let filter = resizeFilter, ResizeFilter(rawValue: filter) == nil {
             throw bad("resizeFilter", "is '\(filter)'; it must be nearest or bilinear")
         }
+        if let resizeShorter, resizeShorter < max(height, width) || resizeShorter > ImagePipeline.maxSide {
+            throw bad("resizeShorter", "is \(resizeShorter); it must lie in \(max(height, width))...\(ImagePipeline.maxSide) (at least the \(height)x\(width) crop)")
+        }
         do { try pipeline().validate() } catch {
             throw TrainingError.checkpoint("\(file): field preprocessing: \(error)")
         }
