@@ -38,16 +38,33 @@ public final class Predictor {
 
     /// Class probabilities for one image file, preprocessed as in training (no augmentation).
     public func probabilities(file path: String) throws -> [Float] {
+        try probabilities(inputs: [input(decoding: FileIO.read(path), source: path)])[0]
+    }
+
+    /// One image's network input (height x width x channels floats): `bytes` decoded and
+    /// preprocessed as in training, no augmentation. Reads only immutable state, so any thread may
+    /// call it while another runs the model (the server preprocesses on worker threads).
+    public func input(decoding bytes: [UInt8], source: String) throws -> [Float] {
         let p = info.preprocessing
-        let image = try ImageDecoder.decode(file: path, channels: p.channels, sizeHint: pipeline.sizeHint)
+        let image = try ImageDecoder.decode(bytes, channels: p.channels, sizeHint: pipeline.sizeHint, source: source)
         var input = [Float](repeating: 0, count: p.height * p.width * p.channels)
         var rng = SampleRandom(seed: 0)
         let size = input.withUnsafeMutableBufferPointer { pipeline.process(image, rng: &rng, into: $0.baseAddress!) }
         guard size.height == p.height && size.width == p.width else {
-            throw TrainingError.invalidOption("\(path): preprocessing produced \(size.height)x\(size.width), expected \(p.height)x\(p.width)")
+            throw TrainingError.invalidOption("\(source): preprocessing produced \(size.height)x\(size.width), expected \(p.height)x\(p.width)")
         }
-        let logits = GradMode.withoutGradient { model(Tensor(shape: [1, p.height, p.width, p.channels], values: input)) }
-        return GradMode.withoutGradient { softmax(logits) }.toArray()
+        return input
+    }
+
+    /// Class probabilities of several inputs from `input(decoding:source:)`, run through the model
+    /// as one batch tensor (the server's dynamic batches); row `i` answers `inputs[i]`.
+    public func probabilities(inputs: [[Float]]) -> [[Float]] {
+        guard !inputs.isEmpty else { return [] }
+        let p = info.preprocessing
+        let logits = GradMode.withoutGradient { model(Tensor(shape: [inputs.count, p.height, p.width, p.channels], values: inputs.flatMap { $0 })) }
+        let rows = GradMode.withoutGradient { softmax(logits) }.toArray()
+        let classes = rows.count / inputs.count
+        return (0..<inputs.count).map { Array(rows[$0 * classes..<($0 + 1) * classes]) }
     }
 
     /// Class probabilities for each image file; the first unreadable file throws.
@@ -57,7 +74,12 @@ public final class Predictor {
 
     /// The `k` most probable classes of one file, best first.
     public func topK(file: String, k: Int) throws -> [(name: String, probability: Float)] {
-        try probabilities(file: file).enumerated()
+        try topK(probabilities(file: file), k: k)
+    }
+
+    /// The `k` most probable classes in `probabilities`, best first (ties: the lower class index).
+    public func topK(_ probabilities: [Float], k: Int) -> [(name: String, probability: Float)] {
+        probabilities.enumerated()
             .sorted { $0.element != $1.element ? $0.element > $1.element : $0.offset < $1.offset }
             .prefix(k).map { (classNames[$0.offset], $0.element) }
     }
