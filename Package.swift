@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // SwiftResNet: ResNets trained, run and benchmarked from Swift, on oneDNN.
 import PackageDescription
 
@@ -24,6 +24,14 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `resnet serve`: Hummingbird is a small SwiftNIO-native HTTP server (no traits: it needs neither
+        // swift-configuration nor full Foundation); swift-prometheus writes the /metrics exposition.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Already in Hummingbird's graph; named for the modules the server imports directly.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         // C libraries from Debian, linked as system libraries.
@@ -43,11 +51,24 @@ let package = Package(
         // The image data pipeline: decoding, folder datasets, augmentation, loader.
         .target(name: "ResNetData", dependencies: ["CTurboJPEG", "CPNG", "CZlib"], swiftSettings: swiftSettings),
 
+        // `resnet serve`: the HTTP inference server with dynamic batching.
+        .target(
+            name: "ResNetServe",
+            dependencies: [
+                "ResNetEngine", "ResNetTraining",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+
         // The command-line tool.
         .executableTarget(
             name: "resnet",
             dependencies: [
-                "ResNetEngine", "ResNetData", "ResNetLayers", "ResNetModels", "ResNetTraining",
+                "ResNetEngine", "ResNetData", "ResNetLayers", "ResNetModels", "ResNetTraining", "ResNetServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -56,6 +77,7 @@ let package = Package(
         .testTarget(name: "ResNetDataTests", dependencies: ["ResNetData"]),
         .testTarget(name: "ResNetModelsTests", dependencies: ["ResNetModels"]),
         .testTarget(name: "ResNetTrainingTests", dependencies: ["ResNetTraining"]),
+        .testTarget(name: "ResNetServeTests", dependencies: ["ResNetServe", "ResNetTraining", "ResNetData"]),
     ],
     swiftLanguageModes: [.v5]
 )
