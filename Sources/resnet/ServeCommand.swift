@@ -8,8 +8,8 @@ struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve", abstract: "Serve trained models over HTTP with dynamic batching.",
         discussion: """
-        POST /v1/predict (one model) or /v1/models/NAME/predict with an image body or multipart/form-data
-        (?top_k=K); GET /v1/models, /health and /metrics (Prometheus). SIGTERM or SIGINT answers the
+        POST /v1/predict (one model) or /v1/models/NAME/predict with an image body or multipart/form-data \
+        (?top_k=K); GET /v1/models, /health and /metrics (Prometheus). SIGTERM or SIGINT answers the \
         requests already in and exits 0.
         """)
 
