@@ -84,6 +84,11 @@ struct Routes: Sendable {
         }
         let parsed = try PredictRequest(body: Array(buffer: body), contentType: request.headers[.contentType],
                                         topK: request.uri.queryParameters["top_k"].map(String.init))
+        for image in parsed.images {
+            if let size = ImageDimensions.read(image.bytes), ImageDimensions.pixels(size) > options.maxPixels {
+                throw RequestError.imageTooLarge(label: image.label, width: size.width, height: size.height, limit: options.maxPixels)
+            }
+        }
         // More images than the queue can ever hold would be 503 forever: say so instead.
         guard parsed.images.count <= model.batcher.queueLimit else {
             throw RequestError.tooManyImages(count: parsed.images.count, limit: model.batcher.queueLimit)

@@ -1,3 +1,5 @@
+import ResNetData
+
 /// How `resnet serve` listens, batches and limits what clients send. Validated before any model
 /// is loaded, so a bad option fails at once with the option's name and its limit.
 public struct ServeOptions: Sendable, Equatable {
@@ -13,15 +15,19 @@ public struct ServeOptions: Sendable, Equatable {
     public var queueLimit: Int
     /// Largest request body read; larger ones are answered 413 without reading them all.
     public var maxBodyBytes: Int
+    /// Most pixels (width x height, from the image's header) an image may have; more is 413 before
+    /// decoding, so a small compressed body cannot make the server allocate gigabytes.
+    public var maxPixels: Int
 
     public init(host: String = "127.0.0.1", port: Int = 8080, maxBatch: Int = 32, maxDelayMilliseconds: Double = 5,
-                queueLimit: Int? = nil, maxBodyBytes: Int = 16 << 20) {
+                queueLimit: Int? = nil, maxBodyBytes: Int = 16 << 20, maxPixels: Int = 1 << 26) {
         self.host = host
         self.port = port
         self.maxBatch = maxBatch
         self.maxDelayMilliseconds = maxDelayMilliseconds
         self.queueLimit = queueLimit ?? 8 * maxBatch
         self.maxBodyBytes = maxBodyBytes
+        self.maxPixels = maxPixels
     }
 
     /// Largest accepted values: a batch beyond this would be a memory hazard, not a throughput gain.
@@ -39,6 +45,9 @@ public struct ServeOptions: Sendable, Equatable {
         }
         guard queueLimit >= 1 else { throw fail("--queue-limit", "must be at least 1 (got \(queueLimit))") }
         guard maxBodyBytes >= 1 else { throw fail("--max-body-bytes", "must be at least 1 (got \(maxBodyBytes))") }
+        guard (1...ImageDecoder.maxPixels).contains(maxPixels) else {
+            throw fail("--max-pixels", "must be 1...\(ImageDecoder.maxPixels) (got \(maxPixels))")
+        }
     }
 }
 

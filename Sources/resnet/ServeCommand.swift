@@ -23,10 +23,11 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Longest an image waits for its batch to fill, in milliseconds.") var maxDelayMs: Double = 5
     @Option(help: "Most images per model admitted and not yet running; more get 503 (default: 8 x --max-batch).") var queueLimit: Int?
     @Option(help: "Largest request body in bytes; larger get 413.") var maxBodyBytes = 16 << 20
+    @Option(help: "Most pixels per image, read from its header before decoding; more get 413.") var maxPixels = 1 << 26
 
     var options: ServeOptions {
         ServeOptions(host: host, port: port, maxBatch: maxBatch, maxDelayMilliseconds: maxDelayMs,
-                     queueLimit: queueLimit, maxBodyBytes: maxBodyBytes)
+                     queueLimit: queueLimit, maxBodyBytes: maxBodyBytes, maxPixels: maxPixels)
     }
 
     func validate() throws {

@@ -263,7 +263,7 @@ fi
 
 # --- resnet serve: options, hostile requests over HTTP, SIGTERM drains in-flight requests ---
 for bad in "--max-batch 0" "--max-batch 100000" "--max-delay-ms nan" "--max-delay-ms=-1" "--max-delay-ms inf" \
-           "--port 70000" "--port=-1" "--queue-limit 0" "--max-body-bytes 0"; do
+           "--port 70000" "--port=-1" "--queue-limit 0" "--max-body-bytes 0" "--max-pixels 0" "--max-pixels 4611686018427387904"; do
     opt=${bad%% *}; opt=${opt%%=*}
     # shellcheck disable=SC2086
     expect_error_saying "serve $bad" "${opt#--}" "$BIN" serve --checkpoint R $bad
@@ -311,7 +311,7 @@ else
     head -c 30 good.pgm >short.pgm
     http "truncated PGM" 400 "corrupt or truncated" --data-binary @short.pgm "$URL/v1/predict"
     printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x7f\xff\0\0\x7f\xff\x08\x02\0\0\0' >huge-header.png
-    http "PNG header claiming 32767x32767" 400 "PNG" --data-binary @huge-header.png "$URL/v1/predict"
+    http "PNG header claiming 32767x32767" 413 "pixel limit" --data-binary @huge-header.png "$URL/v1/predict"
     head -c 200000 /dev/zero >big.bin
     http "body over --max-body-bytes" 413 "100000-byte limit" --data-binary @big.bin "$URL/v1/predict"
     http "chunked body over --max-body-bytes" 413 "100000-byte limit" -H "Transfer-Encoding: chunked" --data-binary @big.bin "$URL/v1/predict"

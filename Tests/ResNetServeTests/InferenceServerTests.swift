@@ -108,7 +108,7 @@ final class InferenceServerTests: XCTestCase {
         check(try client.post("/v1/predict", image: Array("hello, not an image".utf8)), 400, saying: "not a JPEG, PNG", "garbage")
         check(try client.post("/v1/predict", image: Array(png.prefix(png.count / 2))), 400, saying: "PNG", "truncated PNG")
         check(try client.post("/v1/predict", image: Array(jpeg.prefix(40))), 400, saying: "JPEG", "truncated JPEG")
-        check(try client.post("/v1/predict", image: Array("P6\n99999 99999\n255\n".utf8)), 400, saying: "PPM", "PPM header only")
+        check(try client.post("/v1/predict", image: Array("P6\n100 100\n255\n".utf8)), 400, saying: "PPM", "PPM header only")
         check(try client.post("/v1/predict", image: []), 400, saying: "empty body", "empty body")
         check(try client.post("/v1/predict?top_k=0", image: png), 400, saying: "top_k", "top_k=0")
         check(try client.post("/v1/predict?top_k=abc", image: png), 400, saying: "top_k", "top_k=abc")
@@ -120,6 +120,10 @@ final class InferenceServerTests: XCTestCase {
         let truncatedForm = Array("--xyz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n".utf8) + png
         check(try client.post("/v1/predict", image: truncatedForm, contentType: "multipart/form-data; boundary=xyz"), 400,
               saying: "truncated", "multipart part without its closing boundary")
+        // A header claiming more pixels than --max-pixels: refused before decoding.
+        var huge = png
+        huge.replaceSubrange(16..<24, with: [0, 0, 0x3E, 0x80, 0, 0, 0x3E, 0x80])  // 16000x16000
+        check(try client.post("/v1/predict", image: huge), 413, saying: "16000x16000, more than the 67108864-pixel limit", "huge PNG header")
         let big = [UInt8](repeating: 7, count: 5000)
         check(try client.post("/v1/predict", image: big), 413, saying: "4096-byte limit", "oversized with Content-Length")
         // Chunked, no Content-Length: the limit holds while reading.
@@ -140,7 +144,7 @@ final class InferenceServerTests: XCTestCase {
         let good = try client.post("/v1/predict?top_k=3", image: png)
         XCTAssertEqual(good.status, 200, good.text)
         assertPredictions(good.json?["predictions"], equal: try expected(fixture.runA, fixture.images.first { $0.path.hasSuffix(".png") }!.path, k: 3), "after the bad requests")
-        XCTAssertEqual(try served.metric("resnet_serve_requests_total{route=\"/v1/predict\",status=\"413\"}"), 2)
+        XCTAssertEqual(try served.metric("resnet_serve_requests_total{route=\"/v1/predict\",status=\"413\"}"), 3)
         XCTAssertEqual(try served.metric("resnet_serve_requests_total{route=\"/v1/models/{name}/predict\",status=\"404\"}"), 1)
         XCTAssertEqual(try served.metric("resnet_serve_queue_depth_images{model=\"alpha\"}"), 0, "failed decodes gave their places back")
     }

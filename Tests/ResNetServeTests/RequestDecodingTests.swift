@@ -1,3 +1,4 @@
+import ResNetData
 @testable import ResNetServe
 import XCTest
 
@@ -62,6 +63,33 @@ final class RequestDecodingTests: XCTestCase {
         XCTAssertThrowsError(try PredictRequest(body: bytes("--b--"), contentType: "multipart/form-data; boundary=b", topK: nil)) {
             XCTAssertTrue("\($0)".contains("no parts"))
         }
+    }
+}
+
+/// Image sizes from headers alone, for every format the pipeline decodes, checked against the encoders.
+final class ImageDimensionsTests: XCTestCase {
+    func testHeadersOfEncodedImagesGiveTheirSize() throws {
+        let picture = PixelImage(width: 37, height: 21, channels: 3, pixels: [UInt8](repeating: 90, count: 37 * 21 * 3))
+        let gray = PixelImage(width: 5, height: 300, channels: 1, pixels: [UInt8](repeating: 9, count: 5 * 300))
+        for (name, bytes, size) in [("PNG", try PNGCodec.encode(picture), (37, 21)), ("JPEG", try JPEGCodec.encode(picture), (37, 21)),
+                                    ("PPM", try PNMCodec.encode(picture), (37, 21)), ("PGM", try PNMCodec.encode(gray), (5, 300)),
+                                    ("JPEG gray", try JPEGCodec.encode(gray), (5, 300))] {
+            let read = ImageDimensions.read(bytes)
+            XCTAssertEqual(read?.width, size.0, name)
+            XCTAssertEqual(read?.height, size.1, name)
+        }
+        let commented = ImageDimensions.read(Array("P6\n# made by hand\n 640\t480 # size\n255\n".utf8))
+        XCTAssertEqual(commented?.width, 640)
+        XCTAssertEqual(commented?.height, 480)
+    }
+
+    func testHeadersItCannotReadGiveNilNotACrash() {
+        for bytes: [UInt8] in [[], [0xFF, 0xD8], [0xFF, 0xD8, 0xFF, 0xE0, 0, 0], [0xFF, 0xD8, 0xFF, 0xDA, 0, 2], Array("P6 x".utf8), Array("P5\n12".utf8),
+                               [0x89, 0x50, 0x4E, 0x47, 13, 10, 26, 10, 0, 0, 0, 13], Array("hello".utf8)] {
+            XCTAssertNil(ImageDimensions.read(bytes), "\(bytes)")
+        }
+        XCTAssertEqual(ImageDimensions.pixels((Int.max, 2)), .max, "an overflowing product counts as too many")
+        XCTAssertEqual(ImageDimensions.read(Array("P5 99999999999999999999 2".utf8))?.width, Int(Int32.max))
     }
 }
 

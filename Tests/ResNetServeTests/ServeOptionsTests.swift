@@ -9,7 +9,8 @@ final class ServeOptionsTests: XCTestCase {
             (ServeOptions(maxBatch: 0), "--max-batch"), (ServeOptions(maxBatch: 5000), "--max-batch"),
             (ServeOptions(maxDelayMilliseconds: .nan), "--max-delay-ms"), (ServeOptions(maxDelayMilliseconds: -1), "--max-delay-ms"),
             (ServeOptions(maxDelayMilliseconds: 1e9), "--max-delay-ms"), (ServeOptions(queueLimit: 0), "--queue-limit"),
-            (ServeOptions(maxBodyBytes: 0), "--max-body-bytes"),
+            (ServeOptions(maxBodyBytes: 0), "--max-body-bytes"), (ServeOptions(maxPixels: 0), "--max-pixels"),
+            (ServeOptions(maxPixels: Int.max), "--max-pixels"),
         ]
         for (options, name) in cases {
             XCTAssertThrowsError(try options.validate(), name) { XCTAssertTrue("\($0)".hasPrefix(name), "\($0)") }
