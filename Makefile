@@ -1,7 +1,7 @@
 # SwiftResNet: `make demo` and `make test` do all set-up on a fresh Debian 12 machine
 # with the Swift toolchain. Debian packages are installed only when missing.
 
-DEBS := libdnnl-dev libturbojpeg0-dev libpng-dev zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
+DEBS := libdnnl-dev libturbojpeg0-dev libpng-dev zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 JOBS ?= $(shell nproc)

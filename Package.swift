@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // SwiftResNet: ResNets trained, run and benchmarked from Swift, on oneDNN.
 import PackageDescription
 
@@ -27,6 +27,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // ONNX export: the message code generated from onnx.proto is committed (Sources/ResNetDeploy/ONNX).
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        // `resnet serve`: Hummingbird is a small SwiftNIO-native HTTP server (no traits: it needs neither
+        // swift-configuration nor full Foundation); swift-prometheus writes the /metrics exposition.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Already in Hummingbird's graph; named for the modules the server imports directly.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         // C libraries from Debian, linked as system libraries.
@@ -56,11 +64,24 @@ let package = Package(
             exclude: ["ONNX/onnx.proto", "ONNX/README.md"],
             swiftSettings: swiftSettings),
 
+        // `resnet serve`: the HTTP inference server with dynamic batching.
+        .target(
+            name: "ResNetServe",
+            dependencies: [
+                "ResNetEngine", "ResNetTraining",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+
         // The command-line tool.
         .executableTarget(
             name: "resnet",
             dependencies: [
-                "ResNetEngine", "ResNetData", "ResNetLayers", "ResNetModels", "ResNetTraining", "ResNetDeploy",
+                "ResNetEngine", "ResNetData", "ResNetLayers", "ResNetModels", "ResNetTraining", "ResNetDeploy", "ResNetServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -71,6 +92,7 @@ let package = Package(
         .testTarget(name: "ResNetTrainingTests", dependencies: ["ResNetTraining"]),
         .testTarget(name: "ResNetDistributedTests", dependencies: ["ResNetDistributed", "ResNetTraining"]),
         .testTarget(name: "ResNetDeployTests", dependencies: ["ResNetDeploy", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .testTarget(name: "ResNetServeTests", dependencies: ["ResNetServe", "ResNetTraining", "ResNetData"]),
     ],
     swiftLanguageModes: [.v5]
 )

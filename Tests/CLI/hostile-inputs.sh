@@ -316,6 +316,101 @@ else
     skipped=$((skipped + 5))
 fi
 
+# --- resnet serve: options, hostile requests over HTTP, SIGTERM drains in-flight requests ---
+for bad in "--max-batch 0" "--max-batch 100000" "--max-delay-ms nan" "--max-delay-ms=-1" "--max-delay-ms inf" \
+           "--port 70000" "--port=-1" "--queue-limit 0" "--max-body-bytes 0" "--max-pixels 0" "--max-pixels 4611686018427387904"; do
+    opt=${bad%% *}; opt=${opt%%=*}
+    # shellcheck disable=SC2086
+    expect_error_saying "serve $bad" "${opt#--}" "$BIN" serve --checkpoint R $bad
+done
+expect_error_saying "serve --host ''" "host" "$BIN" serve --checkpoint R --host ""
+expect_error_saying "serve without a model" "--checkpoint" "$BIN" serve
+expect_error_saying "serve a missing run" "model no-such-run" "$BIN" serve --checkpoint no-such-run --port 0
+expect_error_saying "serve two models with one name" "two models are named 'R'" "$BIN" serve --checkpoint R --checkpoint R --port 0
+expect_error_saying "serve a bad model name" "model name" "$BIN" serve --checkpoint "a b=R" --port 0
+# serve_start OUT ARGS...: starts a server on a free port in the background; sets SERVER and PORT.
+serve_start() {
+    local out=$1; shift
+    in_background "$BIN" serve --checkpoint R --port 0 "$@" >"$out" 2>&1
+    SERVER=$!; PORT=""
+    for _ in $(seq 1 $((LIMIT * 10))); do
+        PORT=$(grep -ao 'on http://127.0.0.1:[0-9]*' "$out" | grep -o '[0-9]*$')
+        [ -n "$PORT" ] || ! kill -0 $SERVER 2>/dev/null && break
+        sleep 0.1
+    done
+}
+# http NAME STATUS TEXT CURL-ARGS...: the answer has STATUS and TEXT in its body.
+http() {
+    local name=$1 status=$2 text=$3; shift 3
+    local got
+    got=$(curl -s -m "$LIMIT" -o "$WORK/body" -w '%{http_code}' "$@" 2>"$WORK/err")
+    if [ "$got" != "$status" ]; then record "serve: $name" 1 "status $got, expected $status: $(head -c 200 "$WORK/body")"
+    elif ! grep -qaF -- "$text" "$WORK/body"; then record "serve: $name" 1 "body lacks '$text': $(head -c 200 "$WORK/body")"
+    else record "serve: $name" 0 ""; fi
+}
+serve_start serve.out --max-delay-ms 1500 --max-body-bytes 100000 --queue-limit 4
+if [ -z "$PORT" ]; then
+    record "serve starts and prints its port" 1 "$(gist serve.out)"
+else
+    URL=http://127.0.0.1:$PORT
+    # The same classes and probabilities as `predict --format json`, number for number.
+    "$BIN" predict --checkpoint R --format json --top-k 2 good.pgm >predict.json 2>/dev/null
+    http "predict a PGM" 200 '"predictions"' --data-binary @good.pgm "$URL/v1/predict?top_k=2"
+    numbers() { tr -d ' \n' <"$1" | grep -o '"class":"[^"]*"\|"probability":[-0-9.e]*'; }
+    if [ "$(numbers "$WORK/body")" = "$(numbers predict.json)" ] && [ -n "$(numbers predict.json)" ]; then
+        record "serve answers as predict --format json does" 0 ""
+    else record "serve answers as predict --format json does" 1 "serve: $(numbers "$WORK/body" | tr '\n' ' ') predict: $(numbers predict.json | tr '\n' ' ')"; fi
+    http "multipart with two images" 200 '"image":"second.pgm"' -F "a=@good.pgm;filename=first.pgm" -F "b=@good.pgm;filename=second.pgm" "$URL/v1/predict"
+    head -c 5000 /dev/urandom >noise.bin
+    http "random bytes" 400 "not a JPEG, PNG" --data-binary @noise.bin "$URL/v1/predict"
+    head -c 30 good.pgm >short.pgm
+    http "truncated PGM" 400 "corrupt or truncated" --data-binary @short.pgm "$URL/v1/predict"
+    printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x7f\xff\0\0\x7f\xff\x08\x02\0\0\0' >huge-header.png
+    http "PNG header claiming 32767x32767" 413 "pixel limit" --data-binary @huge-header.png "$URL/v1/predict"
+    head -c 200000 /dev/zero >big.bin
+    http "body over --max-body-bytes" 413 "100000-byte limit" --data-binary @big.bin "$URL/v1/predict"
+    http "chunked body over --max-body-bytes" 413 "100000-byte limit" -H "Transfer-Encoding: chunked" --data-binary @big.bin "$URL/v1/predict"
+    http "unknown model" 404 "no model named 'x'" --data-binary @good.pgm "$URL/v1/models/x/predict"
+    http "top_k=0" 400 "top_k" --data-binary @good.pgm "$URL/v1/predict?top_k=0"
+    http "GET /v1/models" 200 '"preprocessing"' "$URL/v1/models"
+    http "GET /metrics" 200 "resnet_serve_requests_total" "$URL/metrics"
+    # SIGTERM while a request waits for its batch: the request is answered, then exit 0.
+    curl -s -m "$LIMIT" -o inflight.json -w '%{http_code}' --data-binary @good.pgm "$URL/v1/predict" >inflight.status &
+    CLIENT=$!
+    for _ in $(seq 1 $((LIMIT * 10))); do
+        curl -s "$URL/metrics" | grep -q '^resnet_serve_queue_depth_images{model="R"} 1' && break
+        sleep 0.05
+    done
+    kill -TERM $SERVER
+    wait_for $SERVER; rc=$?
+    wait $CLIENT
+    if [ $rc = 0 ] && [ "$(cat inflight.status)" = 200 ] && grep -qF '"predictions"' inflight.json; then
+        record "serve: SIGTERM answers the in-flight request and exits 0" 0 ""
+    else record "serve: SIGTERM answers the in-flight request and exits 0" 1 "exit $rc, request $(cat inflight.status): $(head -c 200 inflight.json) $(gist serve.out)"; fi
+    # A second server on the same port: a clear error, not a crash.
+    serve_start serve2.out
+    expect_error_saying "serve on a port in use" "rror" "$BIN" serve --checkpoint R --port "$PORT"
+    kill -INT $SERVER; wait_for $SERVER; rc=$?
+    [ $rc = 0 ] && record "serve: SIGINT exits 0" 0 "" || record "serve: SIGINT exits 0" 1 "exit $rc: $(gist serve2.out)"
+fi
+# Published weights beside a run: served under the registry name, answering as predict does.
+expect_error_saying "serve --model without --weights" "--model needs --weights" "$BIN" serve --model resnet20
+expect_error_saying "serve --weights without --model" "--weights goes with --model" "$BIN" serve --checkpoint R --weights RW.safetensors
+expect_error_saying "serve --classes without --model" "--classes goes with --model" "$BIN" serve --checkpoint R --classes classes2.txt
+expect_error_saying "serve weights of another model" "RW.safetensors: key '" "$BIN" serve --model resnet18 --weights RW.safetensors --classes classes2.txt --port 0
+serve_start servepub.out --model resnet20 --weights RW.safetensors --classes classes2.txt
+if [ -z "$PORT" ]; then
+    record "serve published weights: starts" 1 "$(gist servepub.out)"
+else
+    "$BIN" predict --model resnet20 --weights RW.safetensors --classes classes2.txt --format json --top-k 2 good.pgm >predictpub.json 2>/dev/null
+    http "published weights by name" 200 '"predictions"' --data-binary @good.pgm "http://127.0.0.1:$PORT/v1/models/resnet20/predict?top_k=2"
+    if [ "$(numbers "$WORK/body")" = "$(numbers predictpub.json)" ] && [ -n "$(numbers predictpub.json)" ]; then
+        record "serve: published weights answer as predict --model --weights does" 0 ""
+    else record "serve: published weights answer as predict --model --weights does" 1 "serve: $(numbers "$WORK/body" | tr '\n' ' ') predict: $(numbers predictpub.json | tr '\n' ' ')"; fi
+    http "GET /v1/models names the weights" 200 '"weights":"RW.safetensors"' "http://127.0.0.1:$PORT/v1/models"
+    kill -TERM $SERVER; wait_for $SERVER
+fi
+
 echo
 if [ $failed -gt 0 ]; then
     echo "hostile-inputs failures:"; printf '  %s\n' "${failures[@]}"

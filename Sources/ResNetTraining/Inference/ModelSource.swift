@@ -5,7 +5,7 @@ import ResNetModels
 /// Where a model to run comes from: a run of `resnet train`, or a registry model with a published
 /// torchvision-keyed weights file. `predict`, `evaluate`, `export` and `serve` all build their
 /// `Predictor` from one of these, so each takes both kinds the same way.
-public enum ModelSource: Sendable {
+public enum ModelSource: Sendable, Equatable {
     /// A run directory (its committed answer: the EMA when the run keeps one, unless `rawWeights`)
     /// or one of a run's weights files beside its checkpoint.json.
     case checkpoint(String, rawWeights: Bool = false)
