@@ -26,3 +26,20 @@ def onnx_path(model, image_size):
                       dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
     tmp.rename(path)
     return path
+
+
+def inference_peer(precisions):
+    """What both ONNX peers do first: parse `resnet benchmark`'s CLI, answer "unsupported" for
+    training modes, precisions not in `precisions` and models torchvision lacks; else return the
+    arguments and the ONNX file."""
+    from peer_timing import exit_unsupported, parse_args
+
+    a = parse_args(nchw_help="accepted for the common CLI; the ONNX graph is NCHW")
+    if a.mode != "forward":
+        exit_unsupported(a, "mode")
+    if a.precision not in precisions:
+        exit_unsupported(a, "precision")
+    path = onnx_path(a.model, a.image_size)
+    if path is None:
+        exit_unsupported(a)
+    return a, path

@@ -4,17 +4,10 @@ weights, bench/onnx_model.py), the way `resnet benchmark --mode forward` times S
 image size, threads, burn-in and timed steps, all graph optimisations on. Inference only, float32 (ONNX
 Runtime's CPU provider has no bf16 convolutions); other modes and precisions answer "unsupported".
 Prints pytorch_resnet.py's JSON line."""
-from onnx_model import onnx_path
-from peer_timing import exit_unsupported, parse_args, time_and_report
+from onnx_model import inference_peer
+from peer_timing import time_and_report
 
-a = parse_args(nchw_help="accepted for the common CLI; the ONNX graph is NCHW")
-if a.mode != "forward":
-    exit_unsupported(a, "mode")
-if a.precision != "fp32":
-    exit_unsupported(a, "precision")
-path = onnx_path(a.model, a.image_size)
-if path is None:
-    exit_unsupported(a)
+a, path = inference_peer(("fp32",))
 
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402

@@ -5,15 +5,10 @@ threads, burn-in and timed steps, one synchronous request at a time (the latency
 precision is pinned, never left to the plugin's default (which is bf16 on CPUs with bf16):
 INFERENCE_PRECISION_HINT f32 for --precision fp32, bf16 for --precision bf16. Inference only.
 Prints pytorch_resnet.py's JSON line."""
-from onnx_model import onnx_path
-from peer_timing import exit_unsupported, parse_args, time_and_report
+from onnx_model import inference_peer
+from peer_timing import exit_unsupported, time_and_report
 
-a = parse_args(nchw_help="accepted for the common CLI; the ONNX graph is NCHW")
-if a.mode != "forward":
-    exit_unsupported(a, "mode")
-path = onnx_path(a.model, a.image_size)
-if path is None:
-    exit_unsupported(a)
+a, path = inference_peer(("fp32", "bf16"))
 
 import numpy as np  # noqa: E402
 import openvino as ov  # noqa: E402
