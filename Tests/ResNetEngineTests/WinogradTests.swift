@@ -41,30 +41,6 @@ final class WinogradTests: XCTestCase {
         }
     }
 
-    /// Each thread runs its tiles block by block: blocks of 1, 7 and 16 tiles (uneven against the
-    /// threads' runs and the images), the default block and one larger than all the tiles must all
-    /// give the reference's result (sgemm may sum in another order for other row counts, so not bitwise).
-    func testWinogradTileBlocksMatchReference() {
-        let g = WindowGeometry(inputH: 11, inputW: 9, kernelH: 3, kernelW: 3, stride: (1, 1), padding: .symmetric(1))
-        let (n, c, k) = (3, 16, 24)  // 3 x 6 x 5 = 90 tiles
-        let x = randomDArray([n, 11, 9, c], seed: 61, std: 1.1, mean: -0.1)
-        let w = randomDArray([k, c, 3, 3], seed: 62, std: 0.3), b = randomDArray([k], seed: 63)
-        let r = randomDArray([n, 11, 9, k], seed: 64)
-        let expected = refConv2d(x, w, bias: b, RefWindow(g), residual: r, relu: true)
-        let xt = x.tensor(), rt = r.tensor(), u = Winograd.transformWeights(w.tensor())
-        convertLayout(xt, to: .nChw8c)
-        convertLayout(rt, to: .nChw8c)
-        func run(_ block: Int?) -> Tensor {
-            Winograd.convolution(xt, transformed: u, outputChannels: k, bias: b.tensor(), residual: rt, relu: true,
-                                 profiler: EngineContext.current.profiler, tileBlock: block)
-        }
-        let standard = run(nil)
-        assertClose(standard, expected, tolerance: Self.tolerance, "default block \(Winograd.tileBlock(channels: c))")
-        for block in [1, 7, 16, 1000] {
-            assertClose(run(block), expected, tolerance: Self.tolerance, "block \(block)")
-        }
-    }
-
     /// Through the backend: inference on a big enough blocked input takes the Winograd path (seen in
     /// the profiler) and matches the reference; training, stride 2 and NHWC-sized channels do not take it.
     func testBackendPicksWinogradForInferenceOnly() {

@@ -11,9 +11,8 @@ import CDNNL
 /// and ReLU are applied in the output transform.
 enum Winograd {
     /// At least this many 2x2 tiles per call: below it the 16 products are too small for sgemm to
-    /// beat the direct kernel. 128 takes in the 28x28 layers at batch 1 (196 tiles), which since one
-    /// region runs the whole call use less CPU time than oneDNN's direct kernel (README, Measured).
-    static let minimumTiles = 128
+    /// beat the direct kernel.
+    static let minimumTiles = 256
 
     /// Whether `x` (already in `layout`) convolved with `weight` by `g` can take the Winograd path
     /// (the engine option `winograd`, from `SWIFTRESNET_WINOGRAD`, can still keep it on oneDNN's).
@@ -61,143 +60,128 @@ enum Winograd {
         "swift_winograd_2x3:simd\(layout.channelBlock ?? 0)+sgemm:\(OneDNN.isa.name)"
     }
 
-    /// Floats of one block's transformed tiles V ([16][tiles][C]): 512 KB, about a core's L2, so
-    /// the products read V while it is still in cache.
-    static let blockFloats = 1 << 17
-
-    /// Tiles a thread transforms, multiplies and writes back in one go (at least 16, so each of the
-    /// 16 products still has rows enough for sgemm's kernels).
-    static func tileBlock(channels c: Int) -> Int { max(16, blockFloats / (16 * max(c, 1))) }
-
     /// y = relu(conv3x3(x, w) + bias + residual), `x` and `residual` in the same blocked layout,
-    /// `u` from `transformWeights`; the output takes that layout too. `tileBlock` (tiles per block,
-    /// default `tileBlock(channels:)`) is a parameter so tests can cut the tiles into uneven blocks.
+    /// `u` from `transformWeights`; the output takes that layout too.
     static func convolution(_ x: Tensor, transformed u: Storage, outputChannels k: Int, bias: Tensor?,
-                            residual: Tensor?, relu: Bool, profiler: Profiler, tileBlock: Int? = nil) -> Tensor {
-        let block = tileBlock ?? Self.tileBlock(channels: x.shape[3])
-        precondition(block >= 1, "Winograd tile block \(block) must be positive")
+                            residual: Tensor?, relu: Bool, profiler: Profiler) -> Tensor {
         switch x.storage.layout {
         case .nChw8c:
             return convolution(x, transformed: u, outputChannels: k, bias: bias, residual: residual, relu: relu, profiler: profiler,
-                               tileBlock: block, vector: SIMD8<Float>.self)
+                               vector: SIMD8<Float>.self)
         case .nChw16c:
             return convolution(x, transformed: u, outputChannels: k, bias: bias, residual: residual, relu: relu, profiler: profiler,
-                               tileBlock: block, vector: SIMD16<Float>.self)
+                               vector: SIMD16<Float>.self)
         case let other:
             preconditionFailure("Winograd runs on blocked activations, got \(other)")
         }
     }
 
     /// The kernel for one block width: `V` holds one channel block.
-    ///
-    /// One OpenMP region for the whole convolution: each thread takes a contiguous run of tiles and,
-    /// block by block, transforms them, runs the 16 products on them single-threaded and writes their
-    /// outputs. A tile's output needs only its own transformed input, so no thread waits for another,
-    /// and a batch-1 layer costs one fork-join instead of eighteen (a transform, 16 parallel sgemms,
-    /// a transform), each of which stalls when a core is busy elsewhere.
     @_specialize(where V == SIMD8<Float>)
     @_specialize(where V == SIMD16<Float>)
     private static func convolution<V: SIMD>(_ x: Tensor, transformed u: Storage, outputChannels k: Int, bias: Tensor?,
-                                             residual: Tensor?, relu: Bool, profiler: Profiler, tileBlock: Int, vector _: V.Type) -> Tensor
+                                             residual: Tensor?, relu: Bool, profiler: Profiler, vector _: V.Type) -> Tensor
         where V.Scalar == Float {
         let block = V.scalarCount, layout = x.storage.layout
         precondition(residual.map { $0.storage.layout == layout } ?? true, "Winograd's residual must be in its input's layout")
         let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (th, tw) = ((h + 1) / 2, (w + 1) / 2)
         let tiles = n * th * tw
+        func stage(_ name: String) -> PrimitiveKey { PrimitiveKey(.winograd, [x.shape], ["k\(k)", name]) }
         /// Tile t's image and tile row and column (tiles run image by image, row by row).
         @inline(__always) func position(_ t: Int) -> (img: Int, ty: Int, tx: Int) {
             let (img, rest) = t.quotientAndRemainder(dividingBy: th * tw)
             let (ty, tx) = rest.quotientAndRemainder(dividingBy: tw)
             return (img, ty, tx)
         }
-        let start = profiler.begin()
-        let y = emptyActivation([n, h, w, k], layout)
-        let xp = UnsafePointer(x.storage.pointer), yp = y.storage.pointer, up = UnsafePointer(u.pointer)
-        let rp = residual.map { UnsafePointer($0.storage.pointer) }, bp = bias.map { UnsafePointer($0.storage.pointer) }
-        let (cBlocks, kBlocks) = (c / block, k / block)
-        let perBlock = min(tileBlock, tiles)
+        var start = profiler.begin()
 
+        // V = B^T d B for every 4x4 input tile and channel, laid out [16][tiles][C].
+        let v = Storage(count: 16 * tiles * c)
+        let xp = UnsafePointer(x.storage.pointer), vp = v.pointer
+        let cBlocks = c / block
         parallelChunks(tiles, minimumChunk: 16) { range in
-          // This thread's V [16][perBlock][C] and M [16][perBlock][K], reused block after block.
-          let vp = UnsafeMutablePointer<Float>.allocate(capacity: 16 * perBlock * c)
-          let mp = UnsafeMutablePointer<Float>.allocate(capacity: 16 * perBlock * k)
-          defer { vp.deallocate(); mp.deallocate() }
           withUnsafeTemporaryAllocation(of: V.self, capacity: 16) { d in
-            for first in stride(from: range.lowerBound, to: range.upperBound, by: perBlock) {
-                let count = min(perBlock, range.upperBound - first)
-
-                // V = B^T d B for every 4x4 input tile and channel of the block.
-                @inline(__always) func store(_ value: V, _ p: Int, _ i: Int, _ cb: Int) {
-                    UnsafeMutableRawPointer(vp + (p * count + i) * c + cb * block).storeBytes(of: value, as: V.self)
-                }
-                for i in 0..<count {
-                    let (img, ty, tx) = position(first + i)
-                    let (y0, x0) = (2 * ty - 1, 2 * tx - 1)
-                    let interior = y0 >= 0 && x0 >= 0 && y0 + 3 < h && x0 + 3 < w
-                    for cb in 0..<cBlocks {
-                        let plane = xp + ((img * cBlocks + cb) * h) * w * block
-                        for r in 0..<4 {
-                            let yy = y0 + r
-                            for s in 0..<4 {
-                                let xx = x0 + s
-                                if interior || (yy >= 0 && yy < h && xx >= 0 && xx < w) {
-                                    d[r * 4 + s] = UnsafeRawPointer(plane + (yy * w + xx) * block).loadUnaligned(as: V.self)
-                                } else {
-                                    d[r * 4 + s] = .zero
-                                }
+            @inline(__always) func store(_ value: V, _ p: Int, _ t: Int, _ cb: Int) {
+                UnsafeMutableRawPointer(vp + (p * tiles + t) * c + cb * block).storeBytes(of: value, as: V.self)
+            }
+            for t in range {
+                let (img, ty, tx) = position(t)
+                let (y0, x0) = (2 * ty - 1, 2 * tx - 1)
+                let interior = y0 >= 0 && x0 >= 0 && y0 + 3 < h && x0 + 3 < w
+                for cb in 0..<cBlocks {
+                    let plane = xp + ((img * cBlocks + cb) * h) * w * block
+                    for r in 0..<4 {
+                        let yy = y0 + r
+                        for s in 0..<4 {
+                            let xx = x0 + s
+                            if interior || (yy >= 0 && yy < h && xx >= 0 && xx < w) {
+                                d[r * 4 + s] = UnsafeRawPointer(plane + (yy * w + xx) * block).loadUnaligned(as: V.self)
+                            } else {
+                                d[r * 4 + s] = .zero
                             }
                         }
-                        // Rows: B^T d.
-                        for s in 0..<4 {
-                            let (a0, a1, a2, a3) = (d[s], d[4 + s], d[8 + s], d[12 + s])
-                            d[s] = a0 - a2; d[4 + s] = a1 + a2; d[8 + s] = a2 - a1; d[12 + s] = a1 - a3
-                        }
-                        // Columns: (B^T d) B, stored.
-                        for r in 0..<4 {
-                            let (a0, a1, a2, a3) = (d[r * 4], d[r * 4 + 1], d[r * 4 + 2], d[r * 4 + 3])
-                            store(a0 - a2, r * 4, i, cb); store(a1 + a2, r * 4 + 1, i, cb)
-                            store(a2 - a1, r * 4 + 2, i, cb); store(a1 - a3, r * 4 + 3, i, cb)
-                        }
                     }
-                }
-
-                // M_p = V_p U_p: 16 products [count x C] x [C x K], each on this thread alone (oneDNN's
-                // sgemm runs single-threaded inside a parallel region).
-                for p in 0..<16 {
-                    dnnlCheck(dnnl_sgemm(78, 78, Int64(count), Int64(k), Int64(c), 1, vp + p * count * c, Int64(c),
-                                         up + p * c * k, Int64(k), 0, mp + p * count * k, Int64(k)), "Winograd sgemm")
-                }
-
-                // Y = A^T M A per tile, plus bias and residual, ReLU, into the input's layout.
-                for i in 0..<count {
-                    let (img, ty, tx) = position(first + i)
-                    for kb in 0..<kBlocks {
-                        @inline(__always) func at(_ p: Int) -> V {
-                            UnsafeRawPointer(mp + (p * count + i) * k + kb * block).loadUnaligned(as: V.self)
-                        }
-                        // Rows: A^T M (2x4), then columns: (A^T M) A (2x2).
-                        let (m0, m1, m2, m3) = (at(0) + at(4) + at(8), at(1) + at(5) + at(9), at(2) + at(6) + at(10), at(3) + at(7) + at(11))
-                        let (n0, n1, n2, n3) = (at(4) - at(8) - at(12), at(5) - at(9) - at(13), at(6) - at(10) - at(14), at(7) - at(11) - at(15))
-                        let b = bp.map { UnsafeRawPointer($0 + kb * block).loadUnaligned(as: V.self) } ?? .zero
-                        let plane = ((img * kBlocks + kb) * h) * w * block
-                        @inline(__always) func put(_ value: V, _ yy: Int, _ xx: Int) {
-                            guard yy < h && xx < w else { return }
-                            let offset = plane + (yy * w + xx) * block
-                            var v = value + b
-                            if let rp { v += UnsafeRawPointer(rp + offset).loadUnaligned(as: V.self) }
-                            if relu { v = pointwiseMax(v, V(repeating: 0)) }
-                            UnsafeMutableRawPointer(yp + offset).storeBytes(of: v, as: V.self)
-                        }
-                        put(m0 + m1 + m2, 2 * ty, 2 * tx); put(m1 - m2 - m3, 2 * ty, 2 * tx + 1)
-                        put(n0 + n1 + n2, 2 * ty + 1, 2 * tx); put(n1 - n2 - n3, 2 * ty + 1, 2 * tx + 1)
+                    // Rows: B^T d.
+                    for s in 0..<4 {
+                        let (a0, a1, a2, a3) = (d[s], d[4 + s], d[8 + s], d[12 + s])
+                        d[s] = a0 - a2; d[4 + s] = a1 + a2; d[8 + s] = a2 - a1; d[12 + s] = a1 - a3
+                    }
+                    // Columns: (B^T d) B, stored.
+                    for r in 0..<4 {
+                        let (a0, a1, a2, a3) = (d[r * 4], d[r * 4 + 1], d[r * 4 + 2], d[r * 4 + 3])
+                        store(a0 - a2, r * 4, t, cb); store(a1 + a2, r * 4 + 1, t, cb)
+                        store(a2 - a1, r * 4 + 2, t, cb); store(a1 - a3, r * 4 + 3, t, cb)
                     }
                 }
             }
           }
         }
-        withExtendedLifetime((x, u, residual, bias)) {}
-        profiler.end(.convolution, pass: .forward, primitive: PrimitiveKey(.winograd, [x.shape], ["k\(k)", "tiles"]), start)
+        profiler.end(.convolution, pass: .forward, primitive: stage("input transform"), start)
+
+        // M_p = V_p U_p: 16 products [tiles x C] x [C x K].
+        start = profiler.begin()
+        let m = Storage(count: 16 * tiles * k)
+        for p in 0..<16 {
+            dnnlCheck(dnnl_sgemm(78, 78, Int64(tiles), Int64(k), Int64(c), 1, vp + p * tiles * c, Int64(c),
+                                 u.pointer + p * c * k, Int64(k), 0, m.pointer + p * tiles * k, Int64(k)), "Winograd sgemm")
+        }
+        withExtendedLifetime(v) {}
+        profiler.end(.convolution, pass: .forward, primitive: stage("products"), start)
+
+        // Y = A^T M A per tile, plus bias and residual, ReLU, into the input's layout.
+        start = profiler.begin()
+        let y = emptyActivation([n, h, w, k], layout)
+        let yp = y.storage.pointer, mp = UnsafePointer(m.pointer)
+        let rp = residual.map { UnsafePointer($0.storage.pointer) }, bp = bias.map { UnsafePointer($0.storage.pointer) }
+        let kBlocks = k / block
+        parallelChunks(tiles, minimumChunk: 16) { range in
+            for t in range {
+                let (img, ty, tx) = position(t)
+                for kb in 0..<kBlocks {
+                    @inline(__always) func at(_ p: Int) -> V {
+                        UnsafeRawPointer(mp + (p * tiles + t) * k + kb * block).loadUnaligned(as: V.self)
+                    }
+                    // Rows: A^T M (2x4), then columns: (A^T M) A (2x2).
+                    let (m0, m1, m2, m3) = (at(0) + at(4) + at(8), at(1) + at(5) + at(9), at(2) + at(6) + at(10), at(3) + at(7) + at(11))
+                    let (n0, n1, n2, n3) = (at(4) - at(8) - at(12), at(5) - at(9) - at(13), at(6) - at(10) - at(14), at(7) - at(11) - at(15))
+                    let b = bp.map { UnsafeRawPointer($0 + kb * block).loadUnaligned(as: V.self) } ?? .zero
+                    let plane = ((img * kBlocks + kb) * h) * w * block
+                    @inline(__always) func put(_ value: V, _ yy: Int, _ xx: Int) {
+                        guard yy < h && xx < w else { return }
+                        let offset = plane + (yy * w + xx) * block
+                        var v = value + b
+                        if let rp { v += UnsafeRawPointer(rp + offset).loadUnaligned(as: V.self) }
+                        if relu { v = pointwiseMax(v, V(repeating: 0)) }
+                        UnsafeMutableRawPointer(yp + offset).storeBytes(of: v, as: V.self)
+                    }
+                    put(m0 + m1 + m2, 2 * ty, 2 * tx); put(m1 - m2 - m3, 2 * ty, 2 * tx + 1)
+                    put(n0 + n1 + n2, 2 * ty + 1, 2 * tx); put(n1 - n2 - n3, 2 * ty + 1, 2 * tx + 1)
+                }
+            }
+        }
+        withExtendedLifetime((m, x, residual, bias)) {}
+        profiler.end(.convolution, pass: .forward, primitive: stage("output transform"), start)
         return y
     }
 }
