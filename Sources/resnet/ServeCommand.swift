@@ -18,11 +18,8 @@ struct ServeCommand: ParsableCommand {
         "A run directory or a weights file beside its checkpoint.json; NAME=RUN serves it as NAME (default: the run's folder name). Repeat to serve several models.",
         valueName: "RUN"))
     var checkpoints: [String] = []
-    @Option(help: "A registry model (resnet50, ...) with published weights (--weights), served under this name beside any --checkpoint.") var model: String?
-    @Option(help: "With --model: a safetensors file with torchvision's key names (torchvision/timm weights).") var weights: String?
-    @Option(help: "With --model: class names, one per line, in the classifier's order (default: the built-in ImageNet-1k names, for a 1000-way head).") var classes: String?
-    @Option(help: "With --model: resize the shorter side to this before the centre crop (256: torchvision's V1 weights; 232: resnet50 IMAGENET1K_V2).") var resizeShorter: Int?
-    @Option(help: "With --model: the centre crop's side (default 224; 32 for the CIFAR models).") var imageSize: Int?
+    /// Published weights, served under the registry name beside any --checkpoint.
+    @OptionGroup var publishedWeights: PublishedWeightsOptions
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "TCP port (0: any free port).") var port = 8080
     @Option(help: "Most images per forward pass.") var maxBatch = 32
@@ -38,22 +35,15 @@ struct ServeCommand: ParsableCommand {
 
     /// Every model to serve: each `--checkpoint`, then `--model`/`--weights` if given.
     func specs() throws -> [ModelSpec] {
-        var specs = try checkpoints.map(ModelSpec.checkpoint(argument:))
-        if let model {
-            specs.append(try ModelSpec.published(PublishedWeights(model: model, weights: weights, classesFile: classes,
-                resizeShorter: resizeShorter ?? PublishedWeights.defaultResizeShorter, imageSize: imageSize)))
-        }
-        return specs
+        try checkpoints.map(ModelSpec.checkpoint(argument:)) + (publishedWeights.published.map { [try ModelSpec.published($0)] } ?? [])
     }
 
     func validate() throws {
-        guard !checkpoints.isEmpty || model != nil else { throw ValidationError("give at least one --checkpoint RUN, or --model NAME --weights FILE") }
-        if model != nil && weights == nil { throw ValidationError("--model needs --weights FILE (a torchvision-keyed .safetensors file)") }
-        if model == nil {
-            for (name, given) in [("--weights", weights != nil), ("--classes", classes != nil), ("--resize-shorter", resizeShorter != nil),
-                                  ("--image-size", imageSize != nil)] where given {
-                throw ValidationError("\(name) goes with --model NAME")
-            }
+        let p = publishedWeights
+        guard !checkpoints.isEmpty || p.model != nil else { throw ValidationError("give at least one --checkpoint RUN, or --model NAME --weights FILE") }
+        if p.model != nil && p.weights == nil && p.initSeed == nil { throw ValidationError("--model needs --weights FILE (a torchvision-keyed .safetensors file)") }
+        if p.model == nil, let name = p.weights != nil ? "--weights" : p.initSeed != nil ? "--init-seed" : p.optionWithoutModel {
+            throw ValidationError("\(name) goes with --model NAME")
         }
         do {
             try options.validate()
